@@ -1,0 +1,1 @@
+"""The worker process: periodic jobs that act on check-ins stored in the database."""

@@ -1,0 +1,47 @@
+"""The Flask application factory: the only place things are wired together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+
+from server.api import alerts, auth, me, patients, protocols, treatments
+from server.cli import bp as cli_bp
+from server.config import REPO_ROOT, Config
+from server.errors import register_error_handlers
+from server.extensions import api, db, migrate
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app from a Config (default: from the environment)."""
+    config = config or Config.from_env()
+    app = Flask(__name__, instance_path=config.INSTANCE_PATH)
+    app.config.from_object(config)
+    app.config["API_SPEC_OPTIONS"] = {
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearerAuth": []}],
+    }
+    Path(config.INSTANCE_PATH).mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+    migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"))
+    api.init_app(app)
+    for blueprint in (auth.blp, patients.blp, treatments.blp, alerts.blp, protocols.blp, me.blp):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(cli_bp)
+    register_error_handlers(app)
+    return app
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """WAL lets the worker write while pages read; SQLite leaves foreign keys off unless asked."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

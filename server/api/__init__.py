@@ -1,0 +1,1 @@
+"""The JSON API under /api/v1: one flask-smorest blueprint per resource, schemas beside it."""

@@ -1,0 +1,56 @@
+"""Red-flag alerts of the caller's clinic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from server.extensions import db
+from server.models import Alert, utcnow
+from server.services.red_flags import acknowledge_alert, list_alerts
+
+from .auth import clinician_required, current_clinician
+from .treatment_schemas import AlertSchema
+
+blp = Blueprint("alerts", __name__, url_prefix="/api/v1/alerts", description="Red-flag alerts")
+
+
+class AlertQueryArgsSchema(ma.Schema):
+    """Which alerts to list."""
+
+    status = ma.fields.String(
+        load_default="open", validate=ma.validate.OneOf(["open", "acknowledged", "all"])
+    )
+    patient_id = ma.fields.Integer()
+
+
+@blp.route("")
+class Alerts(MethodView):
+    """The clinic's alerts."""
+
+    decorators = [clinician_required]
+
+    @blp.arguments(AlertQueryArgsSchema, location="query")
+    @blp.response(200, AlertSchema(many=True))
+    def get(self, args: dict[str, Any]) -> list[Alert]:
+        """List alerts, most severe and oldest first (default: not yet acknowledged)."""
+        return list_alerts(db.session, clinic_id=current_clinician().clinic_id, **args)
+
+
+@blp.route("/<int:alert_id>/ack")
+class AlertAck(MethodView):
+    """Acknowledging an alert."""
+
+    decorators = [clinician_required]
+
+    @blp.response(200, AlertSchema)
+    def post(self, alert_id: int) -> Alert:
+        """Acknowledge an alert (idempotent: the first acknowledgement is kept)."""
+        alert = acknowledge_alert(
+            db.session, clinician=current_clinician(), alert_id=alert_id, now=utcnow()
+        )
+        db.session.commit()
+        return alert

@@ -1,0 +1,84 @@
+"""Who is calling: bearer tokens for clinicians and patients, and the token endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from flask import g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from server.errors import Unauthorized
+from server.extensions import db
+from server.models import Clinician, Patient, utcnow
+from server.services.clinics import authenticate, clinician_for_token, issue_api_token
+from server.services.enrolment import patient_for_token
+
+from .auth_schemas import TokenCreateSchema, TokenSchema
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Clinician sign-in")
+
+
+def bearer_token() -> str:
+    """The token of an ``Authorization: Bearer <token>`` header."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send Authorization: Bearer <token>", field="authorization")
+    return token.strip()
+
+
+def clinician_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Let only a clinician with a live API token through; sets ``g.clinician``."""
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        g.clinician = clinician_for_token(db.session, token=bearer_token(), now=utcnow())
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def patient_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Let only an enrolled patient's device through; sets ``g.patient``."""
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        g.patient = patient_for_token(db.session, token=bearer_token(), now=utcnow())
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def current_clinician() -> Clinician:
+    """The clinician of this request (after ``clinician_required``)."""
+    clinician: Clinician = g.clinician
+    return clinician
+
+
+def current_patient() -> Patient:
+    """The patient of this request (after ``patient_required``)."""
+    patient: Patient = g.patient
+    return patient
+
+
+@blp.route("/token")
+class Tokens(MethodView):
+    """API tokens."""
+
+    @blp.doc(security=[])
+    @blp.arguments(TokenCreateSchema)
+    @blp.response(201, TokenSchema)
+    def post(self, credentials: dict[str, Any]) -> dict[str, str]:
+        """Exchange a clinician's e-mail and password for a bearer token."""
+        session = db.session
+        clinician = authenticate(
+            session, email=credentials["email"], password=credentials["password"]
+        )
+        token = issue_api_token(session, clinician=clinician, now=utcnow())
+        session.commit()
+        return {"token": token}

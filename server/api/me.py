@@ -1,0 +1,153 @@
+"""The patient's own endpoints: enrol, due check-ins, answers, push subscriptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from server.extensions import db
+from server.models import PushSubscription, utcnow
+from server.services.answers import AnswerResult, answer_checkin, answers_of, due_checkins
+from server.services.enrolment import enrol
+from server.services.questions import questions_for
+from server.services.subscriptions import subscribe, unsubscribe
+
+from .auth import current_patient, patient_required
+from .me_schemas import (
+    CheckInQueryArgsSchema,
+    EnrolResultSchema,
+    EnrolSchema,
+    PatientCheckInSchema,
+    PushSubscriptionCreateSchema,
+    PushSubscriptionDeleteSchema,
+    PushSubscriptionSchema,
+    ResponseCreateSchema,
+    ResponseResultSchema,
+)
+
+blp = Blueprint("me", __name__, url_prefix="/api/v1", description="The patient's own check-ins")
+
+
+@blp.route("/enrol")
+class Enrol(MethodView):
+    """Enrolling a device."""
+
+    @blp.doc(security=[])
+    @blp.arguments(EnrolSchema)
+    @blp.response(201, EnrolResultSchema)
+    def post(self, body: dict[str, str]) -> dict[str, Any]:
+        """Exchange the one-time enrolment token for this device's patient token."""
+        patient, token = enrol(db.session, token=body["token"], now=utcnow())
+        db.session.commit()
+        return {
+            "patient_token": token,
+            "display_name": patient.display_name,
+            "clinic": patient.clinic.name,
+        }
+
+
+@blp.route("/me/checkins")
+class MyCheckIns(MethodView):
+    """The patient's check-ins."""
+
+    decorators = [patient_required]
+
+    @blp.arguments(CheckInQueryArgsSchema, location="query")
+    @blp.response(200, PatientCheckInSchema(many=True))
+    def get(self, args: dict[str, str]) -> list[dict[str, Any]]:
+        """List check-ins open now (default), still to come, or all, each with its questions."""
+        session = db.session
+        checkins = due_checkins(
+            session, patient=current_patient(), now=utcnow(), status=args["status"]
+        )
+        listed = [
+            {
+                "id": checkin.id,
+                "slot": checkin.slot,
+                "modality": checkin.treatment.modality,
+                "status": checkin.status,
+                "due_at": checkin.due_at,
+                "expires_at": checkin.expires_at,
+                "items": questions_for(session, checkin),
+            }
+            for checkin in checkins
+        ]
+        session.commit()  # the token's last use
+        return listed
+
+
+def _result_body(result: AnswerResult) -> dict[str, Any]:
+    response = result.response
+    return {
+        "id": response.id,
+        "checkin_id": response.checkin_id,
+        "slot": response.slot,
+        "client_id": response.client_id,
+        "answered_at": response.answered_at,
+        "answers": answers_of(response),
+        "note": response.note,
+        "alerts": [
+            {"rule": flag.rule, "severity": flag.severity, "advice": flag.advice}
+            for flag in result.flags
+        ],
+        "next_checkin_at": result.next_checkin_at,
+    }
+
+
+@blp.route("/me/checkins/<int:checkin_id>/response")
+class MyResponse(MethodView):
+    """Answering a check-in."""
+
+    decorators = [patient_required]
+
+    @blp.arguments(ResponseCreateSchema)
+    @blp.response(201, ResponseResultSchema)
+    @blp.alt_response(
+        200, schema=ResponseResultSchema, description="a replay of the same client_id"
+    )
+    def post(self, body: dict[str, Any], checkin_id: int) -> tuple[dict[str, Any], int]:
+        """Answer an open check-in; red-flag advice comes back at once in ``alerts``."""
+        result = answer_checkin(
+            db.session,
+            patient=current_patient(),
+            checkin_id=checkin_id,
+            client_id=body["client_id"],
+            answers=body["answers"],
+            note=body.get("note"),
+            now=utcnow(),
+        )
+        db.session.commit()
+        return _result_body(result), 200 if result.is_replay else 201
+
+
+@blp.route("/me/push-subscriptions")
+class MyPushSubscriptions(MethodView):
+    """This device's Web Push subscription."""
+
+    decorators = [patient_required]
+
+    @blp.arguments(PushSubscriptionCreateSchema)
+    @blp.response(201, PushSubscriptionSchema)
+    @blp.alt_response(200, schema=PushSubscriptionSchema, description="already registered")
+    def post(self, body: dict[str, Any]) -> tuple[PushSubscription, int]:
+        """Register the browser's ``PushSubscription.toJSON()``; the same endpoint again is 200."""
+        subscription, created = subscribe(
+            db.session,
+            patient=current_patient(),
+            endpoint=body["endpoint"],
+            p256dh=body["keys"]["p256dh"],
+            auth=body["keys"]["auth"],
+            expiration_ms=body["expiration_time"],
+            now=utcnow(),
+        )
+        db.session.commit()
+        return subscription, 201 if created else 200
+
+    @blp.arguments(PushSubscriptionDeleteSchema)
+    @blp.response(204)
+    def delete(self, body: dict[str, str]) -> None:
+        """Forget a subscription of this patient's."""
+        unsubscribe(db.session, patient=current_patient(), endpoint=body["endpoint"])
+        db.session.commit()

@@ -1,0 +1,124 @@
+"""Schemas of the patient's own endpoints."""
+
+import marshmallow as ma
+
+
+class EnrolSchema(ma.Schema):
+    """The token from the enrolment link."""
+
+    token = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+
+
+class EnrolResultSchema(ma.Schema):
+    """The device's patient token, to keep on the phone."""
+
+    patient_token = ma.fields.String(dump_only=True)
+    display_name = ma.fields.String(dump_only=True, allow_none=True)
+    clinic = ma.fields.String(dump_only=True)
+
+
+class CheckInQueryArgsSchema(ma.Schema):
+    """Which of the patient's check-ins to list."""
+
+    status = ma.fields.String(
+        load_default="due", validate=ma.validate.OneOf(["due", "upcoming", "all"])
+    )
+
+
+class QuestionSchema(ma.Schema):
+    """One question as the phone renders it."""
+
+    code = ma.fields.String()
+    kind = ma.fields.String(metadata={"description": "scale | boolean | choice | text"})
+    text = ma.fields.String()
+    help = ma.fields.String()
+    required = ma.fields.Boolean()
+    min = ma.fields.Integer()
+    max = ma.fields.Integer()
+    min_label = ma.fields.String()
+    max_label = ma.fields.String()
+    options = ma.fields.List(ma.fields.Dict())
+    max_length = ma.fields.Integer()
+    enable_when = ma.fields.Dict()
+    loinc = ma.fields.String()
+
+
+class PatientCheckInSchema(ma.Schema):
+    """A check-in of the patient's, with the questions to ask."""
+
+    id = ma.fields.Integer()
+    slot = ma.fields.String()
+    modality = ma.fields.String()
+    status = ma.fields.String()
+    due_at = ma.fields.AwareDateTime()
+    expires_at = ma.fields.AwareDateTime()
+    items = ma.fields.List(ma.fields.Nested(QuestionSchema))
+
+
+class ResponseCreateSchema(ma.Schema):
+    """Answers to one check-in; ``client_id`` makes a retry harmless."""
+
+    client_id = ma.fields.UUID(required=True)
+    answers = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Raw(allow_none=True),
+        required=True,
+        metadata={"description": "{item code: value}"},
+    )
+    note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=1000))
+
+
+class FlagSchema(ma.Schema):
+    """Advice to show the patient at once."""
+
+    rule = ma.fields.String()
+    severity = ma.fields.String()
+    advice = ma.fields.String()
+
+
+class ResponseResultSchema(ma.Schema):
+    """The stored response, the advice to show now and when the next check-in opens."""
+
+    id = ma.fields.Integer()
+    checkin_id = ma.fields.Integer()
+    slot = ma.fields.String()
+    client_id = ma.fields.UUID()
+    answered_at = ma.fields.AwareDateTime()
+    answers = ma.fields.Dict()
+    note = ma.fields.String(allow_none=True)
+    alerts = ma.fields.List(ma.fields.Nested(FlagSchema))
+    next_checkin_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class SubscriptionKeysSchema(ma.Schema):
+    """The subscription's keys, base64url."""
+
+    p256dh = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+    auth = ma.fields.String(required=True, validate=ma.validate.Length(1, 100))
+
+
+class PushSubscriptionCreateSchema(ma.Schema):
+    """A browser's ``PushSubscription.toJSON()``."""
+
+    endpoint = ma.fields.String(required=True, validate=ma.validate.Length(1, 2048))
+    expiration_time = ma.fields.Integer(
+        data_key="expirationTime",
+        allow_none=True,
+        load_default=None,
+        validate=ma.validate.Range(min=0),
+    )
+    keys = ma.fields.Nested(SubscriptionKeysSchema, required=True)
+
+
+class PushSubscriptionDeleteSchema(ma.Schema):
+    """Which subscription to forget."""
+
+    endpoint = ma.fields.String(required=True, validate=ma.validate.Length(1, 2048))
+
+
+class PushSubscriptionSchema(ma.Schema):
+    """A registered subscription."""
+
+    id = ma.fields.Integer()
+    endpoint = ma.fields.String()
+    created_at = ma.fields.AwareDateTime()

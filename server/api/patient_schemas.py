@@ -1,0 +1,82 @@
+"""Schemas of the patients resource."""
+
+from typing import Any
+
+import marshmallow as ma
+
+CODE = ma.validate.Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+    error="1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+)
+
+
+class QuietHoursSchema(ma.Schema):
+    """Local times between which no prompt opens, e.g. 22:00 to 08:00."""
+
+    start = ma.fields.Time(format="%H:%M", required=True)
+    end = ma.fields.Time(format="%H:%M", required=True)
+
+
+class PatientCreateSchema(ma.Schema):
+    """A new patient."""
+
+    code = ma.fields.String(required=True, validate=CODE)
+    timezone = ma.fields.String(
+        required=True, validate=ma.validate.Length(1, 64), metadata={"example": "America/Vancouver"}
+    )
+    quiet_hours = ma.fields.Nested(
+        QuietHoursSchema,
+        allow_none=True,
+        metadata={"description": "default 22:00-08:00; null for none"},
+    )
+    display_name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
+    email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
+
+
+class PatientUpdateSchema(PatientCreateSchema):
+    """Changes to a patient; a new time zone or quiet hours re-plans unsent check-ins."""
+
+    code = ma.fields.String(dump_only=True)
+    timezone = ma.fields.String(validate=ma.validate.Length(1, 64))
+
+    @ma.validates_schema
+    def not_empty(self, data: dict[str, Any], **_: Any) -> None:
+        """An empty change is a client mistake worth telling."""
+        if not data:
+            raise ma.ValidationError("give at least one field to change", "_schema")
+
+
+class PatientSchema(ma.Schema):
+    """A patient as the clinic sees them."""
+
+    id = ma.fields.Integer(dump_only=True)
+    code = ma.fields.String(dump_only=True)
+    display_name = ma.fields.String(dump_only=True, allow_none=True)
+    timezone = ma.fields.String(dump_only=True)
+    quiet_hours = ma.fields.Method("dump_quiet_hours", dump_only=True, allow_none=True)
+    email = ma.fields.String(dump_only=True, allow_none=True)
+    created_at = ma.fields.AwareDateTime(dump_only=True)
+
+    def dump_quiet_hours(self, patient: Any) -> dict[str, str] | None:
+        """Quiet hours as {start, end} or null."""
+        if patient.quiet_start is None:
+            return None
+        return {
+            "start": patient.quiet_start.strftime("%H:%M"),
+            "end": patient.quiet_end.strftime("%H:%M"),
+        }
+
+
+class PatientQueryArgsSchema(ma.Schema):
+    """Search the clinic's patients by the start of their code."""
+
+    code = ma.fields.String(validate=ma.validate.Length(1, 64))
+
+
+class EnrolmentLinkSchema(ma.Schema):
+    """A one-time enrolment link with its QR code."""
+
+    token = ma.fields.String(dump_only=True)
+    url = ma.fields.String(dump_only=True)
+    expires_at = ma.fields.AwareDateTime(dump_only=True)
+    qr_svg = ma.fields.String(dump_only=True)

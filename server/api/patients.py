@@ -1,0 +1,125 @@
+"""Patients of the caller's clinic: register, read, change, enrol."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from server.extensions import db
+from server.models import Patient, utcnow
+from server.services.enrolment import EnrolmentLink, issue_enrolment, revoke_patient_tokens
+from server.services.patients import create_patient, get_patient, list_patients, update_patient
+
+from .auth import clinician_required, current_clinician
+from .patient_schemas import (
+    EnrolmentLinkSchema,
+    PatientCreateSchema,
+    PatientQueryArgsSchema,
+    PatientSchema,
+    PatientUpdateSchema,
+)
+
+blp = Blueprint(
+    "patients",
+    __name__,
+    url_prefix="/api/v1/patients",
+    description="Patients of the caller's clinic",
+)
+
+
+@blp.route("")
+class Patients(MethodView):
+    """The clinic's patients."""
+
+    decorators = [clinician_required]
+
+    @blp.arguments(PatientQueryArgsSchema, location="query")
+    @blp.response(200, PatientSchema(many=True))
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: Any) -> list[Patient]:
+        """List the clinic's patients by code (filter: code prefix)."""
+        patients, total = list_patients(
+            db.session,
+            clinic_id=current_clinician().clinic_id,
+            code_prefix=args.get("code"),
+            offset=pagination_parameters.first_item,
+            limit=pagination_parameters.page_size,
+        )
+        pagination_parameters.item_count = total
+        return patients
+
+    @blp.arguments(PatientCreateSchema)
+    @blp.response(201, PatientSchema)
+    def post(self, fields: dict[str, Any]) -> Patient:
+        """Register a patient."""
+        patient = create_patient(db.session, clinician=current_clinician(), now=utcnow(), **fields)
+        db.session.commit()
+        return patient
+
+
+@blp.route("/<int:patient_id>")
+class PatientById(MethodView):
+    """One patient."""
+
+    decorators = [clinician_required]
+
+    @blp.response(200, PatientSchema)
+    def get(self, patient_id: int) -> Patient:
+        """Read a patient."""
+        return get_patient(
+            db.session, clinic_id=current_clinician().clinic_id, patient_id=patient_id
+        )
+
+    @blp.arguments(PatientUpdateSchema)
+    @blp.response(200, PatientSchema)
+    def patch(self, changes: dict[str, Any], patient_id: int) -> Patient:
+        """Change a patient; a new time zone or quiet hours re-plans check-ins not yet sent."""
+        clinician = current_clinician()
+        patient = get_patient(db.session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+        update_patient(
+            db.session, clinician=clinician, patient=patient, now=utcnow(), changes=changes
+        )
+        db.session.commit()
+        return patient
+
+
+@blp.route("/<int:patient_id>/enrolment")
+class Enrolment(MethodView):
+    """Enrolment links."""
+
+    decorators = [clinician_required]
+
+    @blp.response(201, EnrolmentLinkSchema)
+    def post(self, patient_id: int) -> EnrolmentLink:
+        """Create a one-time enrolment link and QR code; earlier unused links stop working."""
+        clinician = current_clinician()
+        patient = get_patient(db.session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+        link = issue_enrolment(
+            db.session,
+            clinician=clinician,
+            patient=patient,
+            now=utcnow(),
+            base_url=current_app.config["PUBLIC_BASE_URL"],
+            ttl=timedelta(hours=current_app.config["ENROLMENT_TTL_HOURS"]),
+        )
+        db.session.commit()
+        return link
+
+
+@blp.route("/<int:patient_id>/tokens")
+class PatientTokens(MethodView):
+    """The patient's device tokens."""
+
+    decorators = [clinician_required]
+
+    @blp.response(204)
+    def delete(self, patient_id: int) -> None:
+        """Revoke every device token of the patient (a lost phone)."""
+        clinician = current_clinician()
+        patient = get_patient(db.session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+        revoke_patient_tokens(db.session, clinician=clinician, patient=patient, now=utcnow())
+        db.session.commit()

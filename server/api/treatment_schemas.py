@@ -1,0 +1,104 @@
+"""Schemas of treatments and check-ins."""
+
+from typing import Any
+
+import marshmallow as ma
+
+from server.models.treatments import MODALITIES
+
+
+class TreatmentCreateSchema(ma.Schema):
+    """A needling session just finished (T0 = treated_at, the last needle out)."""
+
+    modality = ma.fields.String(required=True, validate=ma.validate.OneOf(MODALITIES))
+    treated_at = ma.fields.AwareDateTime(
+        required=True, metadata={"description": "ISO 8601 with its UTC offset"}
+    )
+    regions = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(1, 64)), validate=ma.validate.Length(max=20)
+    )
+    thoracic_region = ma.fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "neck, shoulder girdle, upper back or chest needled; "
+            "derived from regions when left out"
+        },
+    )
+    baseline = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Raw(allow_none=True),
+        metadata={"description": "pre-needling answers {item code: value}"},
+    )
+    baseline_at = ma.fields.AwareDateTime(metadata={"description": "default: treated_at"})
+
+
+class CheckInSchema(ma.Schema):
+    """A scheduled check-in."""
+
+    id = ma.fields.Integer(dump_only=True)
+    slot = ma.fields.String(dump_only=True)
+    nominal_hours = ma.fields.Float(dump_only=True)
+    due_at = ma.fields.AwareDateTime(dump_only=True)
+    expires_at = ma.fields.AwareDateTime(dump_only=True)
+    status = ma.fields.String(dump_only=True)
+    items = ma.fields.List(ma.fields.String(), dump_only=True)
+    sent_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+    reminded_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+    answered_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+
+
+class ResponseSchema(ma.Schema):
+    """A stored submission with its answers."""
+
+    id = ma.fields.Integer(dump_only=True)
+    checkin_id = ma.fields.Integer(dump_only=True, allow_none=True)
+    slot = ma.fields.String(dump_only=True)
+    client_id = ma.fields.UUID(dump_only=True)
+    answered_at = ma.fields.AwareDateTime(dump_only=True)
+    source = ma.fields.String(dump_only=True)
+    note = ma.fields.String(dump_only=True, allow_none=True)
+    answers = ma.fields.Dict(dump_only=True)
+    flagged_rules = ma.fields.List(ma.fields.String(), dump_only=True)
+
+
+class AlertSchema(ma.Schema):
+    """A red flag raised by an answer."""
+
+    id = ma.fields.Integer(dump_only=True)
+    rule = ma.fields.String(dump_only=True)
+    severity = ma.fields.String(dump_only=True)
+    summary = ma.fields.String(dump_only=True)
+    patient_id = ma.fields.Integer(dump_only=True)
+    treatment_id = ma.fields.Integer(dump_only=True)
+    response_id = ma.fields.Integer(dump_only=True)
+    created_at = ma.fields.AwareDateTime(dump_only=True)
+    acknowledged_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+    acknowledged_by_id = ma.fields.Integer(dump_only=True, allow_none=True)
+
+
+class TreatmentSchema(ma.Schema):
+    """A treatment with its check-ins, answers and alerts."""
+
+    id = ma.fields.Integer(dump_only=True)
+    patient_id = ma.fields.Integer(dump_only=True)
+    clinician_id = ma.fields.Integer(dump_only=True, allow_none=True)
+    modality = ma.fields.String(dump_only=True)
+    treated_at = ma.fields.AwareDateTime(dump_only=True)
+    regions = ma.fields.List(ma.fields.String(), dump_only=True)
+    thoracic_region = ma.fields.Boolean(dump_only=True, allow_none=True)
+    checkins = ma.fields.List(ma.fields.Nested(CheckInSchema), dump_only=True)
+    responses = ma.fields.List(ma.fields.Nested(ResponseSchema), dump_only=True)
+    alerts = ma.fields.List(ma.fields.Nested(AlertSchema), dump_only=True)
+
+
+class CheckInUpdateSchema(ma.Schema):
+    """Cancel a check-in, or move its opening time (the window keeps its length)."""
+
+    status = ma.fields.String(validate=ma.validate.OneOf(["cancelled"]))
+    due_at = ma.fields.AwareDateTime()
+
+    @ma.validates_schema
+    def one_change(self, data: dict[str, Any], **_: Any) -> None:
+        """Exactly one of status and due_at."""
+        if len(data) != 1:
+            raise ma.ValidationError("give either status: cancelled or a new due_at", "_schema")

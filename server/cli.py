@@ -1,0 +1,64 @@
+"""Command-line tasks: ``flask --app server create-clinic | create-token | demo``."""
+
+from __future__ import annotations
+
+import click
+from flask import Blueprint
+
+from server.extensions import db
+from server.models import utcnow
+from server.services.clinics import (
+    clinician_by_email,
+    create_clinic,
+    create_clinician,
+    issue_api_token,
+)
+from server.services.credentials import new_password
+from server.services.demo import load_demo
+
+bp = Blueprint("cli", __name__, cli_group=None)
+
+
+@bp.cli.command("create-clinic")
+@click.argument("name")
+@click.option("--admin-email", required=True, help="E-mail of the clinic's first admin.")
+@click.option("--password", help="The admin's password; generated and printed once if left out.")
+@click.option(
+    "--emergency-number",
+    default="911",
+    show_default=True,
+    help="Shown to patients in red-flag advice.",
+)
+def create_clinic_command(
+    name: str, admin_email: str, password: str | None, emergency_number: str
+) -> None:
+    """Create a clinic with its first admin clinician."""
+    generated = password is None
+    password = password or new_password()
+    clinic = create_clinic(db.session, name=name, emergency_number=emergency_number)
+    admin = create_clinician(
+        db.session, clinic=clinic, email=admin_email, password=password, role="admin"
+    )
+    db.session.commit()
+    click.echo(f"Created clinic {clinic.name!r} (id {clinic.id}) with admin {admin.email}.")
+    if generated:
+        click.echo(f"Generated password (shown once): {password}")
+
+
+@bp.cli.command("create-token")
+@click.argument("email")
+def create_token_command(email: str) -> None:
+    """Create an API token for a clinician; the token alone is printed on the last line."""
+    clinician = clinician_by_email(db.session, email=email)
+    token = issue_api_token(db.session, clinician=clinician, now=utcnow())
+    db.session.commit()
+    click.echo(f"API token for {clinician.email} (shown once):")
+    click.echo(token)
+
+
+@bp.cli.command("demo")
+def demo_command() -> None:
+    """Load the demo clinic (two clinicians, ~60 patients, eight weeks of answers); idempotent."""
+    summary = load_demo(db.session, now=utcnow())
+    db.session.commit()
+    click.echo(summary)

@@ -1,0 +1,106 @@
+"""Configuration: one frozen dataclass, read from the environment in one place."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = REPO_ROOT / "instance"
+
+
+def _secret_from_file(path: Path) -> str:
+    """Read a secret kept in instance/, generating it on first run (never committed)."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once must not overwrite each other's secret
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def _bool(value: str) -> bool:
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of one app instance. Upper-case fields become ``app.config`` keys."""
+
+    SECRET_KEY: str
+    SQLALCHEMY_DATABASE_URI: str
+    INSTANCE_PATH: str = str(DEFAULT_INSTANCE)
+    ENV_NAME: str = "development"
+    TESTING: bool = False
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
+    ENROLMENT_TTL_HOURS: int = 72
+    EMERGENCY_NUMBER: str = "911"
+    # 64 KB: a check-in answer is a few hundred bytes; anything larger is a mistake or an attack
+    MAX_CONTENT_LENGTH: int = 64 * 1024
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = field(default_factory=dict)
+    API_TITLE: str = "Needling recovery API"
+    API_VERSION: str = "v1"
+    OPENAPI_VERSION: str = "3.0.3"
+    OPENAPI_URL_PREFIX: str = "/api/v1"
+    OPENAPI_JSON_PATH: str = "openapi.json"
+    JSON_SORT_KEYS: bool = False
+    EXPIRE_INTERVAL_S: int = 60
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Config:
+        """Build the configuration from environment variables (the only reader of os.environ)."""
+        env = dict(os.environ if environ is None else environ)
+        instance = Path(env.get("INSTANCE_PATH", str(DEFAULT_INSTANCE)))
+        env_name = env.get("APP_ENV", "development")
+        secret = env.get("SECRET_KEY") or _secret_from_file(instance / "secret_key")
+        if env_name == "production" and secret in {"dev", "changethis", "secret"}:
+            raise ValueError("SECRET_KEY is a well-known placeholder; set a real secret")
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'app.db'}"
+        return cls(
+            SECRET_KEY=secret,
+            SQLALCHEMY_DATABASE_URI=_normalise_database_url(database_url),
+            INSTANCE_PATH=str(instance),
+            ENV_NAME=env_name,
+            PUBLIC_BASE_URL=env.get("PUBLIC_BASE_URL", cls.PUBLIC_BASE_URL).rstrip("/"),
+            ENROLMENT_TTL_HOURS=int(env.get("ENROLMENT_TTL_HOURS", cls.ENROLMENT_TTL_HOURS)),
+            EMERGENCY_NUMBER=env.get("EMERGENCY_NUMBER", cls.EMERGENCY_NUMBER),
+            EXPIRE_INTERVAL_S=int(env.get("EXPIRE_INTERVAL_S", cls.EXPIRE_INTERVAL_S)),
+            TESTING=_bool(env.get("TESTING", "0")),
+        )
+
+    @classmethod
+    def for_tests(cls, database_url: str, instance_path: str | Path) -> Config:
+        """Configuration for the test suite: a given database, no environment read."""
+        return cls(
+            SECRET_KEY="test-secret-key-not-for-production",  # noqa: S106 - tests only
+            SQLALCHEMY_DATABASE_URI=_normalise_database_url(database_url),
+            INSTANCE_PATH=str(instance_path),
+            ENV_NAME="test",
+            TESTING=True,
+            PUBLIC_BASE_URL="http://testserver",
+        )
+
+    def with_overrides(self, **changes: Any) -> Config:
+        """Return a copy with some fields changed (tests and the CLI use it)."""
+        return replace(self, **changes)
+
+
+def _normalise_database_url(url: str) -> str:
+    """Point plain postgres URLs at psycopg 3, the driver this project installs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

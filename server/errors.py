@@ -1,0 +1,129 @@
+"""Domain errors and the one place that maps every error to an HTTP response.
+
+Every error body has the shape ``{"code", "status", "message", "errors": {field: [reason, ...]}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from flask import Flask, Response, current_app, jsonify
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+
+class DomainError(Exception):
+    """A broken business rule, raised by services; ``field`` names what the caller got wrong."""
+
+    status_code: ClassVar[int] = 422
+
+    def __init__(
+        self, message: str, *, field: str | None = None, errors: dict[str, list[str]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors if errors is not None else ({field: [message]} if field else {})
+
+
+class InvalidInput(DomainError):
+    """The request is well-formed but breaks a rule (a value off its scale, an unknown item)."""
+
+    status_code = 422
+
+
+class NotFound(DomainError):
+    """No such object for this caller: another clinic's or patient's objects are 'not found' too."""
+
+    status_code = 404
+
+
+class Conflict(DomainError):
+    """The object is not in a state that allows this (window closed, already answered)."""
+
+    status_code = 409
+
+
+class Gone(DomainError):
+    """The thing existed but has expired (an enrolment link past its time)."""
+
+    status_code = 410
+
+
+class Unauthorized(DomainError):
+    """No valid credentials."""
+
+    status_code = 401
+
+
+class Forbidden(DomainError):
+    """Valid credentials, but the role does not allow this."""
+
+    status_code = 403
+
+
+def error_body(code: int, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one JSON error shape."""
+    return {
+        "code": code,
+        "status": HTTP_STATUS_CODES.get(code, "Error"),
+        "message": message,
+        "errors": errors or {},
+    }
+
+
+def _json(
+    code: int,
+    message: str,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[Response, int, dict[str, str]]:
+    return jsonify(error_body(code, message, errors)), code, headers or {}
+
+
+def _flatten_locations(messages: dict[str, Any]) -> dict[str, Any]:
+    """webargs nests reasons under the location ('json', 'query'); callers want field names."""
+    flat: dict[str, Any] = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            flat.update(fields)
+        else:  # the whole body is wrong (not an object, not JSON)
+            flat[{"json": "body"}.get(location, location)] = fields
+    return flat
+
+
+def handle_domain_error(error: DomainError) -> tuple[Response, int, dict[str, str]]:
+    """Map a service's exception to its status and the JSON body."""
+    headers = {"WWW-Authenticate": 'Bearer realm="api"'} if error.status_code == 401 else {}
+    return _json(error.status_code, error.message, error.errors, headers)
+
+
+def handle_http_exception(error: HTTPException) -> tuple[Response, int, dict[str, str]]:
+    """Werkzeug and webargs errors (404 route, 405, 413, 400 bad JSON, 422 schema) as JSON."""
+    code = error.code or 500
+    data = getattr(error, "data", None) or {}
+    errors: dict[str, Any] = {}
+    if "messages" in data:
+        errors = _flatten_locations(data["messages"])
+    message = data.get("message") or {
+        400: "The request body is not valid JSON." if "body" in errors else "Bad request.",
+        413: f"The request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes.",
+        422: "Some fields are not valid; see errors.",
+    }.get(code, error.description or HTTP_STATUS_CODES.get(code, "Error"))
+    if code == 413:
+        errors = {"body": [message]}
+    headers = dict(data.get("headers") or {})
+    return _json(code, message, errors, headers)
+
+
+def handle_integrity_error(error: IntegrityError) -> tuple[Response, int, dict[str, str]]:
+    """Two requests raced for the same unique thing; the loser is told to retry."""
+    current_app.logger.warning("integrity conflict: %s", error.orig)
+    return _json(409, "This conflicts with a change made at the same moment; please retry.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers; registered after flask-smorest's so these win."""
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(IntegrityError, handle_integrity_error)

@@ -1,0 +1,27 @@
+"""All models, imported here so Alembic and ``db.create_all`` see every table."""
+
+from server.models.audit import AuditEvent
+from server.models.base import Base, utcnow
+from server.models.clinics import ApiToken, Clinic, Clinician, ProtocolOverride
+from server.models.patients import EnrolmentToken, Patient, PatientToken, PushSubscription
+from server.models.responses import Alert, Answer, Response
+from server.models.treatments import CheckIn, Treatment
+
+__all__ = [
+    "Alert",
+    "Answer",
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "CheckIn",
+    "Clinic",
+    "Clinician",
+    "EnrolmentToken",
+    "Patient",
+    "PatientToken",
+    "ProtocolOverride",
+    "PushSubscription",
+    "Response",
+    "Treatment",
+    "utcnow",
+]

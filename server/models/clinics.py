@@ -1,0 +1,82 @@
+"""Clinic aggregate: the clinic, its clinicians, their API tokens and protocol overrides."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.models.base import Base, utcnow
+
+CLINICIAN_ROLES = ("clinician", "admin")
+
+
+class Clinic(Base):
+    """A clinic: the tenant every other record belongs to."""
+
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    emergency_number: Mapped[str] = mapped_column(String(20), default="911")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    clinicians: Mapped[list[Clinician]] = relationship(back_populates="clinic")
+
+
+class Clinician(Base):
+    """A person who treats patients and reads their answers; signs in with e-mail and password."""
+
+    __tablename__ = "clinicians"
+    __table_args__ = (CheckConstraint(f"role IN {CLINICIAN_ROLES}", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="clinician")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship(back_populates="clinicians")
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether this clinician may change clinic-wide settings such as protocols."""
+        return self.role == "admin"
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(
+        ForeignKey("clinicians.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    clinician: Mapped[Clinician] = relationship()
+
+
+class ProtocolOverride(Base):
+    """A clinic's own time points for one modality; applies to treatments recorded afterwards."""
+
+    __tablename__ = "protocol_overrides"
+    __table_args__ = (UniqueConstraint("clinic_id", "modality"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    modality: Mapped[str] = mapped_column(String(20))
+    timepoints: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clinicians.id", ondelete="SET NULL")
+    )

@@ -1,0 +1,85 @@
+"""Patient aggregate: the patient, their enrolment and device tokens, push subscriptions."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.models.base import Base, utcnow
+from server.models.clinics import Clinic
+
+
+class Patient(Base):
+    """A patient, known to the clinic by a code; minimal personal data."""
+
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("clinic_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    # NULL start and end: no quiet hours at all (the patient asked to be prompted any time)
+    quiet_start: Mapped[time | None]
+    quiet_end: Mapped[time | None]
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship()
+
+
+class EnrolmentToken(Base):
+    """A one-time, expiring token behind the enrolment link / QR code; stored hashed."""
+
+    __tablename__ = "enrolment_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clinicians.id", ondelete="SET NULL")
+    )
+
+    patient: Mapped[Patient] = relationship()
+
+
+class PatientToken(Base):
+    """The long-lived token a patient's phone holds after enrolment; stored hashed, revocable."""
+
+    __tablename__ = "patient_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    patient: Mapped[Patient] = relationship()
+
+
+class PushSubscription(Base):
+    """A browser's Web Push subscription (``PushSubscription.toJSON()``) for one patient."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    endpoint: Mapped[str] = mapped_column(Text, unique=True)
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None]

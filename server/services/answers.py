@@ -1,0 +1,213 @@
+"""Answering a check-in: replay-safe, checked against each item's scale, red flags at once."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.errors import Conflict, InvalidInput, NotFound
+from server.models import Answer, CheckIn, Patient, Response, Treatment
+from server.models.treatments import OPEN_STATUSES
+from server.protocols import Value, item_bank
+from server.services.red_flags import Flag, evaluate, flags_for, raise_alerts
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    """A stored response, the advice to show now, and whether it was a replay."""
+
+    response: Response
+    flags: list[Flag]
+    is_replay: bool
+    next_checkin_at: datetime | None
+
+
+def check_answers(answers: dict[str, object], *, asked: list[str]) -> dict[str, Value]:
+    """Each answer against its item: asked here, on its scale; nulls are skipped items."""
+    bank = item_bank()
+    errors: dict[str, list[str]] = {}
+    checked: dict[str, Value] = {}
+    for code, value in answers.items():
+        if value is None:
+            continue
+        if code not in asked:
+            errors[f"answers.{code}"] = ["this check-in does not ask this item"]
+            continue
+        try:
+            checked[code] = bank[code].check(value)
+        except ValueError as reason:
+            errors[f"answers.{code}"] = [str(reason)]
+    for code in checked:
+        condition = bank[code].enable_when
+        if condition and checked.get(condition["item"]) != condition["equals"]:
+            errors[f"answers.{code}"] = [
+                f"only asked when {condition['item']} is {condition['equals']}"
+            ]
+    if errors:
+        raise InvalidInput("some answers are not valid; see errors", errors=errors)
+    if not checked:
+        raise InvalidInput("give at least one answer; any item may be skipped", field="answers")
+    return checked
+
+
+def _answer_rows(checked: dict[str, Value]) -> list[Answer]:
+    bank = item_bank()
+    rows = []
+    for code, value in checked.items():
+        value_num, value_text = bank[code].to_columns(value)
+        rows.append(Answer(item_code=code, value_num=value_num, value_text=value_text))
+    return rows
+
+
+def answers_of(response: Response) -> dict[str, Value | None]:
+    """A response's answers as {item code: value}."""
+    bank = item_bank()
+    return {
+        answer.item_code: bank[answer.item_code].from_columns(answer.value_num, answer.value_text)
+        for answer in response.answers
+    }
+
+
+def baseline_of(session: Session, treatment_id: int) -> dict[str, Value]:
+    """The treatment's baseline answers (empty when none was recorded)."""
+    response = session.scalar(
+        select(Response).filter_by(treatment_id=treatment_id, slot="baseline")
+    )
+    if response is None:
+        return {}
+    return {code: value for code, value in answers_of(response).items() if value is not None}
+
+
+def record_baseline(
+    session: Session,
+    *,
+    treatment: Treatment,
+    answers: dict[str, object],
+    asked: list[str],
+    answered_at: datetime,
+    entered_by_id: int | None,
+) -> Response:
+    """Store the pre-needling answers given in clinic as the treatment's baseline."""
+    try:
+        checked = check_answers(answers, asked=asked)
+    except InvalidInput as error:
+        raise InvalidInput(
+            "the baseline is not valid; see errors",
+            errors={
+                key.replace("answers", "baseline", 1): reasons
+                for key, reasons in error.errors.items()
+            },
+        ) from None
+    response = Response(
+        client_id=uuid.uuid4(),
+        treatment_id=treatment.id,
+        slot="baseline",
+        answered_at=answered_at,
+        source="baseline",
+        entered_by_id=entered_by_id,
+        answers=_answer_rows(checked),
+    )
+    session.add(response)
+    return response
+
+
+def answer_checkin(
+    session: Session,
+    *,
+    patient: Patient,
+    checkin_id: int,
+    client_id: uuid.UUID,
+    answers: dict[str, object],
+    note: str | None,
+    now: datetime,
+) -> AnswerResult:
+    """Store a patient's answer to their own open check-in; the same client_id replays."""
+    emergency = patient.clinic.emergency_number
+    replay = session.scalar(select(Response).filter_by(client_id=client_id))
+    if replay is not None:
+        if replay.checkin_id != checkin_id or replay.treatment.patient_id != patient.id:
+            raise Conflict("this client_id was already used for another answer", field="client_id")
+        return AnswerResult(
+            replay,
+            flags_for(replay.flagged_rules, emergency_number=emergency),
+            True,
+            next_checkin_at(session, patient_id=patient.id, now=now),
+        )
+    checkin = session.scalar(
+        select(CheckIn)
+        .join(Treatment)
+        .where(CheckIn.id == checkin_id, Treatment.patient_id == patient.id)
+        .with_for_update()
+    )
+    if checkin is None:
+        raise NotFound("no such check-in")
+    _check_window(checkin, patient, now)
+    checked = check_answers(answers, asked=checkin.items)
+    treatment = checkin.treatment
+    elapsed_h = (now - treatment.treated_at).total_seconds() / 3600
+    rule_ids = evaluate(checked, baseline=baseline_of(session, treatment.id), elapsed_h=elapsed_h)
+    response = Response(
+        client_id=client_id,
+        treatment_id=treatment.id,
+        checkin_id=checkin.id,
+        slot=checkin.slot,
+        answered_at=now,
+        source="app",
+        note=note,
+        flagged_rules=rule_ids,
+        answers=_answer_rows(checked),
+    )
+    session.add(response)
+    checkin.status, checkin.answered_at = "answered", now
+    session.flush()
+    flags = flags_for(rule_ids, emergency_number=emergency)
+    raise_alerts(session, treatment=treatment, response=response, flags=flags, now=now)
+    return AnswerResult(
+        response, flags, False, next_checkin_at(session, patient_id=patient.id, now=now)
+    )
+
+
+def _check_window(checkin: CheckIn, patient: Patient, now: datetime) -> None:
+    local = ZoneInfo(patient.timezone)
+    if checkin.status == "answered":
+        raise Conflict("this check-in was already answered", field="checkin")
+    if checkin.status == "cancelled":
+        raise Conflict("this check-in was cancelled by your clinic", field="checkin")
+    if now < checkin.due_at:
+        opens = checkin.due_at.astimezone(local).strftime("%a %d %b %H:%M")
+        raise Conflict(f"this check-in is not open yet; it opens at {opens}", field="checkin")
+    if checkin.status not in OPEN_STATUSES or now >= checkin.expires_at:
+        closed = checkin.expires_at.astimezone(local).strftime("%a %d %b %H:%M")
+        raise Conflict(f"the time to answer this check-in ended at {closed}", field="checkin")
+
+
+def next_checkin_at(session: Session, *, patient_id: int, now: datetime) -> datetime | None:
+    """When the patient's next check-in opens, for the confirmation screen."""
+    return session.scalar(
+        select(CheckIn.due_at)
+        .join(Treatment)
+        .where(
+            Treatment.patient_id == patient_id, CheckIn.status == "scheduled", CheckIn.due_at > now
+        )
+        .order_by(CheckIn.due_at)
+        .limit(1)
+    )
+
+
+def due_checkins(
+    session: Session, *, patient: Patient, now: datetime, status: str = "due"
+) -> list[CheckIn]:
+    """The patient's check-ins: open now ('due'), still to come ('upcoming') or all of them."""
+    query = select(CheckIn).join(Treatment).where(Treatment.patient_id == patient.id)
+    if status == "due":
+        query = query.where(
+            CheckIn.status.in_(OPEN_STATUSES), CheckIn.due_at <= now, CheckIn.expires_at > now
+        )
+    elif status == "upcoming":
+        query = query.where(CheckIn.status == "scheduled", CheckIn.due_at > now)
+    return list(session.scalars(query.order_by(CheckIn.due_at, CheckIn.id)))

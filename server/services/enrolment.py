@@ -1,0 +1,154 @@
+"""Enrolment: a one-time link / QR code exchanged on the phone for a long-lived patient token."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import segno
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from server.errors import Conflict, Gone, NotFound, Unauthorized
+from server.models import Clinician, EnrolmentToken, Patient, PatientToken
+from server.services.audit import record_event
+from server.services.credentials import new_token, token_digest
+
+
+@dataclass(frozen=True)
+class EnrolmentLink:
+    """What the clinician hands the patient: the link, its QR code and when it stops working."""
+
+    token: str
+    url: str
+    expires_at: datetime
+    qr_svg: str
+
+
+def issue_enrolment(
+    session: Session,
+    *,
+    clinician: Clinician,
+    patient: Patient,
+    now: datetime,
+    base_url: str,
+    ttl: timedelta,
+) -> EnrolmentLink:
+    """A new enrolment link for the patient; earlier unused links stop working."""
+    session.execute(
+        update(EnrolmentToken)
+        .where(
+            EnrolmentToken.patient_id == patient.id,
+            EnrolmentToken.used_at.is_(None),
+            EnrolmentToken.expires_at > now,
+        )
+        .values(expires_at=now)
+    )
+    token = new_token()
+    expires_at = now + ttl
+    session.add(
+        EnrolmentToken(
+            patient_id=patient.id,
+            token_hash=token_digest(token),
+            created_at=now,
+            expires_at=expires_at,
+            created_by_id=clinician.id,
+        )
+    )
+    record_event(
+        session,
+        clinic_id=patient.clinic_id,
+        actor=f"clinician:{clinician.id}",
+        action="enrolment.issued",
+        target=f"patient:{patient.id}",
+        at=now,
+    )
+    session.flush()
+    # the token travels in the fragment, so it never reaches server logs or a Referer header
+    url = f"{base_url}/enrol#token={token}"
+    return EnrolmentLink(token=token, url=url, expires_at=expires_at, qr_svg=qr_svg(url))
+
+
+def qr_svg(url: str) -> str:
+    """An inline SVG QR code of the link, labelled for screen readers."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(
+        buffer,
+        kind="svg",
+        scale=4,
+        xmldecl=False,
+        svgns=True,
+        title="Enrolment QR code",
+        svgclass="qr",
+    )
+    return buffer.getvalue().decode()
+
+
+def enrol(session: Session, *, token: str, now: datetime) -> tuple[Patient, str]:
+    """Exchange an enrolment token (once) for a new patient token; returns the patient and token."""
+    enrolment = session.scalar(
+        select(EnrolmentToken).filter_by(token_hash=token_digest(token)).with_for_update()
+    )
+    if enrolment is None:
+        raise NotFound(
+            "this enrolment link is not recognised; ask your clinic for a new one", field="token"
+        )
+    if enrolment.used_at is not None:
+        raise Conflict(
+            "this enrolment link was already used; ask your clinic for a new one", field="token"
+        )
+    if enrolment.expires_at <= now:
+        raise Gone("this enrolment link has expired; ask your clinic for a new one", field="token")
+    enrolment.used_at = now
+    patient_token = new_token()
+    session.add(
+        PatientToken(
+            patient_id=enrolment.patient_id, token_hash=token_digest(patient_token), created_at=now
+        )
+    )
+    record_event(
+        session,
+        clinic_id=enrolment.patient.clinic_id,
+        actor=f"patient:{enrolment.patient_id}",
+        action="patient.enrolled",
+        target=f"patient:{enrolment.patient_id}",
+        at=now,
+    )
+    session.flush()
+    return enrolment.patient, patient_token
+
+
+def patient_for_token(session: Session, *, token: str, now: datetime) -> Patient:
+    """The patient a patient token belongs to, if it has not been revoked."""
+    patient_token = session.scalar(
+        select(PatientToken).filter_by(token_hash=token_digest(token), revoked_at=None)
+    )
+    if patient_token is None:
+        raise Unauthorized("the token is not valid", field="authorization")
+    if patient_token.last_used_at is None or now - patient_token.last_used_at > timedelta(
+        minutes=1
+    ):
+        patient_token.last_used_at = now
+    return patient_token.patient
+
+
+def revoke_patient_tokens(
+    session: Session, *, clinician: Clinician, patient: Patient, now: datetime
+) -> int:
+    """Revoke every device token of the patient (a lost phone); returns how many."""
+    result = session.execute(
+        update(PatientToken)
+        .where(PatientToken.patient_id == patient.id, PatientToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    record_event(
+        session,
+        clinic_id=patient.clinic_id,
+        actor=f"clinician:{clinician.id}",
+        action="patient.tokens_revoked",
+        target=f"patient:{patient.id}",
+        at=now,
+    )
+    session.flush()
+    return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult has rowcount

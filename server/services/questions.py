@@ -1,0 +1,63 @@
+"""The questions a check-in asks, as the patient sees them (texts, scales, anchor words)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.models import Answer, CheckIn, Response, Treatment
+from server.protocols import Item, item_bank
+
+
+def question(
+    item: Item, *, activity: str | None = None, at_baseline: bool = False
+) -> dict[str, Any]:
+    """One item as the phone renders it; the mobility text names the patient's own activity."""
+    text = item.baseline_text if at_baseline and item.baseline_text else item.text
+    if "{mobility_activity}" in text:
+        text = (
+            text.replace("{mobility_activity}", activity)
+            if activity
+            else (item.fallback_text or text)
+        )
+    shown: dict[str, Any] = {"code": item.code, "kind": item.kind, "text": text, "required": False}
+    if item.help:
+        shown["help"] = item.help
+    if item.kind == "scale":
+        shown.update(min=item.min, max=item.max, min_label=item.min_label, max_label=item.max_label)
+    if item.kind == "choice":
+        shown["options"] = [{"code": option.code, "label": option.label} for option in item.options]
+    if item.kind == "text":
+        shown["max_length"] = item.max_length
+    if item.enable_when:
+        shown["enable_when"] = dict(item.enable_when)
+    if item.loinc:
+        shown["loinc"] = item.loinc
+    return shown
+
+
+def mobility_activity(session: Session, *, patient_id: int) -> str | None:
+    """The activity the patient named at their latest baseline, for the mobility question."""
+    return session.scalar(
+        select(Answer.value_text)
+        .join(Response)
+        .join(Treatment)
+        .where(
+            Treatment.patient_id == patient_id,
+            Response.slot == "baseline",
+            Answer.item_code == "mobility_activity",
+        )
+        .order_by(Response.answered_at.desc())
+        .limit(1)
+    )
+
+
+def questions_for(session: Session, checkin: CheckIn) -> list[dict[str, Any]]:
+    """Every item the check-in asks, in protocol order."""
+    bank = item_bank()
+    activity = None
+    if "mobility" in checkin.items:
+        activity = mobility_activity(session, patient_id=checkin.treatment.patient_id)
+    return [question(bank[code], activity=activity) for code in checkin.items]

@@ -1,0 +1,134 @@
+"""Red flags: which rules an answer meets, the alerts they raise, and acknowledging them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session
+
+from server.errors import NotFound
+from server.models import Alert, Clinician, Response, Treatment
+from server.protocols import Clause, RedFlagRule, Value, red_flag_rules
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A rule met by one submission, with the advice the patient must see at once."""
+
+    rule: str
+    severity: str
+    summary: str
+    advice: str
+
+
+def _holds(clause: Clause, answers: dict[str, Value], baseline: dict[str, Value]) -> bool:
+    value = answers.get(clause.item)
+    if value is None:
+        return False
+    if clause.baseline_plus is not None:
+        reference = baseline.get(clause.item)
+        if not isinstance(reference, int) or isinstance(reference, bool):
+            return False  # no baseline: no change rule (CLINICAL.md §5: never impute)
+        threshold: Value = reference + clause.baseline_plus
+    else:
+        assert clause.value is not None  # noqa: S101 - the loader requires value or baseline_plus
+        threshold = clause.value
+    if clause.op == "==":
+        # True == 1 in Python; a yes/no answer must not match a score of 1
+        return type(value) is type(threshold) and value == threshold
+    if isinstance(value, bool) or not isinstance(value, int) or not isinstance(threshold, int):
+        return False
+    return value >= threshold if clause.op == ">=" else value <= threshold
+
+
+def _in_time(rule: RedFlagRule, elapsed_h: float) -> bool:
+    if rule.min_elapsed_h is not None and elapsed_h < rule.min_elapsed_h:
+        return False
+    return rule.max_elapsed_h is None or elapsed_h < rule.max_elapsed_h
+
+
+def evaluate(
+    answers: dict[str, Value],
+    *,
+    baseline: dict[str, Value],
+    elapsed_h: float,
+    rules: tuple[RedFlagRule, ...] | None = None,
+) -> list[str]:
+    """The ids of the rules these answers meet, given the baseline and hours since T0."""
+    return [
+        rule.id
+        for rule in (rules if rules is not None else red_flag_rules())
+        if _in_time(rule, elapsed_h) and any(_holds(c, answers, baseline) for c in rule.clauses)
+    ]
+
+
+def flags_for(rule_ids: list[str], *, emergency_number: str) -> list[Flag]:
+    """The flags, with escalated severity and patient advice, for rules met together."""
+    met = set(rule_ids)
+    flags = []
+    for rule in red_flag_rules():
+        if rule.id not in met:
+            continue
+        escalated = rule.escalate_to is not None and met.intersection(rule.escalate_with)
+        severity = rule.escalate_to if escalated and rule.escalate_to else rule.severity
+        advice = rule.advice.replace("{emergency}", emergency_number)
+        flags.append(Flag(rule.id, severity, rule.summary, advice))
+    return flags
+
+
+def raise_alerts(
+    session: Session, *, treatment: Treatment, response: Response, flags: list[Flag], now: datetime
+) -> list[Alert]:
+    """One alert per rule per treatment: a rule that already fired for it adds no second alert."""
+    fired = set(session.scalars(select(Alert.rule).filter_by(treatment_id=treatment.id)))
+    alerts = [
+        Alert(
+            clinic_id=treatment.clinic_id,
+            patient_id=treatment.patient_id,
+            treatment_id=treatment.id,
+            response_id=response.id,
+            rule=flag.rule,
+            severity=flag.severity,
+            summary=flag.summary,
+            created_at=now,
+            details={"slot": response.slot},
+        )
+        for flag in flags
+        if flag.rule not in fired
+    ]
+    session.add_all(alerts)
+    session.flush()
+    return alerts
+
+
+SEVERITY_ORDER = case({"urgent": 0, "same_day": 1, "routine": 2}, value=Alert.severity)
+
+
+def list_alerts(
+    session: Session, *, clinic_id: int, status: str = "open", patient_id: int | None = None
+) -> list[Alert]:
+    """The clinic's alerts, most severe and oldest first; status open, acknowledged or all."""
+    query = select(Alert).filter_by(clinic_id=clinic_id)
+    if status == "open":
+        query = query.where(Alert.acknowledged_at.is_(None))
+    elif status == "acknowledged":
+        query = query.where(Alert.acknowledged_at.is_not(None))
+    if patient_id is not None:
+        query = query.filter_by(patient_id=patient_id)
+    return list(session.scalars(query.order_by(SEVERITY_ORDER, Alert.created_at, Alert.id)))
+
+
+def acknowledge_alert(
+    session: Session, *, clinician: Clinician, alert_id: int, now: datetime
+) -> Alert:
+    """Mark an alert as seen and handled by this clinician (idempotent)."""
+    alert = session.scalar(select(Alert).filter_by(id=alert_id, clinic_id=clinician.clinic_id))
+    if alert is None:
+        raise NotFound("no such alert")
+    if alert.acknowledged_at is not None:
+        return alert  # a double click keeps the first acknowledgement
+    alert.acknowledged_at, alert.acknowledged_by_id = now, clinician.id
+    session.flush()
+    return alert

@@ -1,0 +1,163 @@
+"""Recording a treatment: its baseline and its check-ins, in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.errors import InvalidInput, NotFound
+from server.models import Alert, CheckIn, Clinician, Patient, Response, Treatment
+from server.protocols import dump_timepoints
+from server.protocols import regions as known_regions
+from server.services.answers import answers_of, record_baseline
+from server.services.audit import record_event
+from server.services.protocols import protocol_for
+from server.services.scheduling import materialise_checkins
+
+# a treatment is recorded at the end of the session; a clock a little fast is not an error
+FUTURE_GRACE = timedelta(minutes=15)
+
+
+def record_treatment(
+    session: Session,
+    *,
+    clinician: Clinician,
+    patient: Patient,
+    modality: str,
+    treated_at: datetime,
+    now: datetime,
+    regions: list[str] | None = None,
+    thoracic_region: bool | None = None,
+    baseline: dict[str, object] | None = None,
+    baseline_at: datetime | None = None,
+) -> Treatment:
+    """Record a needling session (T0 = treated_at) and schedule its check-ins."""
+    protocol = protocol_for(session, clinic_id=clinician.clinic_id, modality=modality)
+    if treated_at.tzinfo is None:
+        raise InvalidInput("give the time with its UTC offset", field="treated_at")
+    if treated_at > now + FUTURE_GRACE:
+        raise InvalidInput("a treatment cannot be recorded before it happens", field="treated_at")
+    if (
+        baseline_at is not None
+        and not treated_at - timedelta(hours=24) <= baseline_at <= treated_at
+    ):
+        raise InvalidInput(
+            "the baseline must be given within 24 h before the treatment", field="baseline_at"
+        )
+    regions = regions or []
+    unknown = [code for code in regions if code not in known_regions()]
+    if unknown:
+        raise InvalidInput(
+            f"unknown regions: {', '.join(unknown)}; use one of: {', '.join(known_regions())}",
+            field="regions",
+        )
+    if thoracic_region is None and regions:
+        thoracic_region = any(known_regions()[code].thoracic for code in regions)
+    treatment = Treatment(
+        clinic_id=clinician.clinic_id,
+        patient_id=patient.id,
+        clinician_id=clinician.id,
+        modality=modality,
+        treated_at=treated_at,
+        regions=regions,
+        thoracic_region=thoracic_region,
+        protocol=dump_timepoints(protocol.timepoints),
+        created_at=now,
+    )
+    session.add(treatment)
+    session.flush()
+    if baseline:
+        record_baseline(
+            session,
+            treatment=treatment,
+            answers=baseline,
+            asked=[*protocol.baseline_items, *protocol.baseline_optional_items],
+            answered_at=baseline_at or treated_at,
+            entered_by_id=clinician.id,
+        )
+    materialise_checkins(session, treatment, patient, now)
+    record_event(
+        session,
+        clinic_id=clinician.clinic_id,
+        actor=f"clinician:{clinician.id}",
+        action="treatment.recorded",
+        target=f"treatment:{treatment.id}",
+        at=now,
+    )
+    session.flush()
+    return treatment
+
+
+def get_treatment(session: Session, *, clinic_id: int, treatment_id: int) -> Treatment:
+    """A treatment of this clinic; another clinic's is 'not found'."""
+    treatment = session.scalar(select(Treatment).filter_by(id=treatment_id, clinic_id=clinic_id))
+    if treatment is None:
+        raise NotFound("no such treatment")
+    return treatment
+
+
+def get_checkin(session: Session, *, clinic_id: int, checkin_id: int) -> CheckIn:
+    """A check-in of this clinic; another clinic's is 'not found'."""
+    checkin = session.scalar(
+        select(CheckIn)
+        .join(Treatment)
+        .where(CheckIn.id == checkin_id, Treatment.clinic_id == clinic_id)
+    )
+    if checkin is None:
+        raise NotFound("no such check-in")
+    return checkin
+
+
+def treatments_of(session: Session, *, patient: Patient) -> list[Treatment]:
+    """The patient's treatments, newest first."""
+    return list(
+        session.scalars(
+            select(Treatment).filter_by(patient_id=patient.id).order_by(Treatment.treated_at.desc())
+        )
+    )
+
+
+def treatment_detail(
+    session: Session, *, treatment: Treatment, viewer: Clinician, now: datetime
+) -> dict[str, Any]:
+    """A treatment with its check-ins, answers and alerts; the view is written to the audit log."""
+    responses = session.scalars(
+        select(Response).filter_by(treatment_id=treatment.id).order_by(Response.answered_at)
+    )
+    alerts = session.scalars(select(Alert).filter_by(treatment_id=treatment.id).order_by(Alert.id))
+    record_event(
+        session,
+        clinic_id=treatment.clinic_id,
+        actor=f"clinician:{viewer.id}",
+        action="treatment.viewed",
+        target=f"treatment:{treatment.id}",
+        at=now,
+    )
+    return {
+        "id": treatment.id,
+        "patient_id": treatment.patient_id,
+        "clinician_id": treatment.clinician_id,
+        "modality": treatment.modality,
+        "treated_at": treatment.treated_at,
+        "regions": treatment.regions,
+        "thoracic_region": treatment.thoracic_region,
+        "checkins": treatment.checkins,
+        "responses": [
+            {
+                "id": response.id,
+                "checkin_id": response.checkin_id,
+                "slot": response.slot,
+                "client_id": response.client_id,
+                "answered_at": response.answered_at,
+                "source": response.source,
+                "note": response.note,
+                "flagged_rules": response.flagged_rules,
+                "answers": answers_of(response),
+            }
+            for response in responses
+        ],
+        "alerts": list(alerts),
+    }
