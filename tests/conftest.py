@@ -72,8 +72,8 @@ def drop_postgres_database(name: str) -> None:
 
 
 def worker_suffix() -> str:
-    """Distinct per pytest-xdist worker, so parallel runs never share a database."""
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """Distinct per run and xdist worker, so parallel runs never share a database."""
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 @pytest.fixture(
