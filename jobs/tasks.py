@@ -14,7 +14,7 @@ from server.services.scheduling import expire_checkins
 def expire_missed_checkins(app: Flask, now: datetime | None = None) -> int:
     """Mark check-ins whose window closed unanswered as missed; returns how many."""
     with app.app_context():
-        missed = expire_checkins(db.session, now=now or utcnow())
+        missed = expire_checkins(db.session(), now=now or utcnow())
         db.session.commit()
     if missed:
         app.logger.info("marked %d check-ins missed", missed)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import click
 from flask import Blueprint
+from sqlalchemy import select
 
+from server.errors import DomainError
 from server.extensions import db
-from server.models import utcnow
+from server.models import Clinic, utcnow
 from server.services.clinics import (
     clinician_by_email,
     create_clinic,
@@ -17,6 +21,12 @@ from server.services.credentials import new_password
 from server.services.demo import load_demo
 
 bp = Blueprint("cli", __name__, cli_group=None)
+
+
+def _fail_cleanly(error: DomainError) -> NoReturn:
+    """A broken rule is the user's to fix: say it without a traceback."""
+    db.session.rollback()
+    raise click.ClickException(error.message)
 
 
 @bp.cli.command("create-clinic")
@@ -35,10 +45,13 @@ def create_clinic_command(
     """Create a clinic with its first admin clinician."""
     generated = password is None
     password = password or new_password()
-    clinic = create_clinic(db.session, name=name, emergency_number=emergency_number)
-    admin = create_clinician(
-        db.session, clinic=clinic, email=admin_email, password=password, role="admin"
-    )
+    try:
+        clinic = create_clinic(db.session(), name=name, emergency_number=emergency_number)
+        admin = create_clinician(
+            db.session(), clinic=clinic, email=admin_email, password=password, role="admin"
+        )
+    except DomainError as error:
+        _fail_cleanly(error)
     db.session.commit()
     click.echo(f"Created clinic {clinic.name!r} (id {clinic.id}) with admin {admin.email}.")
     if generated:
@@ -49,16 +62,24 @@ def create_clinic_command(
 @click.argument("email")
 def create_token_command(email: str) -> None:
     """Create an API token for a clinician; the token alone is printed on the last line."""
-    clinician = clinician_by_email(db.session, email=email)
-    token = issue_api_token(db.session, clinician=clinician, now=utcnow())
+    try:
+        clinician = clinician_by_email(db.session(), email=email)
+    except DomainError as error:
+        _fail_cleanly(error)
+    token = issue_api_token(db.session(), clinician=clinician, now=utcnow())
     db.session.commit()
     click.echo(f"API token for {clinician.email} (shown once):")
     click.echo(token)
 
 
 @bp.cli.command("demo")
-def demo_command() -> None:
+@click.option("--if-empty", is_flag=True, help="Only when the database has no clinic yet.")
+def demo_command(if_empty: bool) -> None:
     """Load the demo clinic (two clinicians, ~60 patients, eight weeks of answers); idempotent."""
-    summary = load_demo(db.session, now=utcnow())
-    db.session.commit()
+    session = db.session()
+    if if_empty and session.scalar(select(Clinic.id).limit(1)) is not None:
+        click.echo("The database already has a clinic; no demo data loaded.")
+        return
+    summary = load_demo(session, now=utcnow())
+    session.commit()
     click.echo(summary)

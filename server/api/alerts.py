@@ -37,7 +37,7 @@ class Alerts(MethodView):
     @blp.response(200, AlertSchema(many=True))
     def get(self, args: dict[str, Any]) -> list[Alert]:
         """List alerts, most severe and oldest first (default: not yet acknowledged)."""
-        return list_alerts(db.session, clinic_id=current_clinician().clinic_id, **args)
+        return list_alerts(db.session(), clinic_id=current_clinician().clinic_id, **args)
 
 
 @blp.route("/<int:alert_id>/ack")
@@ -50,7 +50,7 @@ class AlertAck(MethodView):
     def post(self, alert_id: int) -> Alert:
         """Acknowledge an alert (idempotent: the first acknowledgement is kept)."""
         alert = acknowledge_alert(
-            db.session, clinician=current_clinician(), alert_id=alert_id, now=utcnow()
+            db.session(), clinician=current_clinician(), alert_id=alert_id, now=utcnow()
         )
         db.session.commit()
         return alert

@@ -37,7 +37,7 @@ def clinician_required(view: Callable[P, R]) -> Callable[P, R]:
 
     @wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        g.clinician = clinician_for_token(db.session, token=bearer_token(), now=utcnow())
+        g.clinician = clinician_for_token(db.session(), token=bearer_token(), now=utcnow())
         return view(*args, **kwargs)
 
     return wrapper
@@ -48,7 +48,7 @@ def patient_required(view: Callable[P, R]) -> Callable[P, R]:
 
     @wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        g.patient = patient_for_token(db.session, token=bearer_token(), now=utcnow())
+        g.patient = patient_for_token(db.session(), token=bearer_token(), now=utcnow())
         return view(*args, **kwargs)
 
     return wrapper
@@ -75,7 +75,7 @@ class Tokens(MethodView):
     @blp.response(201, TokenSchema)
     def post(self, credentials: dict[str, Any]) -> dict[str, str]:
         """Exchange a clinician's e-mail and password for a bearer token."""
-        session = db.session
+        session = db.session()
         clinician = authenticate(
             session, email=credentials["email"], password=credentials["password"]
         )

@@ -39,7 +39,7 @@ class Enrol(MethodView):
     @blp.response(201, EnrolResultSchema)
     def post(self, body: dict[str, str]) -> dict[str, Any]:
         """Exchange the one-time enrolment token for this device's patient token."""
-        patient, token = enrol(db.session, token=body["token"], now=utcnow())
+        patient, token = enrol(db.session(), token=body["token"], now=utcnow())
         db.session.commit()
         return {
             "patient_token": token,
@@ -58,7 +58,7 @@ class MyCheckIns(MethodView):
     @blp.response(200, PatientCheckInSchema(many=True))
     def get(self, args: dict[str, str]) -> list[dict[str, Any]]:
         """List check-ins open now (default), still to come, or all, each with its questions."""
-        session = db.session
+        session = db.session()
         checkins = due_checkins(
             session, patient=current_patient(), now=utcnow(), status=args["status"]
         )
@@ -110,7 +110,7 @@ class MyResponse(MethodView):
     def post(self, body: dict[str, Any], checkin_id: int) -> tuple[dict[str, Any], int]:
         """Answer an open check-in; red-flag advice comes back at once in ``alerts``."""
         result = answer_checkin(
-            db.session,
+            db.session(),
             patient=current_patient(),
             checkin_id=checkin_id,
             client_id=body["client_id"],
@@ -134,7 +134,7 @@ class MyPushSubscriptions(MethodView):
     def post(self, body: dict[str, Any]) -> tuple[PushSubscription, int]:
         """Register the browser's ``PushSubscription.toJSON()``; the same endpoint again is 200."""
         subscription, created = subscribe(
-            db.session,
+            db.session(),
             patient=current_patient(),
             endpoint=body["endpoint"],
             p256dh=body["keys"]["p256dh"],
@@ -149,5 +149,5 @@ class MyPushSubscriptions(MethodView):
     @blp.response(204)
     def delete(self, body: dict[str, str]) -> None:
         """Forget a subscription of this patient's."""
-        unsubscribe(db.session, patient=current_patient(), endpoint=body["endpoint"])
+        unsubscribe(db.session(), patient=current_patient(), endpoint=body["endpoint"])
         db.session.commit()

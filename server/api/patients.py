@@ -43,7 +43,7 @@ class Patients(MethodView):
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> list[Patient]:
         """List the clinic's patients by code (filter: code prefix)."""
         patients, total = list_patients(
-            db.session,
+            db.session(),
             clinic_id=current_clinician().clinic_id,
             code_prefix=args.get("code"),
             offset=pagination_parameters.first_item,
@@ -56,7 +56,9 @@ class Patients(MethodView):
     @blp.response(201, PatientSchema)
     def post(self, fields: dict[str, Any]) -> Patient:
         """Register a patient."""
-        patient = create_patient(db.session, clinician=current_clinician(), now=utcnow(), **fields)
+        patient = create_patient(
+            db.session(), clinician=current_clinician(), now=utcnow(), **fields
+        )
         db.session.commit()
         return patient
 
@@ -71,7 +73,7 @@ class PatientById(MethodView):
     def get(self, patient_id: int) -> Patient:
         """Read a patient."""
         return get_patient(
-            db.session, clinic_id=current_clinician().clinic_id, patient_id=patient_id
+            db.session(), clinic_id=current_clinician().clinic_id, patient_id=patient_id
         )
 
     @blp.arguments(PatientUpdateSchema)
@@ -79,9 +81,9 @@ class PatientById(MethodView):
     def patch(self, changes: dict[str, Any], patient_id: int) -> Patient:
         """Change a patient; a new time zone or quiet hours re-plans check-ins not yet sent."""
         clinician = current_clinician()
-        patient = get_patient(db.session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+        patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
         update_patient(
-            db.session, clinician=clinician, patient=patient, now=utcnow(), changes=changes
+            db.session(), clinician=clinician, patient=patient, now=utcnow(), changes=changes
         )
         db.session.commit()
         return patient
@@ -97,9 +99,9 @@ class Enrolment(MethodView):
     def post(self, patient_id: int) -> EnrolmentLink:
         """Create a one-time enrolment link and QR code; earlier unused links stop working."""
         clinician = current_clinician()
-        patient = get_patient(db.session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+        patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
         link = issue_enrolment(
-            db.session,
+            db.session(),
             clinician=clinician,
             patient=patient,
             now=utcnow(),
@@ -120,6 +122,6 @@ class PatientTokens(MethodView):
     def delete(self, patient_id: int) -> None:
         """Revoke every device token of the patient (a lost phone)."""
         clinician = current_clinician()
-        patient = get_patient(db.session, clinic_id=clinician.clinic_id, patient_id=patient_id)
-        revoke_patient_tokens(db.session, clinician=clinician, patient=patient, now=utcnow())
+        patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
+        revoke_patient_tokens(db.session(), clinician=clinician, patient=patient, now=utcnow())
         db.session.commit()

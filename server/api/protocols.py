@@ -85,7 +85,7 @@ class Protocols(MethodView):
         return [
             protocol_view(protocol, overridden)
             for protocol, overridden in clinic_protocols(
-                db.session, clinic_id=current_clinician().clinic_id
+                db.session(), clinic_id=current_clinician().clinic_id
             )
         ]
 
@@ -100,10 +100,10 @@ class ProtocolByModality(MethodView):
     def get(self, modality: str) -> dict[str, Any]:
         """Read the protocol in force for a modality."""
         clinic_id = current_clinician().clinic_id
-        protocol = protocol_for(db.session, clinic_id=clinic_id, modality=modality)
+        protocol = protocol_for(db.session(), clinic_id=clinic_id, modality=modality)
         overridden = any(
             done
-            for found, done in clinic_protocols(db.session, clinic_id=clinic_id)
+            for found, done in clinic_protocols(db.session(), clinic_id=clinic_id)
             if found.modality == modality
         )
         return protocol_view(protocol, overridden)
@@ -113,7 +113,7 @@ class ProtocolByModality(MethodView):
     def put(self, body: dict[str, Any], modality: str) -> dict[str, Any]:
         """Set the clinic's time points (admins); treatments recorded afterwards use them."""
         protocol = override_timepoints(
-            db.session,
+            db.session(),
             clinician=_admin(),
             modality=modality,
             timepoints=body["timepoints"],
@@ -125,6 +125,6 @@ class ProtocolByModality(MethodView):
     @blp.response(200, ProtocolSchema)
     def delete(self, modality: str) -> dict[str, Any]:
         """Go back to the default time points (admins)."""
-        protocol = reset_protocol(db.session, clinician=_admin(), modality=modality, now=utcnow())
+        protocol = reset_protocol(db.session(), clinician=_admin(), modality=modality, now=utcnow())
         db.session.commit()
         return protocol_view(protocol, False)

@@ -42,7 +42,7 @@ class PatientTreatments(MethodView):
     def post(self, fields: dict[str, Any], patient_id: int) -> dict[str, Any]:
         """Record a treatment; its check-ins are scheduled in the same transaction."""
         clinician = current_clinician()
-        session = db.session
+        session = db.session()
         patient = get_patient(session, clinic_id=clinician.clinic_id, patient_id=patient_id)
         treatment = record_treatment(
             session, clinician=clinician, patient=patient, now=utcnow(), **fields
@@ -62,7 +62,7 @@ class TreatmentById(MethodView):
     def get(self, treatment_id: int) -> dict[str, Any]:
         """Read a treatment with its check-ins, answers and alerts."""
         clinician = current_clinician()
-        session = db.session
+        session = db.session()
         treatment = get_treatment(session, clinic_id=clinician.clinic_id, treatment_id=treatment_id)
         detail = treatment_detail(session, treatment=treatment, viewer=clinician, now=utcnow())
         session.commit()  # the audit event of this read
@@ -79,7 +79,7 @@ class CheckInById(MethodView):
     @blp.response(200, CheckInSchema)
     def patch(self, change: dict[str, Any], checkin_id: int) -> CheckIn:
         """Cancel a check-in, or move it (its window keeps its length)."""
-        session = db.session
+        session = db.session()
         checkin = get_checkin(
             session, clinic_id=current_clinician().clinic_id, checkin_id=checkin_id
         )

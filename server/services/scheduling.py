@@ -85,19 +85,17 @@ def plan_checkins(
         if point.slot not in skipped
     ]
     plan = _without_overlaps(sorted(plan, key=lambda planned: planned.due_at))
-    bank = item_bank()
     asked = [
-        replace(
-            planned,
-            items=tuple(
-                code
-                for code in planned.items
-                if bank[code].condition is None or context.get(bank[code].condition) is not False
-            ),
-        )
+        replace(planned, items=tuple(code for code in planned.items if _is_asked(code, context)))
         for planned in plan
     ]
     return [planned for planned in asked if planned.items]
+
+
+def _is_asked(code: str, context: dict[str, bool | None]) -> bool:
+    """An item with a condition is asked unless its treatment flag is known to be false."""
+    condition = item_bank()[code].condition
+    return condition is None or context.get(condition) is not False
 
 
 def _is_skipped(point: TimePoint, treated_at: datetime, timezone: ZoneInfo, day0: date) -> bool:

@@ -1,0 +1,88 @@
+"""The CLI: create-clinic, create-token, demo."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.models import Alert, CheckIn, Clinic, Clinician, Patient, Response, Treatment
+from server.services.clinics import authenticate
+
+
+def count(session: Session, model: type) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_create_clinic_prints_a_generated_password_once(app: Flask, session: Session) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["create-clinic", "Harbour Physio", "--admin-email", "Lead@Example.org"]
+    )
+    assert result.exit_code == 0, result.output
+    password = result.output.split("Generated password (shown once): ")[1].strip()
+    admin = authenticate(session, email="lead@example.org", password=password)
+    assert admin.role == "admin"
+    assert admin.clinic.name == "Harbour Physio"
+
+
+def test_create_clinic_with_a_given_password_prints_none(app: Flask, session: Session) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["create-clinic", "Harbour", "--admin-email", "a@example.org", "--password", "x" * 12]
+    )
+    assert result.exit_code == 0, result.output
+    assert "x" * 12 not in result.output
+    assert "Generated password" not in result.output
+
+
+def test_create_clinic_twice_fails_cleanly(app: Flask, session: Session) -> None:
+    runner = app.test_cli_runner()
+    runner.invoke(args=["create-clinic", "Harbour", "--admin-email", "a@example.org"])
+    result = runner.invoke(args=["create-clinic", "Harbour", "--admin-email", "b@example.org"])
+    assert result.exit_code != 0
+    assert "a clinic with that name exists" in result.output
+    assert count(session, Clinician) == 1
+
+
+def test_create_token_prints_a_working_token_on_its_last_line(
+    app: Flask, session: Session, client: FlaskClient
+) -> None:
+    runner = app.test_cli_runner()
+    runner.invoke(args=["create-clinic", "Harbour", "--admin-email", "a@example.org"])
+    result = runner.invoke(args=["create-token", "a@example.org"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    response = client.get("/api/v1/patients", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+
+
+def test_create_token_for_an_unknown_email_fails(app: Flask, session: Session) -> None:
+    result = app.test_cli_runner().invoke(args=["create-token", "nobody@example.org"])
+    assert result.exit_code != 0
+    assert "no clinician with that e-mail" in result.output
+
+
+def test_demo_loads_a_meaningful_clinic_and_does_not_duplicate(
+    app: Flask, session: Session
+) -> None:
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    counts = {model: count(session, model) for model in (Patient, Treatment, CheckIn, Response)}
+    assert count(session, Clinician) == 2
+    assert counts[Patient] == 60
+    modalities = set(session.scalars(select(Treatment.modality).distinct()))
+    assert modalities == {"ims", "dry_needling", "acupuncture"}
+    assert count(session, Alert) >= 3
+    assert session.scalar(select(func.count()).select_from(CheckIn).filter_by(status="missed"))
+    again = runner.invoke(args=["demo"])
+    assert "already loaded" in again.output
+    assert {model: count(session, model) for model in counts} == counts
+
+
+def test_demo_if_empty_skips_a_database_with_a_clinic(app: Flask, session: Session) -> None:
+    runner = app.test_cli_runner()
+    runner.invoke(args=["create-clinic", "Harbour", "--admin-email", "a@example.org"])
+    result = runner.invoke(args=["demo", "--if-empty"])
+    assert "no demo data loaded" in result.output
+    assert count(session, Clinic) == 1
