@@ -56,7 +56,6 @@ class Config:
     OPENAPI_VERSION: str = "3.0.3"
     OPENAPI_URL_PREFIX: str = "/api/v1"
     OPENAPI_JSON_PATH: str = "openapi.json"
-    JSON_SORT_KEYS: bool = False
     EXPIRE_INTERVAL_S: int = 60
 
     @classmethod

@@ -1,9 +1,11 @@
 """Schemas of treatments and check-ins."""
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 
+from server.models import CheckIn
 from server.models.treatments import MODALITIES
 
 
@@ -45,6 +47,21 @@ class CheckInSchema(ma.Schema):
     sent_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
     reminded_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
     answered_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+    due_at_local = ma.fields.Method(
+        "dump_due_local", metadata={"description": "due_at in the patient's own time zone"}
+    )
+    expires_at_local = ma.fields.Method(
+        "dump_expires_local", metadata={"description": "expires_at in the patient's time zone"}
+    )
+
+    def dump_due_local(self, checkin: CheckIn) -> str:
+        """The opening time as the patient's clock shows it."""
+        return checkin.due_at.astimezone(ZoneInfo(checkin.treatment.patient.timezone)).isoformat()
+
+    def dump_expires_local(self, checkin: CheckIn) -> str:
+        """The closing time as the patient's clock shows it."""
+        zone = ZoneInfo(checkin.treatment.patient.timezone)
+        return checkin.expires_at.astimezone(zone).isoformat()
 
 
 class ResponseSchema(ma.Schema):

@@ -182,7 +182,7 @@ def _answers(
         if item.kind == "scale":
             value = max(0, min(10, round(expected[code] + rng.gauss(0, 1.0))))
         elif item.kind == "boolean":
-            value = rng.random() < (0.015 if code.startswith("rf_") else 0.2)
+            value = rng.random() < (0.005 if code.startswith("rf_") else 0.2)
         elif item.kind == "choice":
             value = rng.choices(("none", "small", "large", "bleeding"), (70, 26, 3.6, 0.4))[0]
         elif code == "wb_elsewhere_text":
