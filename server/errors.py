@@ -81,12 +81,26 @@ def _json(
     return jsonify(error_body(code, message, errors)), code, headers or {}
 
 
-def _flatten_locations(messages: dict[str, Any]) -> dict[str, Any]:
+def flatten_errors(messages: dict[Any, Any] | list[Any], prefix: str = "") -> dict[str, list[str]]:
+    """Nested marshmallow reasons as dotted field names: {"keys": {"auth": [..]}} -> "keys.auth"."""
+    if isinstance(messages, list):  # a schema-level reason
+        return {prefix or "_schema": [str(reason) for reason in messages]}
+    flat: dict[str, list[str]] = {}
+    for key, reasons in messages.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(reasons, dict):
+            flat.update(flatten_errors(reasons, name))
+        else:
+            flat[name] = [str(reason) for reason in reasons]
+    return flat
+
+
+def _flatten_locations(messages: dict[str, Any]) -> dict[str, list[str]]:
     """webargs nests reasons under the location ('json', 'query'); callers want field names."""
-    flat: dict[str, Any] = {}
+    flat: dict[str, list[str]] = {}
     for location, fields in messages.items():
         if isinstance(fields, dict):
-            flat.update(fields)
+            flat.update(flatten_errors(fields))
         else:  # the whole body is wrong (not an object, not JSON)
             flat[{"json": "body"}.get(location, location)] = fields
     return flat

@@ -7,19 +7,24 @@ half is skipped loudly, or fails when ``REQUIRE_POSTGRES=1`` (as in CI).
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from argon2 import PasswordHasher, profiles
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from server import create_app
 from server.config import Config
 from server.extensions import db
 from server.models import Base
+from server.services import credentials
 from tests.databases import (
     POSTGRES_UNAVAILABLE,
     POSTGRES_URL,
@@ -97,7 +102,31 @@ def session(app: Flask) -> Iterator[Session]:
                     connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - model table names
 
 
+class IsolatedClient(FlaskClient):
+    """Runs each request in a fresh context, as a server would: its own app context and session.
+
+    Without this, Flask reuses the test's app context, so a failed request's flushed rows would
+    linger in the test's session instead of being rolled back at the end of the request.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        db.session.commit()  # what the test built is durable before the request, as in real life
+        response: TestResponse = contextvars.Context().run(super().open, *args, **kwargs)
+        db.session.expire_all()  # the test reads what the request made durable, not a stale copy
+        return response
+
+
 @pytest.fixture
 def client(app: Flask, session: Session) -> FlaskClient:
-    """A test client; requests run in their own app context, like real ones."""
+    """A test client whose requests run in their own app context, like real ones."""
+    app.test_client_class = IsolatedClient
     return app.test_client()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2 at its cheapest in tests: production cost would spend seconds on test accounts."""
+    original = credentials._hasher
+    credentials._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    yield
+    credentials._hasher = original

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -41,12 +41,10 @@ def make_patient(
     *,
     code: str = "P-001",
     timezone: str = "America/Vancouver",
-    quiet_hours: dict[str, time] | None = None,
     **overrides: Any,
 ) -> Patient:
-    """A patient of the clinician's clinic (quiet hours default to 22:00-08:00)."""
-    if quiet_hours is not None:
-        overrides["quiet_hours"] = quiet_hours
+    """A patient of the clinician's clinic; quiet hours 22:00-08:00 unless ``quiet_hours=`` says
+    otherwise (``None``: prompted at any hour)."""
     return create_patient(
         session, clinician=clinician, code=code, timezone=timezone, now=NOW, **overrides
     )

@@ -105,7 +105,7 @@ class PushSubscriptionCreateSchema(ma.Schema):
         data_key="expirationTime",
         allow_none=True,
         load_default=None,
-        validate=ma.validate.Range(min=0),
+        validate=ma.validate.Range(min=0, max=253_402_300_799_999),  # up to year 9999
     )
     keys = ma.fields.Nested(SubscriptionKeysSchema, required=True)
 

@@ -13,9 +13,9 @@ from server.extensions import db
 from server.models import utcnow
 from server.protocols import Protocol, dump_timepoints, item_bank
 from server.services.protocols import (
+    clinic_protocol,
     clinic_protocols,
     override_timepoints,
-    protocol_for,
     reset_protocol,
 )
 from server.services.questions import question
@@ -99,12 +99,8 @@ class ProtocolByModality(MethodView):
     @blp.response(200, ProtocolSchema)
     def get(self, modality: str) -> dict[str, Any]:
         """Read the protocol in force for a modality."""
-        clinic_id = current_clinician().clinic_id
-        protocol = protocol_for(db.session(), clinic_id=clinic_id, modality=modality)
-        overridden = any(
-            done
-            for found, done in clinic_protocols(db.session(), clinic_id=clinic_id)
-            if found.modality == modality
+        protocol, overridden = clinic_protocol(
+            db.session(), clinic_id=current_clinician().clinic_id, modality=modality
         )
         return protocol_view(protocol, overridden)
 

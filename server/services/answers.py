@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,9 +46,8 @@ def check_answers(answers: dict[str, object], *, asked: list[str]) -> dict[str, 
     for code in checked:
         condition = bank[code].enable_when
         if condition and checked.get(condition["item"]) != condition["equals"]:
-            errors[f"answers.{code}"] = [
-                f"only asked when {condition['item']} is {condition['equals']}"
-            ]
+            expected = json.dumps(condition["equals"])  # JSON's true, not Python's True
+            errors[f"answers.{code}"] = [f"only asked when {condition['item']} is {expected}"]
     if errors:
         raise InvalidInput("some answers are not valid; see errors", errors=errors)
     if not checked:

@@ -10,14 +10,14 @@ import marshmallow as ma
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.errors import InvalidInput, NotFound
+from server.errors import InvalidInput, NotFound, flatten_errors
 from server.models import Clinician, ProtocolOverride
 from server.protocols import Protocol, default_protocols, dump_timepoints, parse_timepoints
 from server.services.audit import record_event
 
 
-def protocol_for(session: Session, *, clinic_id: int, modality: str) -> Protocol:
-    """The protocol in force for new treatments of this modality at this clinic."""
+def clinic_protocol(session: Session, *, clinic_id: int, modality: str) -> tuple[Protocol, bool]:
+    """The protocol in force for new treatments of this modality, and whether the clinic set it."""
     try:
         protocol = default_protocols()[modality]
     except KeyError:
@@ -28,17 +28,19 @@ def protocol_for(session: Session, *, clinic_id: int, modality: str) -> Protocol
         select(ProtocolOverride).filter_by(clinic_id=clinic_id, modality=modality)
     )
     if override is None:
-        return protocol
-    return replace(protocol, timepoints=parse_timepoints(override.timepoints))
+        return protocol, False
+    return replace(protocol, timepoints=parse_timepoints(override.timepoints)), True
+
+
+def protocol_for(session: Session, *, clinic_id: int, modality: str) -> Protocol:
+    """The protocol in force for new treatments of this modality at this clinic."""
+    return clinic_protocol(session, clinic_id=clinic_id, modality=modality)[0]
 
 
 def clinic_protocols(session: Session, *, clinic_id: int) -> list[tuple[Protocol, bool]]:
     """Every modality's protocol in force, with whether the clinic overrides it."""
-    overridden = set(
-        session.scalars(select(ProtocolOverride.modality).filter_by(clinic_id=clinic_id))
-    )
     return [
-        (protocol_for(session, clinic_id=clinic_id, modality=modality), modality in overridden)
+        clinic_protocol(session, clinic_id=clinic_id, modality=modality)
         for modality in default_protocols()
     ]
 
@@ -56,7 +58,9 @@ def override_timepoints(
     try:
         parsed = parse_timepoints(timepoints)
     except ma.ValidationError as error:
-        raise InvalidInput("the time points are not valid", errors=_as_errors(error)) from None
+        raise InvalidInput(
+            "the time points are not valid", errors=flatten_errors(error.messages)
+        ) from None
     override = session.scalar(
         select(ProtocolOverride).filter_by(clinic_id=clinician.clinic_id, modality=modality)
     ) or ProtocolOverride(clinic_id=clinician.clinic_id, modality=modality, timepoints=[])
@@ -96,18 +100,3 @@ def reset_protocol(
     )
     session.flush()
     return protocol_for(session, clinic_id=clinician.clinic_id, modality=modality)
-
-
-def _as_errors(error: ma.ValidationError) -> dict[str, list[str]]:
-    """Flatten marshmallow's nested messages into dotted field names."""
-    flat: dict[str, list[str]] = {}
-
-    def walk(prefix: str, node: Any) -> None:
-        if isinstance(node, dict):
-            for key, child in node.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), child)
-        else:
-            flat[prefix or "timepoints"] = [str(reason) for reason in node]
-
-    walk("", error.messages)
-    return flat

@@ -71,6 +71,8 @@ def plan_checkins(
     context: dict[str, bool | None],
 ) -> list[PlannedCheckIn]:
     """Plan every enabled time point of a protocol for one treatment (pure: no database)."""
+    # in UTC, adding hours is adding elapsed time; on a local zone it would be wall-clock time
+    treated_at = treated_at.astimezone(UTC)
     day0 = treated_at.astimezone(timezone).date()
     points = [point for point in timepoints if point.enabled]
     skipped = {point.slot for point in points if _is_skipped(point, treated_at, timezone, day0)}
@@ -191,11 +193,10 @@ def reschedule_patient(session: Session, patient: Patient, *, now: datetime) -> 
     Returns how many check-ins changed. Sent, answered, missed and cancelled ones stay as they are.
     """
     changed = 0
+    # a subquery, not JOIN + DISTINCT: PostgreSQL cannot compare the JSON columns for DISTINCT
+    pending = select(CheckIn.treatment_id).where(CheckIn.status == "scheduled")
     treatments = session.scalars(
-        select(Treatment)
-        .join(CheckIn)
-        .where(Treatment.patient_id == patient.id, CheckIn.status == "scheduled")
-        .distinct()
+        select(Treatment).where(Treatment.patient_id == patient.id, Treatment.id.in_(pending))
     )
     for treatment in treatments:
         plan = {

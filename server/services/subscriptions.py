@@ -27,7 +27,7 @@ def _b64url_bytes(value: str, field: str, length: int) -> bytes:
 def check_subscription(endpoint: str, p256dh: str, auth: str) -> None:
     """Reject what no browser would send: a non-URL endpoint or keys of the wrong size."""
     parts = urlsplit(endpoint)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    if parts.scheme != "https" or not parts.hostname:
         raise InvalidInput("must be an absolute https URL", field="endpoint")
     if _b64url_bytes(p256dh, "keys.p256dh", 65)[0] != 0x04:
         raise InvalidInput("must be an uncompressed P-256 public key", field="keys.p256dh")
@@ -50,9 +50,12 @@ def subscribe(
     its subscription to them rather than prompting both.
     """
     check_subscription(endpoint, p256dh, auth)
-    expires_at = (
-        None if expiration_ms is None else datetime.fromtimestamp(expiration_ms / 1000, UTC)
-    )
+    try:
+        expires_at = (
+            None if expiration_ms is None else datetime.fromtimestamp(expiration_ms / 1000, UTC)
+        )
+    except (OverflowError, OSError, ValueError):
+        raise InvalidInput("not a time a browser would send", field="expirationTime") from None
     subscription = session.scalar(select(PushSubscription).filter_by(endpoint=endpoint))
     created = subscription is None
     if subscription is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -61,7 +61,7 @@ def record_treatment(
         patient_id=patient.id,
         clinician_id=clinician.id,
         modality=modality,
-        treated_at=treated_at,
+        treated_at=treated_at.astimezone(UTC),
         regions=regions,
         thoracic_region=thoracic_region,
         protocol=dump_timepoints(protocol.timepoints),

@@ -1,0 +1,640 @@
+"""The patient's own endpoints over HTTP: enrol, check-ins, answers, push subscriptions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.models import Alert, CheckIn, Clinician, Patient, PushSubscription, Response
+from server.services.enrolment import issue_enrolment
+from tests.builders_me import (
+    b64url,
+    browser_subscription,
+    checkin_for,
+    enrolled_headers,
+    make_open_checkin_now,
+    make_patient_any_hour,
+    p256dh_point,
+)
+from tests.factories import bearer, make_clinic, make_clinician, make_treatment
+
+ENROL_URL = "/api/v1/enrol"
+CHECKINS_URL = "/api/v1/me/checkins"
+SUBSCRIPTIONS_URL = "/api/v1/me/push-subscriptions"
+EMERGENCY_NUMBER = "604-555-0199"
+SIX_HOURS = {"soreness": 4, "bruise_bleed": "none", "rf_breath_chest": False, "rf_neuro": False}
+
+
+def response_url(checkin_id: int) -> str:
+    """Where a check-in's answer is posted."""
+    return f"{CHECKINS_URL}/{checkin_id}/response"
+
+
+def clinic_with_patient(session: Session) -> tuple[Clinician, Patient]:
+    """A clinician of a clinic with its own emergency number, and a patient without quiet hours."""
+    clinic = make_clinic(session, emergency_number=EMERGENCY_NUMBER)
+    clinician = make_clinician(session, clinic)
+    return clinician, make_patient_any_hour(session, clinician)
+
+
+def enrolled_patient(session: Session) -> tuple[Clinician, Patient, dict[str, str]]:
+    """A patient with an enrolled device, and that device's headers (committed)."""
+    clinician, patient = clinic_with_patient(session)
+    return clinician, patient, enrolled_headers(session, clinician, patient)
+
+
+def enrolment_token(
+    client: FlaskClient, session: Session, clinician: Clinician, patient_id: int
+) -> str:
+    """A one-time enrolment token, made by the clinician through the API."""
+    created = client.post(
+        f"/api/v1/patients/{patient_id}/enrolment", headers=bearer(session, clinician)
+    )
+    assert created.status_code == 201, created.get_json()
+    token = created.get_json()["token"]
+    assert isinstance(token, str)
+    return token
+
+
+def new_answer(answers: dict[str, object] | None = None) -> dict[str, Any]:
+    """A request body for a first answer."""
+    return {"client_id": str(uuid.uuid4()), "answers": SIX_HOURS if answers is None else answers}
+
+
+def count(session: Session, model: type[Any]) -> int:
+    """How many rows a table holds (committed by requests)."""
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def checkin_for_slot(session: Session, slot: str) -> int:
+    """The id of the (only) check-in of a slot."""
+    checkin_id = session.scalar(select(CheckIn.id).filter_by(slot=slot))
+    assert checkin_id is not None
+    return checkin_id
+
+
+# --- enrolment ---------------------------------------------------------------------------------
+
+
+def test_enrolment_token_is_exchanged_for_a_patient_token(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician, patient = clinic_with_patient(session)
+    session.commit()
+    token = enrolment_token(client, session, clinician, patient.id)
+
+    response = client.post(ENROL_URL, json={"token": token})
+
+    assert response.status_code == 201
+    patient_token = response.get_json()["patient_token"]
+    assert patient_token
+    assert patient_token != token
+
+
+def test_patient_token_from_enrolment_opens_my_checkins(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician, patient = clinic_with_patient(session)
+    session.commit()
+    token = enrolment_token(client, session, clinician, patient.id)
+    patient_token = client.post(ENROL_URL, json={"token": token}).get_json()["patient_token"]
+
+    response = client.get(CHECKINS_URL, headers={"Authorization": f"Bearer {patient_token}"})
+
+    assert response.status_code == 200
+
+
+def test_enrolment_token_used_twice_is_a_conflict(client: FlaskClient, session: Session) -> None:
+    clinician, patient = clinic_with_patient(session)
+    session.commit()
+    token = enrolment_token(client, session, clinician, patient.id)
+    client.post(ENROL_URL, json={"token": token})
+
+    again = client.post(ENROL_URL, json={"token": token})
+
+    assert again.status_code == 409
+    assert "token" in again.get_json()["errors"]
+
+
+def test_expired_enrolment_token_is_gone(client: FlaskClient, session: Session) -> None:
+    clinician, patient = clinic_with_patient(session)
+    link = issue_enrolment(
+        session,
+        clinician=clinician,
+        patient=patient,
+        now=datetime.now(UTC) - timedelta(hours=73),
+        base_url="http://testserver",
+        ttl=timedelta(hours=72),
+    )
+    session.commit()
+
+    response = client.post(ENROL_URL, json={"token": link.token})
+
+    assert response.status_code == 410
+    assert "expired" in response.get_json()["message"]
+
+
+def test_unknown_enrolment_token_is_not_found(client: FlaskClient, session: Session) -> None:
+    response = client.post(ENROL_URL, json={"token": "no-such-token"})
+
+    assert response.status_code == 404
+    assert "token" in response.get_json()["errors"]
+
+
+def test_new_enrolment_link_stops_the_older_unused_one(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician, patient = clinic_with_patient(session)
+    session.commit()
+    older = enrolment_token(client, session, clinician, patient.id)
+    newer = enrolment_token(client, session, clinician, patient.id)
+
+    assert client.post(ENROL_URL, json={"token": older}).status_code == 410
+    assert client.post(ENROL_URL, json={"token": newer}).status_code == 201
+
+
+@pytest.mark.parametrize("body", [{}, {"token": ""}], ids=["missing", "blank"])
+def test_enrol_without_a_token_names_the_token_field(
+    client: FlaskClient, session: Session, body: dict[str, str]
+) -> None:
+    response = client.post(ENROL_URL, json=body)
+
+    assert response.status_code == 422
+    assert "token" in response.get_json()["errors"]
+
+
+# --- listing check-ins -------------------------------------------------------------------------
+
+
+def test_my_checkins_without_a_token_is_unauthorized(client: FlaskClient, session: Session) -> None:
+    response = client.get(CHECKINS_URL)
+
+    assert response.status_code == 401
+    assert "authorization" in response.get_json()["errors"]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_my_checkins_with_an_unknown_token_is_unauthorized(
+    client: FlaskClient, session: Session
+) -> None:
+    response = client.get(CHECKINS_URL, headers={"Authorization": "Bearer not-a-real-token"})
+
+    assert response.status_code == 401
+    assert "authorization" in response.get_json()["errors"]
+
+
+def test_revoked_patient_token_is_unauthorized(client: FlaskClient, session: Session) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    revoked = client.delete(
+        f"/api/v1/patients/{patient.id}/tokens", headers=bearer(session, clinician)
+    )
+    assert revoked.status_code == 204
+
+    response = client.get(CHECKINS_URL, headers=headers)
+
+    assert response.status_code == 401
+    assert "authorization" in response.get_json()["errors"]
+
+
+def test_due_checkins_list_only_open_ones_with_their_questions(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    session.commit()
+
+    listed = client.get(f"{CHECKINS_URL}?status=due", headers=headers)
+
+    assert listed.status_code == 200
+    body = listed.get_json()
+    assert [(item["id"], item["slot"]) for item in body] == [(checkin.id, "6h")]
+    questions = body[0]["items"]
+    assert [question["code"] for question in questions] == [
+        "soreness",
+        "bruise_bleed",
+        "rf_breath_chest",
+        "rf_neuro",
+    ]
+    assert all({"code", "kind", "text"} <= set(question) for question in questions)
+    assert questions[0]["kind"] == "scale"
+    assert (questions[0]["min"], questions[0]["max"]) == (0, 10)
+
+
+def test_checkins_default_to_the_due_ones(client: FlaskClient, session: Session) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    make_open_checkin_now(session, clinician, patient)
+    session.commit()
+
+    listed = client.get(CHECKINS_URL, headers=headers)
+
+    assert [item["slot"] for item in listed.get_json()] == ["6h"]
+
+
+def test_upcoming_checkins_list_those_still_to_open(client: FlaskClient, session: Session) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    make_open_checkin_now(session, clinician, patient)
+    session.commit()
+
+    listed = client.get(f"{CHECKINS_URL}?status=upcoming", headers=headers)
+
+    assert [item["slot"] for item in listed.get_json()] == ["24h", "48h", "72h", "7d"]
+
+
+def test_unknown_checkin_status_filter_names_status(client: FlaskClient, session: Session) -> None:
+    _, _, headers = enrolled_patient(session)
+
+    response = client.get(f"{CHECKINS_URL}?status=bogus", headers=headers)
+
+    assert response.status_code == 422
+    assert "status" in response.get_json()["errors"]
+
+
+# --- answering ---------------------------------------------------------------------------------
+
+
+def test_answer_is_created_with_its_result(client: FlaskClient, session: Session) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    session.commit()
+    body = new_answer()
+
+    response = client.post(response_url(checkin.id), headers=headers, json=body)
+
+    assert response.status_code == 201, response.get_json()
+    result = response.get_json()
+    assert {"id", "client_id", "answers", "alerts", "next_checkin_at"} <= set(result)
+    assert result["client_id"] == body["client_id"]
+    assert result["answers"] == SIX_HOURS
+    assert result["alerts"] == []
+    next_due = session.scalar(select(CheckIn.due_at).filter_by(id=checkin_for_slot(session, "24h")))
+    assert next_due is not None
+    assert datetime.fromisoformat(result["next_checkin_at"]) == next_due
+
+
+def test_same_client_id_again_replays_the_same_body(client: FlaskClient, session: Session) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    session.commit()
+    body = new_answer()
+    first = client.post(response_url(checkin.id), headers=headers, json=body)
+
+    again = client.post(response_url(checkin.id), headers=headers, json=body)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.get_json() == first.get_json()
+    assert count(session, Response) == 1
+
+
+def test_answer_after_expiry_is_a_conflict_with_a_message(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    # recorded back at T0, so the 6h window (5 h to 1 h ago) was really offered and has closed
+    treatment = make_treatment(
+        session, clinician, patient, treated_at=datetime.now(UTC) - timedelta(hours=11)
+    )
+    checkin = checkin_for(treatment, "6h")
+    session.commit()
+
+    response = client.post(response_url(checkin.id), headers=headers, json=new_answer())
+
+    assert response.status_code == 409
+    assert "the time to answer this check-in ended at" in response.get_json()["message"]
+    assert count(session, Response) == 0
+
+
+def test_answer_to_an_item_not_asked_names_it(client: FlaskClient, session: Session) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    session.commit()
+
+    response = client.post(
+        response_url(checkin.id), headers=headers, json=new_answer({"soreness": 2, "pain": 5})
+    )
+
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]) == ["answers.pain"]
+
+
+def test_out_of_scale_answer_is_invalid(client: FlaskClient, session: Session) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    session.commit()
+
+    response = client.post(
+        response_url(checkin.id), headers=headers, json=new_answer({"soreness": 11})
+    )
+
+    assert response.status_code == 422
+    assert "answers.soreness" in response.get_json()["errors"]
+
+
+def test_invalid_answer_writes_nothing(client: FlaskClient, session: Session) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    session.commit()
+
+    client.post(
+        response_url(checkin.id), headers=headers, json=new_answer({"soreness": 2, "rf_neuro": 1})
+    )
+
+    assert count(session, Response) == 0
+    assert session.scalar(select(CheckIn.status).filter_by(id=checkin.id)) == "scheduled"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"answers": SIX_HOURS}, {"client_id": "not-a-uuid", "answers": SIX_HOURS}],
+    ids=["missing", "not-a-uuid"],
+)
+def test_answer_without_a_valid_client_id_names_client_id(
+    client: FlaskClient, session: Session, body: dict[str, Any]
+) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    session.commit()
+
+    response = client.post(response_url(checkin.id), headers=headers, json=body)
+
+    assert response.status_code == 422
+    assert "client_id" in response.get_json()["errors"]
+
+
+def test_unknown_top_level_field_is_named(client: FlaskClient, session: Session) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    session.commit()
+
+    response = client.post(
+        response_url(checkin.id), headers=headers, json={**new_answer(), "mood": "great"}
+    )
+
+    assert response.status_code == 422
+    assert "mood" in response.get_json()["errors"]
+
+
+def test_answers_that_are_not_an_object_are_invalid(client: FlaskClient, session: Session) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    session.commit()
+
+    response = client.post(
+        response_url(checkin.id), headers=headers, json={**new_answer(), "answers": [4]}
+    )
+
+    assert response.status_code == 422
+    assert "answers" in response.get_json()["errors"]
+
+
+def test_note_over_its_length_is_invalid(client: FlaskClient, session: Session) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    session.commit()
+
+    response = client.post(
+        response_url(checkin.id), headers=headers, json={**new_answer(), "note": "x" * 1001}
+    )
+
+    assert response.status_code == 422
+    assert "note" in response.get_json()["errors"]
+
+
+def test_red_flag_answer_returns_urgent_advice_with_the_clinics_number(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient, regions=["upper_back"])
+    session.commit()
+
+    response = client.post(
+        response_url(checkin.id),
+        headers=headers,
+        json=new_answer({**SIX_HOURS, "rf_breath_chest": True}),
+    )
+
+    assert response.status_code == 201, response.get_json()
+    alerts = response.get_json()["alerts"]
+    assert [(alert["rule"], alert["severity"]) for alert in alerts] == [("RF-1", "urgent")]
+    assert EMERGENCY_NUMBER in alerts[0]["advice"]
+
+
+def test_red_flag_answer_raises_an_alert_for_the_clinic(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient, regions=["upper_back"])
+    session.commit()
+
+    client.post(
+        response_url(checkin.id),
+        headers=headers,
+        json=new_answer({**SIX_HOURS, "rf_breath_chest": True}),
+    )
+
+    stored = session.execute(select(Alert.rule, Alert.severity, Alert.patient_id)).all()
+    assert [tuple(row) for row in stored] == [("RF-1", "urgent", patient.id)]
+
+
+def test_answer_to_another_patients_checkin_is_not_found(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician, patient, _ = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    other = make_patient_any_hour(session, clinician, code="P-002")
+    other_headers = enrolled_headers(session, clinician, other)
+
+    response = client.post(response_url(checkin.id), headers=other_headers, json=new_answer())
+
+    assert response.status_code == 404
+    assert count(session, Response) == 0
+
+
+def test_patient_token_cannot_call_clinician_endpoints(
+    client: FlaskClient, session: Session
+) -> None:
+    _, _, headers = enrolled_patient(session)
+
+    response = client.get("/api/v1/patients", headers=headers)
+
+    assert response.status_code == 401
+
+
+# --- push subscriptions ------------------------------------------------------------------------
+
+
+def subscription_rows(session: Session, endpoint: str) -> list[tuple[Any, ...]]:
+    """(patient_id, p256dh, auth) of the rows with this endpoint."""
+    rows = session.execute(
+        select(
+            PushSubscription.patient_id, PushSubscription.p256dh, PushSubscription.auth
+        ).filter_by(endpoint=endpoint)
+    ).all()
+    return [tuple(row) for row in rows]
+
+
+def test_browser_subscription_is_registered(client: FlaskClient, session: Session) -> None:
+    _, patient, headers = enrolled_patient(session)
+    subscription = browser_subscription()
+
+    response = client.post(SUBSCRIPTIONS_URL, headers=headers, json=subscription)
+
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["endpoint"] == subscription["endpoint"]
+    keys = subscription["keys"]
+    assert subscription_rows(session, subscription["endpoint"]) == [
+        (patient.id, keys["p256dh"], keys["auth"])
+    ]
+
+
+def test_same_endpoint_again_is_ok_and_keeps_one_row(client: FlaskClient, session: Session) -> None:
+    _, _, headers = enrolled_patient(session)
+    subscription = browser_subscription()
+    client.post(SUBSCRIPTIONS_URL, headers=headers, json=subscription)
+
+    again = client.post(SUBSCRIPTIONS_URL, headers=headers, json=subscription)
+
+    assert again.status_code == 200
+    assert len(subscription_rows(session, subscription["endpoint"])) == 1
+
+
+def test_subscription_expiration_time_is_kept(client: FlaskClient, session: Session) -> None:
+    _, _, headers = enrolled_patient(session)
+    subscription = {**browser_subscription(), "expirationTime": 1_900_000_000_000}
+
+    client.post(SUBSCRIPTIONS_URL, headers=headers, json=subscription)
+
+    expires_at = session.scalar(
+        select(PushSubscription.expires_at).filter_by(endpoint=subscription["endpoint"])
+    )
+    assert expires_at == datetime.fromtimestamp(1_900_000_000, UTC)
+
+
+def test_subscription_expiration_time_beyond_any_date_is_invalid(
+    client: FlaskClient, session: Session
+) -> None:
+    _, _, headers = enrolled_patient(session)
+    subscription = {**browser_subscription(), "expirationTime": 10**20}
+
+    response = client.post(SUBSCRIPTIONS_URL, headers=headers, json=subscription)
+
+    assert response.status_code == 422
+    assert "expirationTime" in response.get_json()["errors"]
+    assert count(session, PushSubscription) == 0
+
+
+def with_keys(**keys: str) -> Callable[[dict[str, Any]], None]:
+    """A change to a subscription's keys."""
+
+    def change(subscription: dict[str, Any]) -> None:
+        subscription["keys"].update(keys)
+
+    return change
+
+
+def without(name: str) -> Callable[[dict[str, Any]], None]:
+    """A change that drops a top-level field."""
+
+    def change(subscription: dict[str, Any]) -> None:
+        del subscription[name]
+
+    return change
+
+
+def with_endpoint(endpoint: str) -> Callable[[dict[str, Any]], None]:
+    """A change to the endpoint."""
+
+    def change(subscription: dict[str, Any]) -> None:
+        subscription["endpoint"] = endpoint
+
+    return change
+
+
+MALFORMED_SUBSCRIPTIONS = [
+    pytest.param(with_endpoint("not a url"), "endpoint", id="endpoint-not-a-url"),
+    pytest.param(with_endpoint("/fcm/send/abc"), "endpoint", id="endpoint-relative"),
+    pytest.param(without("endpoint"), "endpoint", id="endpoint-missing"),
+    pytest.param(with_keys(p256dh=b64url(p256dh_point()[:33])), "keys.p256dh", id="p256dh-short"),
+    pytest.param(
+        with_keys(p256dh=b64url(b"\x05" + p256dh_point()[1:])), "keys.p256dh", id="p256dh-not-0x04"
+    ),
+    pytest.param(with_keys(p256dh="*" * 87), "keys.p256dh", id="p256dh-not-base64url"),
+    pytest.param(with_keys(auth=b64url(bytes(12))), "keys.auth", id="auth-short"),
+    pytest.param(
+        with_keys(auth="!!!!" + b64url(bytes(16))[4:]), "keys.auth", id="auth-not-base64url"
+    ),
+    pytest.param(without("keys"), "keys", id="keys-missing"),
+]
+
+
+@pytest.mark.parametrize(("spoil", "field"), MALFORMED_SUBSCRIPTIONS)
+def test_malformed_subscription_is_invalid_naming_the_field(
+    client: FlaskClient,
+    session: Session,
+    spoil: Callable[[dict[str, Any]], None],
+    field: str,
+) -> None:
+    _, _, headers = enrolled_patient(session)
+    subscription = browser_subscription()
+    spoil(subscription)
+
+    response = client.post(SUBSCRIPTIONS_URL, headers=headers, json=subscription)
+
+    assert response.status_code == 422
+    assert field in response.get_json()["errors"]
+    assert count(session, PushSubscription) == 0
+
+
+def test_subscription_is_deleted_by_endpoint(client: FlaskClient, session: Session) -> None:
+    _, _, headers = enrolled_patient(session)
+    subscription = browser_subscription()
+    client.post(SUBSCRIPTIONS_URL, headers=headers, json=subscription)
+
+    response = client.delete(
+        SUBSCRIPTIONS_URL, headers=headers, json={"endpoint": subscription["endpoint"]}
+    )
+
+    assert response.status_code == 204
+    assert subscription_rows(session, subscription["endpoint"]) == []
+
+
+def test_deleting_an_unknown_endpoint_is_not_found(client: FlaskClient, session: Session) -> None:
+    _, _, headers = enrolled_patient(session)
+
+    response = client.delete(
+        SUBSCRIPTIONS_URL,
+        headers=headers,
+        json={"endpoint": "https://fcm.googleapis.com/fcm/send/unknown"},
+    )
+
+    assert response.status_code == 404
+    assert "endpoint" in response.get_json()["errors"]
+
+
+def test_deleting_another_patients_subscription_is_not_found(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician, _, headers = enrolled_patient(session)
+    subscription = browser_subscription()
+    client.post(SUBSCRIPTIONS_URL, headers=headers, json=subscription)
+    other = make_patient_any_hour(session, clinician, code="P-002")
+    other_headers = enrolled_headers(session, clinician, other)
+
+    response = client.delete(
+        SUBSCRIPTIONS_URL, headers=other_headers, json={"endpoint": subscription["endpoint"]}
+    )
+
+    assert response.status_code == 404
+    assert len(subscription_rows(session, subscription["endpoint"])) == 1
+
+
+def test_subscribing_without_a_token_is_unauthorized(client: FlaskClient, session: Session) -> None:
+    response = client.post(SUBSCRIPTIONS_URL, json=browser_subscription())
+
+    assert response.status_code == 401
