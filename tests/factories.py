@@ -1,20 +1,32 @@
-"""Typed builders for tests: each makes a valid object with overridable fields, and flushes."""
+"""Typed builders for tests: each makes a valid object with overridable fields, and flushes.
+
+Also the few lookups tests share: a row count, a treatment's check-in by slot, a recent hour.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import base64
+import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from server.models import Clinic, Clinician, Patient, Treatment
+from server.models import Base, CheckIn, Clinic, Clinician, Patient, Treatment
 from server.services.clinics import create_clinic, create_clinician, issue_api_token
+from server.services.enrolment import enrol, issue_enrolment
 from server.services.patients import create_patient
 from server.services.treatments import record_treatment
 
 PASSWORD = "correct horse battery"
 # a fixed clock for service tests: Tuesday 24 Nov 2026, 17:00 UTC (09:00 in Vancouver)
 NOW = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+
+
+# --- clinics, patients, treatments -------------------------------------------------------------
 
 
 def make_clinic(session: Session, name: str = "Harbour Physio", **overrides: Any) -> Clinic:
@@ -72,8 +84,88 @@ def make_treatment(
     )
 
 
+def make_open_checkin_now(
+    session: Session, clinician: Clinician, patient: Patient, **treatment_fields: Any
+) -> CheckIn:
+    """A dry-needling '6h' check-in open by the wall clock (T0 was 7 h ago), recorded just now."""
+    now = datetime.now(UTC)
+    treatment = make_treatment(
+        session,
+        clinician,
+        patient,
+        treated_at=now - timedelta(hours=7),
+        now=now,
+        **treatment_fields,
+    )
+    return checkin_for(treatment, "6h")
+
+
+# --- credentials -------------------------------------------------------------------------------
+
+
 def bearer(session: Session, clinician: Clinician) -> dict[str, str]:
     """Authorization headers with a fresh API token of the clinician (committed)."""
     token = issue_api_token(session, clinician=clinician, now=NOW)
     session.commit()
     return {"Authorization": f"Bearer {token}"}
+
+
+def enrolled_headers(session: Session, clinician: Clinician, patient: Patient) -> dict[str, str]:
+    """Authorization headers of a freshly enrolled device of the patient (committed)."""
+    now = datetime.now(UTC)
+    link = issue_enrolment(
+        session,
+        clinician=clinician,
+        patient=patient,
+        now=now,
+        base_url="http://testserver",
+        ttl=timedelta(hours=72),
+    )
+    _, patient_token = enrol(session, token=link.token, now=now)
+    session.commit()
+    return {"Authorization": f"Bearer {patient_token}"}
+
+
+# --- push subscriptions, as browsers send them -------------------------------------------------
+
+
+def b64url(raw: bytes) -> str:
+    """Unpadded base64url, as browsers encode subscription keys."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def p256dh_point() -> bytes:
+    """A fresh uncompressed P-256 public key: 65 bytes starting 0x04."""
+    public_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+
+
+def browser_subscription(endpoint: str | None = None) -> dict[str, Any]:
+    """What ``PushSubscription.toJSON()`` gives in Chrome: an FCM endpoint and base64url keys."""
+    return {
+        "endpoint": endpoint or f"https://fcm.googleapis.com/fcm/send/{secrets.token_urlsafe(24)}",
+        "expirationTime": None,
+        "keys": {"p256dh": b64url(p256dh_point()), "auth": b64url(secrets.token_bytes(16))},
+    }
+
+
+# --- lookups -----------------------------------------------------------------------------------
+
+
+def checkin_for(treatment: Treatment, slot: str) -> CheckIn:
+    """The treatment's check-in of one slot ('6h', '24h', ...)."""
+    return next(checkin for checkin in treatment.checkins if checkin.slot == slot)
+
+
+def count_rows(session: Session, model: type[Base], *criteria: ColumnElement[bool]) -> int:
+    """How many rows of ``model`` the database holds (meeting ``criteria``, if any)."""
+    return session.scalar(select(func.count()).select_from(model).where(*criteria)) or 0
+
+
+def latest_utc(hour: int) -> datetime:
+    """The most recent moment (now or earlier) at ``hour``:00 UTC."""
+    now = datetime.now(UTC)
+    moment = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    return moment if moment <= now else moment - timedelta(days=1)

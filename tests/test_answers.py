@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict, InvalidInput, NotFound
@@ -15,8 +15,14 @@ from server.models import Answer, CheckIn, Patient, Response, Treatment
 from server.services.answers import AnswerResult, answer_checkin, due_checkins
 from server.services.questions import questions_for
 from server.services.scheduling import cancel_checkin
-from tests.builders_me import checkin_for, make_patient_any_hour
-from tests.factories import NOW, make_clinician, make_treatment
+from tests.factories import (
+    NOW,
+    checkin_for,
+    count_rows,
+    make_clinician,
+    make_patient,
+    make_treatment,
+)
 
 # the dry-needling 6h check-in asks: soreness, bruise_bleed, rf_breath_chest, rf_neuro
 SIX_HOURS = {"soreness": 4, "bruise_bleed": "small", "rf_breath_chest": False, "rf_neuro": False}
@@ -27,7 +33,7 @@ def treated_patient(
 ) -> tuple[Patient, Treatment]:
     """A patient without quiet hours, treated ``hours_ago`` before NOW (recorded at T0)."""
     clinician = make_clinician(session)
-    patient = make_patient_any_hour(session, clinician)
+    patient = make_patient(session, clinician, quiet_hours=None)
     treatment = make_treatment(
         session,
         clinician,
@@ -62,12 +68,7 @@ def answer(
 
 def count_responses(session: Session) -> int:
     """How many check-in responses exist (baselines left out)."""
-    return (
-        session.scalar(
-            select(func.count()).select_from(Response).where(Response.checkin_id.is_not(None))
-        )
-        or 0
-    )
+    return count_rows(session, Response, Response.checkin_id.is_not(None))
 
 
 def field_errors(error: pytest.ExceptionInfo[InvalidInput]) -> dict[str, list[str]]:
@@ -240,7 +241,7 @@ def test_answer_to_a_cancelled_checkin_is_rejected(session: Session) -> None:
 def test_answer_to_another_patients_checkin_is_not_found(session: Session) -> None:
     _, treatment = treated_patient(session)
     clinician = treatment.patient.clinic.clinicians[0]
-    other = make_patient_any_hour(session, clinician, code="P-002")
+    other = make_patient(session, clinician, code="P-002", quiet_hours=None)
 
     with pytest.raises(NotFound):
         answer(session, other, checkin_for(treatment, "6h"), SIX_HOURS)
@@ -612,6 +613,8 @@ def test_due_checkins_all_lists_every_checkin_in_due_order(session: Session) -> 
 
 def test_due_checkins_leaves_out_other_patients(session: Session) -> None:
     _, treatment = treated_patient(session)
-    other = make_patient_any_hour(session, treatment.patient.clinic.clinicians[0], code="P-002")
+    other = make_patient(
+        session, treatment.patient.clinic.clinicians[0], code="P-002", quiet_hours=None
+    )
 
     assert due_checkins(session, patient=other, now=NOW, status="all") == []

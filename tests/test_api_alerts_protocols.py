@@ -10,10 +10,18 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import Alert, Clinician, Patient
+from server.models import Alert, Clinician
 from server.services.answers import answer_checkin
-from server.services.patients import create_patient
-from tests.factories import NOW, bearer, make_clinic, make_clinician, make_treatment
+from tests.factories import (
+    NOW,
+    bearer,
+    checkin_for,
+    make_clinic,
+    make_clinician,
+    make_patient,
+    make_treatment,
+)
+from tests.http import assert_rejected
 
 ALERTS_URL = "/api/v1/alerts"
 PROTOCOLS_URL = "/api/v1/protocols"
@@ -24,18 +32,11 @@ CLINIC_TIMEPOINTS: list[dict[str, Any]] = [
 ]
 
 
-def patient_without_quiet_hours(session: Session, clinician: Clinician) -> Patient:
-    """A patient in UTC who may be prompted at any hour, so windows follow T0 exactly."""
-    return create_patient(
-        session, clinician=clinician, code="P-001", timezone="UTC", quiet_hours=None, now=NOW
-    )
-
-
 def raise_breathing_alert(session: Session, clinician: Clinician) -> Alert:
     """Answer 'yes' to new breathlessness at 6 h after dry needling: an RF-1 alert."""
-    patient = patient_without_quiet_hours(session, clinician)
+    patient = make_patient(session, clinician, timezone="UTC", quiet_hours=None)
     treatment = make_treatment(session, clinician, patient)
-    six_hours = next(checkin for checkin in treatment.checkins if checkin.slot == "6h")
+    six_hours = checkin_for(treatment, "6h")
     answer_checkin(
         session,
         patient=patient,
@@ -134,8 +135,7 @@ def test_unknown_alert_status_filter_is_rejected(client: FlaskClient, session: S
 
     response = client.get(ALERTS_URL, headers=headers, query_string={"status": "closed"})
 
-    assert response.status_code == 422
-    assert "status" in response.get_json()["errors"]
+    assert_rejected(response, "status")
 
 
 # --- protocols -----------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def test_treatment_recorded_after_an_override_uses_its_slots(
     client: FlaskClient, session: Session
 ) -> None:
     admin = make_clinician(session, role="admin")
-    patient = patient_without_quiet_hours(session, admin)
+    patient = make_patient(session, admin, timezone="UTC", quiet_hours=None)
     headers = bearer(session, admin)
     client.put(
         f"{PROTOCOLS_URL}/dry_needling", headers=headers, json={"timepoints": CLINIC_TIMEPOINTS}
@@ -204,7 +204,7 @@ def test_treatment_recorded_before_an_override_keeps_its_checkins(
 ) -> None:
     admin = make_clinician(session, role="admin")
     now = datetime.now(UTC)
-    patient = patient_without_quiet_hours(session, admin)
+    patient = make_patient(session, admin, timezone="UTC", quiet_hours=None)
     earlier = make_treatment(session, admin, patient, treated_at=now - timedelta(hours=1), now=now)
     headers = bearer(session, admin)
 
@@ -291,8 +291,7 @@ def test_override_of_an_unknown_modality_is_rejected(client: FlaskClient, sessio
         f"{PROTOCOLS_URL}/cupping", headers=headers, json={"timepoints": CLINIC_TIMEPOINTS}
     )
 
-    assert response.status_code == 422
-    assert "modality" in response.get_json()["errors"]
+    assert_rejected(response, "modality")
 
 
 def test_deleting_an_override_restores_the_defaults(client: FlaskClient, session: Session) -> None:
@@ -317,5 +316,4 @@ def test_deleting_when_there_is_no_override_is_not_found(
 
     response = client.delete(f"{PROTOCOLS_URL}/dry_needling", headers=headers)
 
-    assert response.status_code == 404
-    assert "modality" in response.get_json()["errors"]
+    assert_rejected(response, "modality", status=404)

@@ -9,21 +9,26 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import Alert, CheckIn, Clinician, Patient, PushSubscription, Response
 from server.services.enrolment import issue_enrolment
-from tests.builders_me import (
+from tests.factories import (
     b64url,
+    bearer,
     browser_subscription,
     checkin_for,
+    count_rows,
     enrolled_headers,
+    make_clinic,
+    make_clinician,
     make_open_checkin_now,
-    make_patient_any_hour,
+    make_patient,
+    make_treatment,
     p256dh_point,
 )
-from tests.factories import bearer, make_clinic, make_clinician, make_treatment
+from tests.http import assert_rejected
 
 ENROL_URL = "/api/v1/enrol"
 CHECKINS_URL = "/api/v1/me/checkins"
@@ -41,7 +46,7 @@ def clinic_with_patient(session: Session) -> tuple[Clinician, Patient]:
     """A clinician of a clinic with its own emergency number, and a patient without quiet hours."""
     clinic = make_clinic(session, emergency_number=EMERGENCY_NUMBER)
     clinician = make_clinician(session, clinic)
-    return clinician, make_patient_any_hour(session, clinician)
+    return clinician, make_patient(session, clinician, quiet_hours=None)
 
 
 def enrolled_patient(session: Session) -> tuple[Clinician, Patient, dict[str, str]]:
@@ -66,11 +71,6 @@ def enrolment_token(
 def new_answer(answers: dict[str, object] | None = None) -> dict[str, Any]:
     """A request body for a first answer."""
     return {"client_id": str(uuid.uuid4()), "answers": SIX_HOURS if answers is None else answers}
-
-
-def count(session: Session, model: type[Any]) -> int:
-    """How many rows a table holds (committed by requests)."""
-    return session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def checkin_for_slot(session: Session, slot: str) -> int:
@@ -119,8 +119,7 @@ def test_enrolment_token_used_twice_is_a_conflict(client: FlaskClient, session: 
 
     again = client.post(ENROL_URL, json={"token": token})
 
-    assert again.status_code == 409
-    assert "token" in again.get_json()["errors"]
+    assert_rejected(again, "token", status=409)
 
 
 def test_expired_enrolment_token_is_gone(client: FlaskClient, session: Session) -> None:
@@ -144,8 +143,7 @@ def test_expired_enrolment_token_is_gone(client: FlaskClient, session: Session) 
 def test_unknown_enrolment_token_is_not_found(client: FlaskClient, session: Session) -> None:
     response = client.post(ENROL_URL, json={"token": "no-such-token"})
 
-    assert response.status_code == 404
-    assert "token" in response.get_json()["errors"]
+    assert_rejected(response, "token", status=404)
 
 
 def test_new_enrolment_link_stops_the_older_unused_one(
@@ -166,8 +164,7 @@ def test_enrol_without_a_token_names_the_token_field(
 ) -> None:
     response = client.post(ENROL_URL, json=body)
 
-    assert response.status_code == 422
-    assert "token" in response.get_json()["errors"]
+    assert_rejected(response, "token")
 
 
 # --- listing check-ins -------------------------------------------------------------------------
@@ -176,8 +173,7 @@ def test_enrol_without_a_token_names_the_token_field(
 def test_my_checkins_without_a_token_is_unauthorized(client: FlaskClient, session: Session) -> None:
     response = client.get(CHECKINS_URL)
 
-    assert response.status_code == 401
-    assert "authorization" in response.get_json()["errors"]
+    assert_rejected(response, "authorization", status=401)
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -186,8 +182,7 @@ def test_my_checkins_with_an_unknown_token_is_unauthorized(
 ) -> None:
     response = client.get(CHECKINS_URL, headers={"Authorization": "Bearer not-a-real-token"})
 
-    assert response.status_code == 401
-    assert "authorization" in response.get_json()["errors"]
+    assert_rejected(response, "authorization", status=401)
 
 
 def test_revoked_patient_token_is_unauthorized(client: FlaskClient, session: Session) -> None:
@@ -199,8 +194,7 @@ def test_revoked_patient_token_is_unauthorized(client: FlaskClient, session: Ses
 
     response = client.get(CHECKINS_URL, headers=headers)
 
-    assert response.status_code == 401
-    assert "authorization" in response.get_json()["errors"]
+    assert_rejected(response, "authorization", status=401)
 
 
 def test_due_checkins_list_only_open_ones_with_their_questions(
@@ -252,8 +246,7 @@ def test_unknown_checkin_status_filter_names_status(client: FlaskClient, session
 
     response = client.get(f"{CHECKINS_URL}?status=bogus", headers=headers)
 
-    assert response.status_code == 422
-    assert "status" in response.get_json()["errors"]
+    assert_rejected(response, "status")
 
 
 # --- answering ---------------------------------------------------------------------------------
@@ -289,7 +282,7 @@ def test_same_client_id_again_replays_the_same_body(client: FlaskClient, session
 
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.get_json() == first.get_json()
-    assert count(session, Response) == 1
+    assert count_rows(session, Response) == 1
 
 
 def test_answer_after_expiry_is_a_conflict_with_a_message(
@@ -307,7 +300,7 @@ def test_answer_after_expiry_is_a_conflict_with_a_message(
 
     assert response.status_code == 409
     assert "the time to answer this check-in ended at" in response.get_json()["message"]
-    assert count(session, Response) == 0
+    assert count_rows(session, Response) == 0
 
 
 def test_answer_to_an_item_not_asked_names_it(client: FlaskClient, session: Session) -> None:
@@ -332,8 +325,7 @@ def test_out_of_scale_answer_is_invalid(client: FlaskClient, session: Session) -
         response_url(checkin.id), headers=headers, json=new_answer({"soreness": 11})
     )
 
-    assert response.status_code == 422
-    assert "answers.soreness" in response.get_json()["errors"]
+    assert_rejected(response, "answers.soreness")
 
 
 def test_invalid_answer_writes_nothing(client: FlaskClient, session: Session) -> None:
@@ -345,7 +337,7 @@ def test_invalid_answer_writes_nothing(client: FlaskClient, session: Session) ->
         response_url(checkin.id), headers=headers, json=new_answer({"soreness": 2, "rf_neuro": 1})
     )
 
-    assert count(session, Response) == 0
+    assert count_rows(session, Response) == 0
     assert session.scalar(select(CheckIn.status).filter_by(id=checkin.id)) == "scheduled"
 
 
@@ -363,8 +355,7 @@ def test_answer_without_a_valid_client_id_names_client_id(
 
     response = client.post(response_url(checkin.id), headers=headers, json=body)
 
-    assert response.status_code == 422
-    assert "client_id" in response.get_json()["errors"]
+    assert_rejected(response, "client_id")
 
 
 def test_unknown_top_level_field_is_named(client: FlaskClient, session: Session) -> None:
@@ -376,8 +367,7 @@ def test_unknown_top_level_field_is_named(client: FlaskClient, session: Session)
         response_url(checkin.id), headers=headers, json={**new_answer(), "mood": "great"}
     )
 
-    assert response.status_code == 422
-    assert "mood" in response.get_json()["errors"]
+    assert_rejected(response, "mood")
 
 
 def test_answers_that_are_not_an_object_are_invalid(client: FlaskClient, session: Session) -> None:
@@ -389,8 +379,7 @@ def test_answers_that_are_not_an_object_are_invalid(client: FlaskClient, session
         response_url(checkin.id), headers=headers, json={**new_answer(), "answers": [4]}
     )
 
-    assert response.status_code == 422
-    assert "answers" in response.get_json()["errors"]
+    assert_rejected(response, "answers")
 
 
 def test_note_over_its_length_is_invalid(client: FlaskClient, session: Session) -> None:
@@ -402,8 +391,7 @@ def test_note_over_its_length_is_invalid(client: FlaskClient, session: Session) 
         response_url(checkin.id), headers=headers, json={**new_answer(), "note": "x" * 1001}
     )
 
-    assert response.status_code == 422
-    assert "note" in response.get_json()["errors"]
+    assert_rejected(response, "note")
 
 
 def test_red_flag_answer_returns_urgent_advice_with_the_clinics_number(
@@ -447,13 +435,13 @@ def test_answer_to_another_patients_checkin_is_not_found(
 ) -> None:
     clinician, patient, _ = enrolled_patient(session)
     checkin = make_open_checkin_now(session, clinician, patient)
-    other = make_patient_any_hour(session, clinician, code="P-002")
+    other = make_patient(session, clinician, code="P-002", quiet_hours=None)
     other_headers = enrolled_headers(session, clinician, other)
 
     response = client.post(response_url(checkin.id), headers=other_headers, json=new_answer())
 
     assert response.status_code == 404
-    assert count(session, Response) == 0
+    assert count_rows(session, Response) == 0
 
 
 def test_patient_token_cannot_call_clinician_endpoints(
@@ -524,9 +512,8 @@ def test_subscription_expiration_time_beyond_any_date_is_invalid(
 
     response = client.post(SUBSCRIPTIONS_URL, headers=headers, json=subscription)
 
-    assert response.status_code == 422
-    assert "expirationTime" in response.get_json()["errors"]
-    assert count(session, PushSubscription) == 0
+    assert_rejected(response, "expirationTime")
+    assert count_rows(session, PushSubscription) == 0
 
 
 def with_keys(**keys: str) -> Callable[[dict[str, Any]], None]:
@@ -586,9 +573,8 @@ def test_malformed_subscription_is_invalid_naming_the_field(
 
     response = client.post(SUBSCRIPTIONS_URL, headers=headers, json=subscription)
 
-    assert response.status_code == 422
-    assert field in response.get_json()["errors"]
-    assert count(session, PushSubscription) == 0
+    assert_rejected(response, field)
+    assert count_rows(session, PushSubscription) == 0
 
 
 def test_subscription_is_deleted_by_endpoint(client: FlaskClient, session: Session) -> None:
@@ -613,8 +599,7 @@ def test_deleting_an_unknown_endpoint_is_not_found(client: FlaskClient, session:
         json={"endpoint": "https://fcm.googleapis.com/fcm/send/unknown"},
     )
 
-    assert response.status_code == 404
-    assert "endpoint" in response.get_json()["errors"]
+    assert_rejected(response, "endpoint", status=404)
 
 
 def test_deleting_another_patients_subscription_is_not_found(
@@ -623,7 +608,7 @@ def test_deleting_another_patients_subscription_is_not_found(
     clinician, _, headers = enrolled_patient(session)
     subscription = browser_subscription()
     client.post(SUBSCRIPTIONS_URL, headers=headers, json=subscription)
-    other = make_patient_any_hour(session, clinician, code="P-002")
+    other = make_patient(session, clinician, code="P-002", quiet_hours=None)
     other_headers = enrolled_headers(session, clinician, other)
 
     response = client.delete(

@@ -12,7 +12,16 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from server.models import Patient
-from tests.factories import bearer, make_clinic, make_clinician, make_patient, make_treatment
+from tests.factories import (
+    bearer,
+    checkin_for,
+    latest_utc,
+    make_clinic,
+    make_clinician,
+    make_patient,
+    make_treatment,
+)
+from tests.http import assert_rejected
 
 PATIENTS_URL = "/api/v1/patients"
 
@@ -21,19 +30,6 @@ def post_patient(client: FlaskClient, headers: dict[str, str], **fields: Any) ->
     """POST a patient: code P-100 in Vancouver unless the fields say otherwise."""
     body: dict[str, Any] = {"code": "P-100", "timezone": "America/Vancouver", **fields}
     return client.post(PATIENTS_URL, headers=headers, json=body)
-
-
-def assert_rejected(response: TestResponse, field: str, status: int = 422) -> None:
-    """The request failed with ``status`` and the error body names ``field``."""
-    assert response.status_code == status, response.get_json()
-    assert field in response.get_json()["errors"], response.get_json()
-
-
-def latest_utc(hour: int) -> datetime:
-    """The most recent moment (now or earlier) at ``hour``:00 UTC."""
-    now = datetime.now(UTC)
-    moment = now.replace(hour=hour, minute=0, second=0, microsecond=0)
-    return moment if moment <= now else moment - timedelta(days=1)
 
 
 def checkin_due_at(
@@ -311,7 +307,7 @@ def test_patch_timezone_leaves_cancelled_checkins_alone(
         session, clinician, patient, treated_at=latest_utc(3), now=datetime.now(UTC)
     )
     headers = bearer(session, clinician)
-    week = next(checkin for checkin in treatment.checkins if checkin.slot == "7d")
+    week = checkin_for(treatment, "7d")
     client.patch(f"/api/v1/checkins/{week.id}", headers=headers, json={"status": "cancelled"})
     before = checkin_due_at(client, headers, treatment.id)
 

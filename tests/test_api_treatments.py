@@ -8,28 +8,23 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from server.models import AuditEvent, CheckIn, Clinician, Patient, Response, Treatment
+from server.models import AuditEvent, CheckIn, Clinician, Response, Treatment
 from server.services.answers import answer_checkin
-from server.services.patients import create_patient
-from tests.factories import NOW, bearer, make_clinician, make_treatment
-
-
-def patient_without_quiet_hours(session: Session, clinician: Clinician) -> Patient:
-    """A patient in UTC who may be prompted at any hour, so windows follow T0 exactly."""
-    return create_patient(
-        session, clinician=clinician, code="P-001", timezone="UTC", quiet_hours=None, now=NOW
-    )
-
-
-def latest_utc(hour: int) -> datetime:
-    """The most recent moment (now or earlier) at ``hour``:00 UTC."""
-    now = datetime.now(UTC)
-    moment = now.replace(hour=hour, minute=0, second=0, microsecond=0)
-    return moment if moment <= now else moment - timedelta(days=1)
+from tests.factories import (
+    NOW,
+    bearer,
+    checkin_for,
+    count_rows,
+    latest_utc,
+    make_clinician,
+    make_patient,
+    make_treatment,
+)
+from tests.http import assert_rejected
 
 
 def post_treatment(
@@ -42,23 +37,6 @@ def post_treatment(
         **fields,
     }
     return client.post(f"/api/v1/patients/{patient_id}/treatments", headers=headers, json=body)
-
-
-def assert_rejected(response: TestResponse, field: str, status: int = 422) -> None:
-    """The request failed with ``status`` and the error body names ``field``."""
-    assert response.status_code == status, response.get_json()
-    assert field in response.get_json()["errors"], response.get_json()
-
-
-def checkin_of(treatment: Treatment, slot: str) -> CheckIn:
-    """The treatment's check-in of a slot."""
-    return next(checkin for checkin in treatment.checkins if checkin.slot == slot)
-
-
-def count(session: Session, model: type[Treatment] | type[CheckIn]) -> int:
-    """How many rows a table holds, read afresh."""
-    session.expire_all()
-    return session.scalar(select(func.count()).select_from(model)) or 0
 
 
 # --- recording -----------------------------------------------------------------------------
@@ -76,7 +54,7 @@ def test_recording_a_treatment_schedules_the_protocols_checkins(
     client: FlaskClient, session: Session, modality: str, slots: list[str]
 ) -> None:
     clinician = make_clinician(session)
-    patient = patient_without_quiet_hours(session, clinician)
+    patient = make_patient(session, clinician, timezone="UTC", quiet_hours=None)
     headers = bearer(session, clinician)
     # 09:00 UTC: acupuncture's evening check-in opens at 13:00 local, before its 21:00 cut-off
     treated_at = latest_utc(9)
@@ -99,7 +77,7 @@ def test_checkins_open_at_treated_at_plus_their_offset(
     client: FlaskClient, session: Session
 ) -> None:
     clinician = make_clinician(session)
-    patient = patient_without_quiet_hours(session, clinician)
+    patient = make_patient(session, clinician, timezone="UTC", quiet_hours=None)
     headers = bearer(session, clinician)
     treated_at = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=0)
 
@@ -123,7 +101,7 @@ def test_checkins_open_at_treated_at_plus_their_offset(
 
 def test_treated_at_without_offset_is_rejected(client: FlaskClient, session: Session) -> None:
     clinician = make_clinician(session)
-    patient = patient_without_quiet_hours(session, clinician)
+    patient = make_patient(session, clinician, timezone="UTC", quiet_hours=None)
     headers = bearer(session, clinician)
     naive = (datetime.now(UTC) - timedelta(hours=1)).replace(tzinfo=None)
 
@@ -134,7 +112,7 @@ def test_treated_at_without_offset_is_rejected(client: FlaskClient, session: Ses
 
 def test_unknown_modality_is_rejected(client: FlaskClient, session: Session) -> None:
     clinician = make_clinician(session)
-    patient = patient_without_quiet_hours(session, clinician)
+    patient = make_patient(session, clinician, timezone="UTC", quiet_hours=None)
     headers = bearer(session, clinician)
 
     response = post_treatment(client, headers, patient.id, modality="cupping")
@@ -144,7 +122,7 @@ def test_unknown_modality_is_rejected(client: FlaskClient, session: Session) -> 
 
 def test_treated_at_in_the_future_is_rejected(client: FlaskClient, session: Session) -> None:
     clinician = make_clinician(session)
-    patient = patient_without_quiet_hours(session, clinician)
+    patient = make_patient(session, clinician, timezone="UTC", quiet_hours=None)
     headers = bearer(session, clinician)
     tomorrow = datetime.now(UTC) + timedelta(days=1)
 
@@ -155,7 +133,7 @@ def test_treated_at_in_the_future_is_rejected(client: FlaskClient, session: Sess
 
 def test_unknown_region_is_rejected(client: FlaskClient, session: Session) -> None:
     clinician = make_clinician(session)
-    patient = patient_without_quiet_hours(session, clinician)
+    patient = make_patient(session, clinician, timezone="UTC", quiet_hours=None)
     headers = bearer(session, clinician)
 
     response = post_treatment(client, headers, patient.id, regions=["neck", "left_elbow_tip"])
@@ -165,7 +143,7 @@ def test_unknown_region_is_rejected(client: FlaskClient, session: Session) -> No
 
 def test_baseline_with_an_unknown_item_is_rejected(client: FlaskClient, session: Session) -> None:
     clinician = make_clinician(session)
-    patient = patient_without_quiet_hours(session, clinician)
+    patient = make_patient(session, clinician, timezone="UTC", quiet_hours=None)
     headers = bearer(session, clinician)
 
     response = post_treatment(client, headers, patient.id, baseline={"pain": 5, "happiness": 3})
@@ -175,7 +153,7 @@ def test_baseline_with_an_unknown_item_is_rejected(client: FlaskClient, session:
 
 def test_baseline_value_off_its_scale_is_rejected(client: FlaskClient, session: Session) -> None:
     clinician = make_clinician(session)
-    patient = patient_without_quiet_hours(session, clinician)
+    patient = make_patient(session, clinician, timezone="UTC", quiet_hours=None)
     headers = bearer(session, clinician)
 
     response = post_treatment(client, headers, patient.id, baseline={"pain": 11})
@@ -187,22 +165,22 @@ def test_rejected_treatment_leaves_no_treatment_or_checkins(
     client: FlaskClient, session: Session
 ) -> None:
     clinician = make_clinician(session)
-    patient = patient_without_quiet_hours(session, clinician)
+    patient = make_patient(session, clinician, timezone="UTC", quiet_hours=None)
     headers = bearer(session, clinician)
 
     # the baseline is checked after the treatment row is flushed: the rollback must undo it
     response = post_treatment(client, headers, patient.id, baseline={"soreness": 42})
 
     assert response.status_code == 422
-    assert count(session, Treatment) == 0
-    assert count(session, CheckIn) == 0
+    assert count_rows(session, Treatment) == 0
+    assert count_rows(session, CheckIn) == 0
 
 
 def test_lower_back_treatment_does_not_ask_about_breathing(
     client: FlaskClient, session: Session
 ) -> None:
     clinician = make_clinician(session)
-    patient = patient_without_quiet_hours(session, clinician)
+    patient = make_patient(session, clinician, timezone="UTC", quiet_hours=None)
     headers = bearer(session, clinician)
 
     response = post_treatment(client, headers, patient.id, regions=["lower_back"])
@@ -217,7 +195,7 @@ def test_lower_back_treatment_does_not_ask_about_breathing(
 
 def test_neck_treatment_asks_about_breathing(client: FlaskClient, session: Session) -> None:
     clinician = make_clinician(session)
-    patient = patient_without_quiet_hours(session, clinician)
+    patient = make_patient(session, clinician, timezone="UTC", quiet_hours=None)
     headers = bearer(session, clinician)
 
     response = post_treatment(client, headers, patient.id, regions=["neck"])
@@ -234,12 +212,12 @@ def test_neck_treatment_asks_about_breathing(client: FlaskClient, session: Sessi
 
 def answered_treatment(session: Session, clinician: Clinician) -> Treatment:
     """A dry-needling treatment at NOW with a baseline and a 6 h answer that raised RF-1."""
-    patient = patient_without_quiet_hours(session, clinician)
+    patient = make_patient(session, clinician, timezone="UTC", quiet_hours=None)
     treatment = make_treatment(session, clinician, patient, baseline={"pain": 6})
     answer_checkin(
         session,
         patient=patient,
-        checkin_id=checkin_of(treatment, "6h").id,
+        checkin_id=checkin_for(treatment, "6h").id,
         client_id=uuid.uuid4(),
         answers={"soreness": 4, "rf_breath_chest": True},
         note=None,
@@ -290,7 +268,9 @@ def test_get_treatment_includes_alerts(client: FlaskClient, session: Session) ->
 
 def test_get_treatment_writes_an_audit_event(client: FlaskClient, session: Session) -> None:
     clinician = make_clinician(session)
-    treatment = make_treatment(session, clinician, patient_without_quiet_hours(session, clinician))
+    treatment = make_treatment(
+        session, clinician, make_patient(session, clinician, timezone="UTC", quiet_hours=None)
+    )
     headers = bearer(session, clinician)
 
     client.get(f"/api/v1/treatments/{treatment.id}", headers=headers)
@@ -308,13 +288,13 @@ def test_get_treatment_writes_an_audit_event(client: FlaskClient, session: Sessi
 def recent_treatment(session: Session, clinician: Clinician) -> Treatment:
     """A dry-needling treatment that ended an hour ago (real clock), windows still to come."""
     now = datetime.now(UTC)
-    patient = patient_without_quiet_hours(session, clinician)
+    patient = make_patient(session, clinician, timezone="UTC", quiet_hours=None)
     return make_treatment(session, clinician, patient, treated_at=now - timedelta(hours=1), now=now)
 
 
 def test_cancel_a_checkin(client: FlaskClient, session: Session) -> None:
     clinician = make_clinician(session)
-    checkin = checkin_of(recent_treatment(session, clinician), "24h")
+    checkin = checkin_for(recent_treatment(session, clinician), "24h")
     headers = bearer(session, clinician)
 
     response = client.patch(
@@ -331,7 +311,7 @@ def test_cancel_a_checkin(client: FlaskClient, session: Session) -> None:
 
 def test_move_a_checkin_keeps_its_window_length(client: FlaskClient, session: Session) -> None:
     clinician = make_clinician(session)
-    checkin = checkin_of(recent_treatment(session, clinician), "7d")
+    checkin = checkin_for(recent_treatment(session, clinician), "7d")
     due_at, expires_at = checkin.due_at, checkin.expires_at
     headers = bearer(session, clinician)
     new_due_at = due_at + timedelta(hours=3)
@@ -350,7 +330,7 @@ def test_move_a_checkin_keeps_its_window_length(client: FlaskClient, session: Se
 def test_move_before_the_treatment_is_rejected(client: FlaskClient, session: Session) -> None:
     clinician = make_clinician(session)
     treatment = recent_treatment(session, clinician)
-    checkin = checkin_of(treatment, "7d")
+    checkin = checkin_for(treatment, "7d")
     headers = bearer(session, clinician)
     too_early = treatment.treated_at - timedelta(hours=1)
 
@@ -372,7 +352,7 @@ def test_checkin_patch_needs_exactly_one_change(
     client: FlaskClient, session: Session, change: dict[str, str]
 ) -> None:
     clinician = make_clinician(session)
-    checkin = checkin_of(recent_treatment(session, clinician), "24h")
+    checkin = checkin_for(recent_treatment(session, clinician), "24h")
     headers = bearer(session, clinician)
 
     response = client.patch(f"/api/v1/checkins/{checkin.id}", headers=headers, json=change)
@@ -389,7 +369,7 @@ def test_cancelling_an_answered_checkin_is_a_conflict(
     headers = bearer(session, clinician)
 
     response = client.patch(
-        f"/api/v1/checkins/{checkin_of(treatment, '6h').id}",
+        f"/api/v1/checkins/{checkin_for(treatment, '6h').id}",
         headers=headers,
         json={"status": "cancelled"},
     )
@@ -397,4 +377,4 @@ def test_cancelling_an_answered_checkin_is_a_conflict(
     assert response.status_code == 409
     assert response.get_json()["errors"]
     session.expire_all()
-    assert session.scalar(select(func.count()).select_from(Response).filter_by(slot="6h")) == 1
+    assert count_rows(session, Response, Response.slot == "6h") == 1

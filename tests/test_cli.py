@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import Alert, CheckIn, Clinic, Clinician, Patient, Response, Treatment
 from server.services.clinics import authenticate
-
-
-def count(session: Session, model: type) -> int:
-    return session.scalar(select(func.count()).select_from(model)) or 0
+from tests.factories import count_rows
 
 
 def test_create_clinic_prints_a_generated_password_once(app: Flask, session: Session) -> None:
@@ -41,7 +38,7 @@ def test_create_clinic_twice_fails_cleanly(app: Flask, session: Session) -> None
     result = runner.invoke(args=["create-clinic", "Harbour", "--admin-email", "b@example.org"])
     assert result.exit_code != 0
     assert "a clinic with that name exists" in result.output
-    assert count(session, Clinician) == 1
+    assert count_rows(session, Clinician) == 1
 
 
 def test_create_token_prints_a_working_token_on_its_last_line(
@@ -68,16 +65,18 @@ def test_demo_loads_a_meaningful_clinic_and_does_not_duplicate(
     runner = app.test_cli_runner()
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
-    counts = {model: count(session, model) for model in (Patient, Treatment, CheckIn, Response)}
-    assert count(session, Clinician) == 2
+    counts = {
+        model: count_rows(session, model) for model in (Patient, Treatment, CheckIn, Response)
+    }
+    assert count_rows(session, Clinician) == 2
     assert counts[Patient] == 60
     modalities = set(session.scalars(select(Treatment.modality).distinct()))
     assert modalities == {"ims", "dry_needling", "acupuncture"}
-    assert count(session, Alert) >= 3
-    assert session.scalar(select(func.count()).select_from(CheckIn).filter_by(status="missed"))
+    assert count_rows(session, Alert) >= 3
+    assert count_rows(session, CheckIn, CheckIn.status == "missed")
     again = runner.invoke(args=["demo"])
     assert "already loaded" in again.output
-    assert {model: count(session, model) for model in counts} == counts
+    assert {model: count_rows(session, model) for model in counts} == counts
 
 
 def test_demo_if_empty_skips_a_database_with_a_clinic(app: Flask, session: Session) -> None:
@@ -85,4 +84,4 @@ def test_demo_if_empty_skips_a_database_with_a_clinic(app: Flask, session: Sessi
     runner.invoke(args=["create-clinic", "Harbour", "--admin-email", "a@example.org"])
     result = runner.invoke(args=["demo", "--if-empty"])
     assert "no demo data loaded" in result.output
-    assert count(session, Clinic) == 1
+    assert count_rows(session, Clinic) == 1

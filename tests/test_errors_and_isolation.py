@@ -10,30 +10,26 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from server.models import Alert, CheckIn, EnrolmentToken, Patient, PatientToken, Treatment
 from server.services.answers import answer_checkin
 from server.services.enrolment import enrol, issue_enrolment
-from tests.factories import NOW, bearer, make_clinic, make_clinician, make_patient, make_treatment
+from tests.factories import (
+    NOW,
+    bearer,
+    count_rows,
+    make_clinic,
+    make_clinician,
+    make_patient,
+    make_treatment,
+)
+from tests.http import assert_error_shape, assert_rejected
 
 Request = Callable[[FlaskClient, dict[str, str]], TestResponse]
 OVER_64_KB = "x" * (65 * 1024)
-
-
-def assert_error_shape(response: TestResponse) -> None:
-    """A JSON body {code, status, message, errors} whose code is the HTTP status."""
-    assert response.is_json, response.data[:200]
-    body = response.get_json()
-    assert set(body) >= {"code", "status", "message", "errors"}, body
-    assert body["code"] == response.status_code
-    assert isinstance(body["status"], str)
-    assert body["status"]
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    assert isinstance(body["errors"], dict)
 
 
 # --- the error shape -----------------------------------------------------------------------
@@ -127,10 +123,9 @@ def test_body_over_64_kb_is_too_large_naming_body(client: FlaskClient, session: 
         json={"code": "P-1", "timezone": "UTC", "display_name": OVER_64_KB},
     )
 
-    assert response.status_code == 413
+    assert_rejected(response, "body", status=413)
     assert response.is_json
-    assert "body" in response.get_json()["errors"]
-    assert session.scalar(select(func.count()).select_from(Patient)) == 0
+    assert count_rows(session, Patient) == 0
 
 
 def test_body_over_64_kb_is_too_large_before_sign_in(client: FlaskClient, session: Session) -> None:
@@ -138,8 +133,7 @@ def test_body_over_64_kb_is_too_large_before_sign_in(client: FlaskClient, sessio
         "/api/v1/auth/token", json={"email": "a@example.org", "password": OVER_64_KB}
     )
 
-    assert response.status_code == 413
-    assert "body" in response.get_json()["errors"]
+    assert_rejected(response, "body", status=413)
 
 
 def test_malformed_json_is_a_bad_request(client: FlaskClient, session: Session) -> None:
@@ -149,9 +143,8 @@ def test_malformed_json_is_a_bad_request(client: FlaskClient, session: Session) 
         "/api/v1/patients", headers=headers, data='{"code":', content_type="application/json"
     )
 
-    assert response.status_code == 400
+    assert_rejected(response, "body", status=400)
     assert response.is_json
-    assert "body" in response.get_json()["errors"]
 
 
 def test_json_array_body_is_rejected(client: FlaskClient, session: Session) -> None:
@@ -280,9 +273,9 @@ def clinic_b_state(session: Session, world: TwoClinics) -> tuple[Any, ...]:
         checkin.status,
         checkin.due_at,
         alert.acknowledged_at,
-        session.scalar(select(func.count()).select_from(Treatment)),
-        session.scalar(select(func.count()).select_from(EnrolmentToken)),
-        session.scalar(select(func.count()).select_from(PatientToken).filter_by(revoked_at=None)),
+        count_rows(session, Treatment),
+        count_rows(session, EnrolmentToken),
+        count_rows(session, PatientToken, PatientToken.revoked_at.is_(None)),
     )
 
 

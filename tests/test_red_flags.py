@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.errors import NotFound
@@ -14,7 +14,15 @@ from server.models import Alert, CheckIn, Clinician, Patient, Response, Treatmen
 from server.protocols import Clause, RedFlagRule, Value, red_flag_rules
 from server.services.answers import AnswerResult, answer_checkin
 from server.services.red_flags import acknowledge_alert, evaluate, flags_for, list_alerts
-from tests.factories import NOW, make_clinic, make_clinician, make_patient, make_treatment
+from tests.factories import (
+    NOW,
+    checkin_for,
+    count_rows,
+    make_clinic,
+    make_clinician,
+    make_patient,
+    make_treatment,
+)
 
 
 def fired(
@@ -255,7 +263,7 @@ def answer(
     session: Session, patient: Patient, treatment: Treatment, slot: str, answers: dict[str, object]
 ) -> AnswerResult:
     """The patient answers a check-in of the treatment ten minutes after it opens."""
-    checkin = next(checkin for checkin in treatment.checkins if checkin.slot == slot)
+    checkin = checkin_for(treatment, slot)
     return answer_checkin(
         session,
         patient=patient,
@@ -304,9 +312,7 @@ def test_alert_is_written_in_the_transaction_of_the_answer(
     session.commit()
     answer(session, patient, treatment, "0h", {"rf_faint": True})
     session.rollback()
-    counts = [
-        session.scalar(select(func.count()).select_from(model)) for model in (Alert, Response)
-    ]
+    counts = [count_rows(session, model) for model in (Alert, Response)]
     assert counts == [0, 0]
 
 

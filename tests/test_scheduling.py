@@ -8,7 +8,7 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict, InvalidInput
@@ -23,7 +23,7 @@ from server.services.scheduling import (
     move_checkin,
     plan_checkins,
 )
-from tests.factories import NOW, make_clinician, make_patient, make_treatment
+from tests.factories import NOW, count_rows, make_clinician, make_patient, make_treatment
 
 VANCOUVER = ZoneInfo("America/Vancouver")
 NIGHT = QuietHours(time(22, 0), time(8, 0))
@@ -389,7 +389,7 @@ def test_checkins_are_written_in_the_transaction_of_their_treatment(
     session.commit()
     make_treatment(session, clinician, patient)
     session.rollback()
-    assert session.scalar(select(func.count()).select_from(CheckIn)) == 0
+    assert count_rows(session, CheckIn) == 0
 
 
 def test_recorded_checkin_opens_24_absolute_hours_after_a_t0_given_in_local_time(

@@ -6,11 +6,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import CheckIn, Response
-from tests.factories import PASSWORD, make_clinician
+from tests.factories import PASSWORD, count_rows, make_clinician
 
 
 def test_clinician_to_patient_walkthrough(client: FlaskClient, session: Session) -> None:
@@ -57,4 +57,4 @@ def test_clinician_to_patient_walkthrough(client: FlaskClient, session: Session)
     )
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.get_json() == again.get_json()
-    assert session.scalar(select(func.count()).select_from(Response).filter_by(slot="6h")) == 1
+    assert count_rows(session, Response, Response.slot == "6h") == 1
