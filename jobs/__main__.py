@@ -11,7 +11,7 @@ from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from jobs import tasks
+from jobs.tasks import JOBS, Worker
 from server import create_app
 
 
@@ -22,37 +22,55 @@ def _parse_now(value: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+def tick(worker: Worker, now: datetime | None) -> dict[str, int]:
+    """One pass of every job, in order; returns how much each did."""
+    return {job.__name__: job(worker, now) for job, _ in JOBS}
+
+
+def run_scheduler(worker: Worker) -> None:
+    """Run every job on its interval until SIGTERM or SIGINT; the batch in hand is finished."""
+    scheduler = BlockingScheduler(timezone="UTC")
+    for job, interval in JOBS:
+        scheduler.add_job(
+            job,
+            "interval",
+            args=[worker],
+            seconds=worker.app.config[interval],
+            id=job.__name__,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(UTC),
+        )
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        worker.app.logger.info("signal %d: finishing the batch in hand, then stopping", signum)
+        worker.stopping.set()
+        scheduler.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    scheduler.start()
+    worker.sender.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the worker, or one pass of every job with ``tick``."""
     parser = argparse.ArgumentParser(prog="python -m jobs")
     commands = parser.add_subparsers(dest="command")
-    tick = commands.add_parser("tick", help="run one pass of every job and exit")
-    tick.add_argument("--now", type=_parse_now, help="act as if it were this instant (ISO 8601)")
+    tick_parser = commands.add_parser("tick", help="run one pass of every job and exit")
+    tick_parser.add_argument(
+        "--now", type=_parse_now, help="act as if it were this instant (ISO 8601 with offset)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    app = create_app()
+    worker = Worker.for_app(create_app())
     if args.command == "tick":
-        missed = tasks.expire_missed_checkins(app, args.now)
-        print(f"expired: {missed}")  # noqa: T201 - the command's output
+        done = tick(worker, args.now)
+        worker.sender.close()
+        print(" ".join(f"{name}={count}" for name, count in done.items()))  # noqa: T201
         return 0
-    scheduler = BlockingScheduler(timezone="UTC")
-    scheduler.add_job(
-        tasks.expire_missed_checkins,
-        "interval",
-        args=[app],
-        seconds=app.config["EXPIRE_INTERVAL_S"],
-        id="expire_missed_checkins",
-        replace_existing=True,
-        coalesce=True,
-        max_instances=1,
-    )
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        app.logger.info("signal %d: finishing the job in hand, then stopping", signum)
-        scheduler.shutdown(wait=True)
-
-    signal.signal(signal.SIGTERM, stop)
-    scheduler.start()
+    run_scheduler(worker)
     return 0
 
 

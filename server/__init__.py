@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 
-from server.api import alerts, auth, me, patients, protocols, treatments
+from server.api import alerts, auth, me, patients, protocols, push, treatments
 from server.cli import bp as cli_bp
 from server.config import REPO_ROOT, Config
 from server.errors import register_error_handlers
@@ -31,7 +31,15 @@ def create_app(config: Config | None = None) -> Flask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"))
     api.init_app(app)
-    for blueprint in (auth.blp, patients.blp, treatments.blp, alerts.blp, protocols.blp, me.blp):
+    for blueprint in (
+        auth.blp,
+        patients.blp,
+        treatments.blp,
+        alerts.blp,
+        protocols.blp,
+        me.blp,
+        push.blp,
+    ):
         api.register_blueprint(blueprint)
     app.register_blueprint(cli_bp)
     register_error_handlers(app)

@@ -8,6 +8,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+# FCM (Chrome, Edge, Android), Mozilla autopush, Apple (Safari), Windows (WNS)
+DEFAULT_PUSH_HOSTS = (
+    "fcm.googleapis.com",
+    "updates.push.services.mozilla.com",
+    ".push.apple.com",
+    ".notify.windows.com",
+)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = REPO_ROOT / "instance"
 
@@ -26,6 +36,34 @@ def _secret_from_file(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
     return value
+
+
+def _vapid_key_from_file(path: Path) -> str:
+    """The VAPID private key (PEM, P-256) kept in instance/, generated on first run."""
+    if path.exists():
+        return path.read_text()
+    pem = new_vapid_key()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(pem)
+    return pem
+
+
+def new_vapid_key() -> str:
+    """A fresh VAPID private key (P-256) in PEM."""
+    return (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
 
 
 def _bool(value: str) -> bool:
@@ -57,6 +95,27 @@ class Config:
     OPENAPI_URL_PREFIX: str = "/api/v1"
     OPENAPI_JSON_PATH: str = "openapi.json"
     EXPIRE_INTERVAL_S: int = 60
+    # Web Push
+    VAPID_PRIVATE_KEY: str = ""
+    VAPID_SUBJECT: str = "mailto:push-admin@example.org"
+    PUSH_ALLOW_LOCAL: bool = False
+    PUSH_ALLOWED_HOSTS: tuple[str, ...] = DEFAULT_PUSH_HOSTS
+    PUSH_POOL_SIZE: int = 32
+    PUSH_TIMEOUT_S: float = 10.0
+    # the worker
+    DISPATCH_INTERVAL_S: int = 10
+    DISPATCH_BATCH: int = 200
+    CLAIM_LEASE_S: int = 120
+    RETRY_MAX_ATTEMPTS: int = 5
+    RETRY_BASE_S: float = 30.0
+    EMAIL_FALLBACK_DELAY_S: int = 900
+    # e-mail fallback
+    SMTP_HOST: str = ""
+    SMTP_PORT: int = 25
+    SMTP_FROM: str = "Needling check-ins <no-reply@example.org>"
+    SMTP_USER: str = ""
+    SMTP_PASSWORD: str = ""
+    SMTP_STARTTLS: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:
@@ -68,8 +127,30 @@ class Config:
         if env_name == "production" and secret in {"dev", "changethis", "secret"}:
             raise ValueError("SECRET_KEY is a well-known placeholder; set a real secret")
         database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'app.db'}"
+        vapid = env.get("VAPID_PRIVATE_KEY") or _vapid_key_from_file(instance / "vapid_private.pem")
+        hosts = env.get("PUSH_ALLOWED_HOSTS")
         return cls(
             SECRET_KEY=secret,
+            VAPID_PRIVATE_KEY=vapid,
+            VAPID_SUBJECT=env.get("VAPID_SUBJECT", cls.VAPID_SUBJECT),
+            PUSH_ALLOW_LOCAL=_bool(env.get("PUSH_ALLOW_LOCAL", "0")),
+            PUSH_ALLOWED_HOSTS=tuple(hosts.split(",")) if hosts else DEFAULT_PUSH_HOSTS,
+            PUSH_POOL_SIZE=int(env.get("PUSH_POOL_SIZE", cls.PUSH_POOL_SIZE)),
+            PUSH_TIMEOUT_S=float(env.get("PUSH_TIMEOUT_S", cls.PUSH_TIMEOUT_S)),
+            DISPATCH_INTERVAL_S=int(env.get("DISPATCH_INTERVAL_S", cls.DISPATCH_INTERVAL_S)),
+            DISPATCH_BATCH=int(env.get("DISPATCH_BATCH", cls.DISPATCH_BATCH)),
+            CLAIM_LEASE_S=int(env.get("CLAIM_LEASE_S", cls.CLAIM_LEASE_S)),
+            RETRY_MAX_ATTEMPTS=int(env.get("RETRY_MAX_ATTEMPTS", cls.RETRY_MAX_ATTEMPTS)),
+            RETRY_BASE_S=float(env.get("RETRY_BASE_S", cls.RETRY_BASE_S)),
+            EMAIL_FALLBACK_DELAY_S=int(
+                env.get("EMAIL_FALLBACK_DELAY_S", cls.EMAIL_FALLBACK_DELAY_S)
+            ),
+            SMTP_HOST=env.get("SMTP_HOST", ""),
+            SMTP_PORT=int(env.get("SMTP_PORT", cls.SMTP_PORT)),
+            SMTP_FROM=env.get("SMTP_FROM", cls.SMTP_FROM),
+            SMTP_USER=env.get("SMTP_USER", ""),
+            SMTP_PASSWORD=env.get("SMTP_PASSWORD", ""),
+            SMTP_STARTTLS=_bool(env.get("SMTP_STARTTLS", "0")),
             SQLALCHEMY_DATABASE_URI=_normalise_database_url(database_url),
             INSTANCE_PATH=str(instance),
             ENV_NAME=env_name,
@@ -90,6 +171,8 @@ class Config:
             ENV_NAME="test",
             TESTING=True,
             PUBLIC_BASE_URL="http://testserver",
+            VAPID_PRIVATE_KEY=new_vapid_key(),
+            VAPID_SUBJECT="mailto:tests@example.org",
         )
 
     def with_overrides(self, **changes: Any) -> Config:

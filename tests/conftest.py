@@ -8,11 +8,17 @@ half is skipped loudly, or fails when ``REQUIRE_POSTGRES=1`` (as in CI).
 from __future__ import annotations
 
 import contextvars
+import email
+import random
+import socket
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher, profiles
 from flask import Flask
 from flask.testing import FlaskClient
@@ -20,11 +26,15 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from jobs.tasks import Worker
 from server import create_app
 from server.config import Config
 from server.extensions import db
 from server.models import Base
 from server.services import credentials
+from server.services.mail import Mailer
+from server.services.push import EndpointPolicy, PushSender
+from tests import push_service
 from tests.databases import (
     POSTGRES_UNAVAILABLE,
     POSTGRES_URL,
@@ -130,3 +140,74 @@ def cheap_password_hashing() -> Iterator[None]:
     credentials._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
     yield
     credentials._hasher = original
+
+
+PushServer = tuple[push_service.PushService, ThreadingHTTPServer]
+
+
+@pytest.fixture(scope="session")
+def _push_server() -> Iterator[PushServer]:
+    service = push_service.PushService()
+    server = push_service.start(service)
+    yield service, server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def push(
+    _push_server: tuple[push_service.PushService, ThreadingHTTPServer],
+) -> push_service.PushService:
+    """The local push service, emptied for this test."""
+    service, _ = _push_server
+    service.subscribers.clear()
+    service.scripts.clear()
+    service.received.clear()
+    service.delay_s = 0.0
+    return service
+
+
+@dataclass
+class Mailbox:
+    """What the local SMTP server received."""
+
+    messages: list[email.message.Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture(scope="session")
+def _smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox()
+    with socket.socket() as probe:  # aiosmtpd needs a concrete port to check its own start
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(_smtp_server: tuple[Mailbox, int]) -> Mailbox:
+    """The local SMTP server's inbox, emptied for this test."""
+    _smtp_server[0].messages.clear()
+    return _smtp_server[0]
+
+
+@pytest.fixture
+def worker(app: Flask, session: Session, _smtp_server: tuple[Mailbox, int]) -> Iterator[Worker]:
+    """A job worker whose push sender may reach the local push service and mails locally."""
+    sender = PushSender(
+        private_pem=app.config["VAPID_PRIVATE_KEY"],
+        subject=app.config["VAPID_SUBJECT"],
+        policy=EndpointPolicy(allow_local=True),
+        pool_size=8,
+        timeout_s=1.0,
+    )
+    mailer = Mailer(host="127.0.0.1", port=_smtp_server[1], sender="clinic@example.org")
+    job_worker = Worker(app=app, sender=sender, mailer=mailer, rng=random.Random(7))
+    yield job_worker
+    sender.close()

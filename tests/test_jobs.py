@@ -5,22 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.__main__ import main
-from jobs.tasks import expire_missed_checkins
+from jobs.tasks import Worker, expire_missed_checkins
 from server.models import CheckIn
 from tests.factories import NOW, make_clinician, make_patient, make_treatment
 
 
-def test_expire_job_marks_closed_windows_missed_and_commits(app: Flask, session: Session) -> None:
+def test_expire_job_marks_closed_windows_missed_and_commits(
+    worker: Worker, session: Session
+) -> None:
     clinician = make_clinician(session)
     make_treatment(session, clinician, make_patient(session, clinician, quiet_hours=None))
     session.commit()
 
-    missed = expire_missed_checkins(app, NOW + timedelta(hours=11))
+    missed = expire_missed_checkins(worker, NOW + timedelta(hours=11))
 
     session.expire_all()
     statuses = dict(session.execute(select(CheckIn.slot, CheckIn.status)).all())

@@ -6,15 +6,16 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from flask import g, request
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from server.errors import Unauthorized
+from server.errors import NotFound, Unauthorized
 from server.extensions import db
 from server.models import Clinician, Patient, utcnow
 from server.services.clinics import authenticate, clinician_for_token, issue_api_token
-from server.services.enrolment import patient_for_token
+from server.services.enrolment import patient_for_link, patient_for_token
+from server.services.links import PREFIX as LINK_PREFIX
 
 from .auth_schemas import TokenCreateSchema, TokenSchema
 
@@ -52,6 +53,34 @@ def patient_required(view: Callable[P, R]) -> Callable[P, R]:
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def patient_or_link_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Like ``patient_required``, but an e-mailed check-in link also opens its one check-in;
+    sets ``g.patient`` and ``g.only_checkin_id`` (None for a device token)."""
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        token, now = bearer_token(), utcnow()
+        if token.startswith(LINK_PREFIX):
+            secret = current_app.config["SECRET_KEY"]
+            g.patient, g.only_checkin_id = patient_for_link(
+                db.session(), secret=secret, token=token, now=now
+            )
+        else:
+            g.patient = patient_for_token(db.session(), token=token, now=now)
+            g.only_checkin_id = None
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def reachable_checkin(checkin_id: int) -> int:
+    """The check-in id if this request may touch it; a link opens only its own check-in."""
+    only = g.get("only_checkin_id")
+    if only is not None and only != checkin_id:
+        raise NotFound("no such check-in")
+    return checkin_id
 
 
 def current_clinician() -> Clinician:

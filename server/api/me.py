@@ -4,19 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
 from server.extensions import db
-from server.models import PushSubscription, utcnow
-from server.services.answers import AnswerResult, answer_checkin, answers_of, due_checkins
+from server.models import CheckIn, PushSubscription, utcnow
+from server.services.answers import (
+    AnswerResult,
+    answer_checkin,
+    answers_of,
+    due_checkins,
+    patient_checkin,
+)
+from server.services.delivery import acknowledge
 from server.services.enrolment import enrol
+from server.services.push import endpoint_policy
 from server.services.questions import questions_for
 from server.services.subscriptions import subscribe, unsubscribe
 
-from .auth import current_patient, patient_required
+from .auth import (
+    current_patient,
+    patient_or_link_required,
+    patient_required,
+    reachable_checkin,
+)
 from .me_schemas import (
     CheckInQueryArgsSchema,
+    DeliveryAckSchema,
     EnrolResultSchema,
     EnrolSchema,
     PatientCheckInSchema,
@@ -52,7 +68,7 @@ class Enrol(MethodView):
 class MyCheckIns(MethodView):
     """The patient's check-ins."""
 
-    decorators = [patient_required]
+    decorators = [patient_or_link_required]
 
     @blp.arguments(CheckInQueryArgsSchema, location="query")
     @blp.response(200, PatientCheckInSchema(many=True))
@@ -62,20 +78,60 @@ class MyCheckIns(MethodView):
         checkins = due_checkins(
             session, patient=current_patient(), now=utcnow(), status=args["status"]
         )
+        only = g.get("only_checkin_id")  # an e-mailed link shows its own check-in alone
         listed = [
-            {
-                "id": checkin.id,
-                "slot": checkin.slot,
-                "modality": checkin.treatment.modality,
-                "status": checkin.status,
-                "due_at": checkin.due_at,
-                "expires_at": checkin.expires_at,
-                "items": questions_for(session, checkin),
-            }
-            for checkin in checkins
+            _checkin_body(session, checkin) for checkin in checkins if only in (None, checkin.id)
         ]
         session.commit()  # the token's last use
         return listed
+
+
+@blp.route("/me/checkins/<int:checkin_id>")
+class MyCheckIn(MethodView):
+    """One of the patient's check-ins (what a notification or e-mail link opens)."""
+
+    decorators = [patient_or_link_required]
+
+    @blp.response(200, PatientCheckInSchema)
+    def get(self, checkin_id: int) -> dict[str, Any]:
+        """Read a check-in with its questions, whatever its status."""
+        session = db.session()
+        checkin = patient_checkin(
+            session, patient=current_patient(), checkin_id=reachable_checkin(checkin_id)
+        )
+        body = _checkin_body(session, checkin)
+        session.commit()  # the token's last use
+        return body
+
+
+@blp.route("/me/checkins/<int:checkin_id>/delivery")
+class MyDeliveryAck(MethodView):
+    """What the service worker reports back for the delivery ledger."""
+
+    decorators = [patient_or_link_required]
+
+    @blp.arguments(DeliveryAckSchema)
+    @blp.response(204)
+    def post(self, body: dict[str, str], checkin_id: int) -> None:
+        """Acknowledge that the notification was shown, or that the patient opened it."""
+        session = db.session()
+        checkin = patient_checkin(
+            session, patient=current_patient(), checkin_id=reachable_checkin(checkin_id)
+        )
+        acknowledge(session, checkin=checkin, event=body["event"], now=utcnow())
+        session.commit()
+
+
+def _checkin_body(session: Session, checkin: CheckIn) -> dict[str, Any]:
+    return {
+        "id": checkin.id,
+        "slot": checkin.slot,
+        "modality": checkin.treatment.modality,
+        "status": checkin.status,
+        "due_at": checkin.due_at,
+        "expires_at": checkin.expires_at,
+        "items": questions_for(session, checkin),
+    }
 
 
 def _result_body(result: AnswerResult) -> dict[str, Any]:
@@ -100,7 +156,7 @@ def _result_body(result: AnswerResult) -> dict[str, Any]:
 class MyResponse(MethodView):
     """Answering a check-in."""
 
-    decorators = [patient_required]
+    decorators = [patient_or_link_required]
 
     @blp.arguments(ResponseCreateSchema)
     @blp.response(201, ResponseResultSchema)
@@ -112,7 +168,7 @@ class MyResponse(MethodView):
         result = answer_checkin(
             db.session(),
             patient=current_patient(),
-            checkin_id=checkin_id,
+            checkin_id=reachable_checkin(checkin_id),
             client_id=body["client_id"],
             answers=body["answers"],
             note=body.get("note"),
@@ -141,6 +197,7 @@ class MyPushSubscriptions(MethodView):
             auth=body["keys"]["auth"],
             expiration_ms=body["expiration_time"],
             now=utcnow(),
+            policy=endpoint_policy(current_app.config),
         )
         db.session.commit()
         return subscription, 201 if created else 200

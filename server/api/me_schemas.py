@@ -122,3 +122,9 @@ class PushSubscriptionSchema(ma.Schema):
     id = ma.fields.Integer()
     endpoint = ma.fields.String()
     created_at = ma.fields.AwareDateTime()
+
+
+class DeliveryAckSchema(ma.Schema):
+    """A step the service worker saw."""
+
+    event = ma.fields.String(required=True, validate=ma.validate.OneOf(["shown", "opened"]))

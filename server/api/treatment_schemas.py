@@ -119,3 +119,15 @@ class CheckInUpdateSchema(ma.Schema):
         """Exactly one of status and due_at."""
         if len(data) != 1:
             raise ma.ValidationError("give either status: cancelled or a new due_at", "_schema")
+
+
+class DeliveryEventSchema(ma.Schema):
+    """One step of the delivery ledger."""
+
+    at = ma.fields.AwareDateTime(dump_only=True)
+    kind = ma.fields.String(dump_only=True)
+    purpose = ma.fields.String(dump_only=True, allow_none=True)
+    channel = ma.fields.String(dump_only=True, allow_none=True)
+    subscription_id = ma.fields.Integer(dump_only=True, allow_none=True)
+    status_code = ma.fields.Integer(dump_only=True, allow_none=True)
+    detail = ma.fields.String(dump_only=True, allow_none=True)

@@ -8,7 +8,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from server.extensions import db
-from server.models import CheckIn, utcnow
+from server.models import CheckIn, DeliveryEvent, utcnow
+from server.services.delivery import ledger
 from server.services.patients import get_patient
 from server.services.scheduling import cancel_checkin, move_checkin
 from server.services.treatments import (
@@ -22,6 +23,7 @@ from .auth import clinician_required, current_clinician
 from .treatment_schemas import (
     CheckInSchema,
     CheckInUpdateSchema,
+    DeliveryEventSchema,
     TreatmentCreateSchema,
     TreatmentSchema,
 )
@@ -89,3 +91,17 @@ class CheckInById(MethodView):
             cancel_checkin(session, checkin, now=utcnow())
         session.commit()
         return checkin
+
+
+@blp.route("/checkins/<int:checkin_id>/deliveries")
+class CheckInDeliveries(MethodView):
+    """A check-in's delivery ledger."""
+
+    decorators = [clinician_required]
+
+    @blp.response(200, DeliveryEventSchema(many=True))
+    def get(self, checkin_id: int) -> list[DeliveryEvent]:
+        """Every step of getting the check-in to the patient: queued, sent, answers, shown..."""
+        session = db.session()
+        get_checkin(session, clinic_id=current_clinician().clinic_id, checkin_id=checkin_id)
+        return ledger(session, checkin_id=checkin_id)

@@ -5,7 +5,7 @@ from server.models.base import Base, utcnow
 from server.models.clinics import ApiToken, Clinic, Clinician, ProtocolOverride
 from server.models.patients import EnrolmentToken, Patient, PatientToken, PushSubscription
 from server.models.responses import Alert, Answer, Response
-from server.models.treatments import CheckIn, Treatment
+from server.models.treatments import CheckIn, DeliveryEvent, Treatment
 
 __all__ = [
     "Alert",
@@ -16,6 +16,7 @@ __all__ = [
     "CheckIn",
     "Clinic",
     "Clinician",
+    "DeliveryEvent",
     "EnrolmentToken",
     "Patient",
     "PatientToken",

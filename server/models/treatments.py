@@ -57,8 +57,11 @@ class CheckIn(Base):
         CheckConstraint(f"status IN {CHECKIN_STATUSES}", name="status"),
         CheckConstraint("expires_at > due_at", name="window"),
         UniqueConstraint("treatment_id", "slot"),
-        # the dispatcher's hot query: what is due, by status and time
         Index(None, "status", "due_at"),
+        # the dispatcher's hot queries: prompts to send, reminders to send (both by status first,
+        # so the cost follows what is open, not the history of answered and missed check-ins)
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "status", "remind_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,14 +72,69 @@ class CheckIn(Base):
     reminder_after_s: Mapped[int | None]
     due_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    # when the single reminder is due (quiet hours respected); NULL: none, or already done
+    remind_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(20), default="scheduled")
     sent_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
     answered_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    # delivery: when the prompt may next be tried (NULL: not to be tried again), how often it
+    # was, and which worker holds it until when (a crashed worker's claim lapses)
+    next_attempt_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    shown_at: Mapped[datetime | None]
+    opened_at: Mapped[datetime | None]
+    emailed_at: Mapped[datetime | None]
 
     treatment: Mapped[Treatment] = relationship(back_populates="checkins")
+
+    def schedule(
+        self, *, due_at: datetime, expires_at: datetime, remind_at: datetime | None
+    ) -> None:
+        """Set the window and start delivery afresh: the prompt goes out when the window opens."""
+        self.due_at, self.expires_at, self.remind_at = due_at, expires_at, remind_at
+        self.status, self.sent_at, self.reminded_at = "scheduled", None, None
+        self.next_attempt_at, self.attempts = due_at, 0
+        self.claimed_until = self.claimed_by = None
 
     def is_open_at(self, moment: datetime) -> bool:
         """Whether the answer window is open at ``moment``."""
         return self.status in OPEN_STATUSES and self.due_at <= moment < self.expires_at
+
+
+DELIVERY_KINDS = (
+    "queued",  # claimed by a worker for sending
+    "sent",  # the push service or mail server accepted it
+    "failed",  # an attempt that did not go through (status_code / detail say why)
+    "retry",  # another attempt is scheduled
+    "gave_up",  # no further attempt: retries exhausted, window closing, or no way to reach them
+    "shown",  # the service worker showed the notification
+    "opened",  # the patient opened it
+    "answered",
+)
+
+
+class DeliveryEvent(Base):
+    """The delivery ledger: one row per step of getting a check-in in front of the patient."""
+
+    __tablename__ = "delivery_events"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {DELIVERY_KINDS}", name="kind"),
+        Index(None, "checkin_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16))
+    # prompt | reminder; channel push | email
+    purpose: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("push_subscriptions.id", ondelete="SET NULL")
+    )
+    status_code: Mapped[int | None]
+    detail: Mapped[str | None] = mapped_column(String(300))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict, InvalidInput, NotFound
-from server.models import Answer, CheckIn, Patient, Response, Treatment
+from server.models import Answer, CheckIn, DeliveryEvent, Patient, Response, Treatment
 from server.models.treatments import OPEN_STATUSES
 from server.protocols import Value, item_bank
 from server.services.red_flags import Flag, evaluate, flags_for, raise_alerts
@@ -164,6 +164,7 @@ def answer_checkin(
     )
     session.add(response)
     checkin.status, checkin.answered_at = "answered", now
+    session.add(DeliveryEvent(checkin_id=checkin.id, at=now, kind="answered", channel="app"))
     session.flush()
     flags = flags_for(rule_ids, emergency_number=emergency)
     raise_alerts(session, treatment=treatment, response=response, flags=flags, now=now)
@@ -211,3 +212,15 @@ def due_checkins(
     elif status == "upcoming":
         query = query.where(CheckIn.status == "scheduled", CheckIn.due_at > now)
     return list(session.scalars(query.order_by(CheckIn.due_at, CheckIn.id)))
+
+
+def patient_checkin(session: Session, *, patient: Patient, checkin_id: int) -> CheckIn:
+    """One of the patient's own check-ins; anyone else's is 'not found'."""
+    checkin = session.scalar(
+        select(CheckIn)
+        .join(Treatment)
+        .where(CheckIn.id == checkin_id, Treatment.patient_id == patient.id)
+    )
+    if checkin is None:
+        raise NotFound("no such check-in")
+    return checkin

@@ -14,6 +14,7 @@ from server.errors import Conflict, Gone, NotFound, Unauthorized
 from server.models import Clinician, EnrolmentToken, Patient, PatientToken
 from server.services.audit import record_event
 from server.services.credentials import new_token, token_digest
+from server.services.links import read_checkin_link
 
 
 @dataclass(frozen=True)
@@ -152,3 +153,14 @@ def revoke_patient_tokens(
     )
     session.flush()
     return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult has rowcount
+
+
+def patient_for_link(
+    session: Session, *, secret: str, token: str, now: datetime
+) -> tuple[Patient, int]:
+    """The patient and the one check-in an e-mailed link opens, while that check-in is open."""
+    patient_id, checkin_id = read_checkin_link(secret, token, now=now)
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise Unauthorized("the link is not valid", field="authorization")
+    return patient, checkin_id

@@ -53,6 +53,7 @@ class PlannedCheckIn:
     expires_at: datetime
     reminder_after_s: int | None
     items: tuple[str, ...] = field(default=())
+    remind_at: datetime | None = None
 
 
 def quiet_hours_of(patient: Patient) -> QuietHours | None:
@@ -91,7 +92,38 @@ def plan_checkins(
         replace(planned, items=tuple(code for code in planned.items if _is_asked(code, context)))
         for planned in plan
     ]
-    return [planned for planned in asked if planned.items]
+    return [
+        replace(
+            planned,
+            remind_at=reminder_time(
+                planned.due_at, planned.expires_at, planned.reminder_after_s, timezone, quiet
+            ),
+        )
+        for planned in asked
+        if planned.items
+    ]
+
+
+def reminder_time(
+    due_at: datetime,
+    expires_at: datetime,
+    reminder_after_s: int | None,
+    timezone: ZoneInfo,
+    quiet: QuietHours | None,
+) -> datetime | None:
+    """When the one reminder goes: after the delay, moved out of quiet hours, before expiry."""
+    if reminder_after_s is None:
+        return None
+    remind_at = out_of_quiet(due_at + timedelta(seconds=reminder_after_s), timezone, quiet)
+    return remind_at if remind_at < expires_at else None
+
+
+def out_of_quiet(moment: datetime, timezone: ZoneInfo, quiet: QuietHours | None) -> datetime:
+    """The moment itself, or the end of the quiet hours it falls in (UTC)."""
+    local = moment.astimezone(timezone)
+    if quiet is not None and quiet.contains(local.time()):
+        return quiet.end_after(local).astimezone(UTC)
+    return moment
 
 
 def _is_asked(code: str, context: dict[str, bool | None]) -> bool:
@@ -173,18 +205,18 @@ def materialise_checkins(
 
 
 def _new_checkin(planned: PlannedCheckIn, now: datetime) -> CheckIn:
-    # a window already over when the treatment is recorded was never asked: not 'missed'
-    closed = planned.expires_at <= now
-    return CheckIn(
+    checkin = CheckIn(
         slot=planned.slot,
         nominal_hours=planned.nominal_hours,
         items=list(planned.items),
         reminder_after_s=planned.reminder_after_s,
-        due_at=planned.due_at,
-        expires_at=planned.expires_at,
-        status="cancelled" if closed else "scheduled",
-        cancelled_at=now if closed else None,
     )
+    checkin.schedule(
+        due_at=planned.due_at, expires_at=planned.expires_at, remind_at=planned.remind_at
+    )
+    if planned.expires_at <= now:  # never asked, so not 'missed': recorded after its window
+        checkin.status, checkin.cancelled_at, checkin.next_attempt_at = "cancelled", now, None
+    return checkin
 
 
 def reschedule_patient(session: Session, patient: Patient, *, now: datetime) -> int:
@@ -217,7 +249,11 @@ def reschedule_patient(session: Session, patient: Patient, *, now: datetime) -> 
             if planned is None:
                 checkin.status, checkin.cancelled_at = "cancelled", now
             else:
-                checkin.due_at, checkin.expires_at = planned.due_at, planned.expires_at
+                checkin.schedule(
+                    due_at=planned.due_at,
+                    expires_at=planned.expires_at,
+                    remind_at=planned.remind_at,
+                )
                 checkin.items = list(planned.items)
             changed += 1
         for slot, planned in plan.items():
@@ -254,8 +290,15 @@ def move_checkin(session: Session, checkin: CheckIn, *, due_at: datetime, now: d
             raise InvalidInput(
                 f"the window would overlap the '{sibling.slot}' check-in", field="due_at"
             )
-    checkin.due_at, checkin.expires_at = due_at, expires_at
-    checkin.status, checkin.sent_at, checkin.reminded_at = "scheduled", None, None
+    patient = checkin.treatment.patient
+    remind_at = reminder_time(
+        due_at,
+        expires_at,
+        checkin.reminder_after_s,
+        ZoneInfo(patient.timezone),
+        quiet_hours_of(patient),
+    )
+    checkin.schedule(due_at=due_at, expires_at=expires_at, remind_at=remind_at)
     session.flush()
     return checkin
 

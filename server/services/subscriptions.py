@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.errors import InvalidInput, NotFound
 from server.models import Patient, PushSubscription
+from server.services.push import EndpointPolicy
 
 
 def _b64url_bytes(value: str, field: str, length: int) -> bytes:
@@ -24,11 +24,9 @@ def _b64url_bytes(value: str, field: str, length: int) -> bytes:
     return raw
 
 
-def check_subscription(endpoint: str, p256dh: str, auth: str) -> None:
-    """Reject what no browser would send: a non-URL endpoint or keys of the wrong size."""
-    parts = urlsplit(endpoint)
-    if parts.scheme != "https" or not parts.hostname:
-        raise InvalidInput("must be an absolute https URL", field="endpoint")
+def check_subscription(endpoint: str, p256dh: str, auth: str, *, policy: EndpointPolicy) -> None:
+    """Reject an endpoint of no known push service and keys no browser would send."""
+    policy.check(endpoint)
     if _b64url_bytes(p256dh, "keys.p256dh", 65)[0] != 0x04:
         raise InvalidInput("must be an uncompressed P-256 public key", field="keys.p256dh")
     _b64url_bytes(auth, "keys.auth", 16)
@@ -43,13 +41,14 @@ def subscribe(
     auth: str,
     expiration_ms: int | None,
     now: datetime,
+    policy: EndpointPolicy,
 ) -> tuple[PushSubscription, bool]:
     """Register (or refresh) a subscription; returns it and whether a new row was made.
 
     The same endpoint again updates the existing row: a phone handed to another patient moves
     its subscription to them rather than prompting both.
     """
-    check_subscription(endpoint, p256dh, auth)
+    check_subscription(endpoint, p256dh, auth, policy=policy)
     try:
         expires_at = (
             None if expiration_ms is None else datetime.fromtimestamp(expiration_ms / 1000, UTC)

@@ -1,0 +1,266 @@
+"""Web Push: VAPID signing (cached per push service), aes128gcm payloads, a bounded send pool.
+
+Push endpoints are untrusted input (SSRF): only https endpoints of known push services are
+contacted, never a private, loopback or link-local address, unless ``allow_local`` is set for
+tests that run their own push service on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid02
+from pywebpush import WebPusher
+from requests.adapters import HTTPAdapter
+
+from server.config import DEFAULT_PUSH_HOSTS
+from server.errors import InvalidInput
+
+MAX_PLAINTEXT = 3993  # RFC 8291: 4096 bytes of record minus header, padding and tag
+JWT_LIFETIME_S = 12 * 3600  # well inside the 24 h RFC 8292 allows
+JWT_RENEW_BEFORE_S = 3600
+
+
+class UnsafeEndpoint(InvalidInput):
+    """A push endpoint this service refuses to contact."""
+
+
+@dataclass(frozen=True)
+class EndpointPolicy:
+    """Which push endpoints may be contacted."""
+
+    allowed_hosts: tuple[str, ...] = DEFAULT_PUSH_HOSTS
+    allow_local: bool = False
+
+    def check(self, endpoint: str, *, resolve: bool = False) -> None:
+        """Raise ``UnsafeEndpoint`` unless the endpoint may be contacted; ``resolve`` also checks
+        every address the host name resolves to (done at send time)."""
+        parts = urlsplit(endpoint)
+        host = parts.hostname or ""
+        if self.allow_local:
+            if parts.scheme not in ("https", "http") or not host:
+                raise UnsafeEndpoint("must be an absolute http(s) URL", field="endpoint")
+            return
+        if parts.scheme != "https" or not host:
+            raise UnsafeEndpoint("must be an absolute https URL", field="endpoint")
+        if not any(
+            host == allowed or (allowed.startswith(".") and host.endswith(allowed))
+            for allowed in self.allowed_hosts
+        ):
+            raise UnsafeEndpoint("not a known push service", field="endpoint")
+        if resolve:
+            for address in _addresses(host, parts.port or 443):
+                if not address.is_global:
+                    raise UnsafeEndpoint(
+                        f"resolves to a non-public address {address}", field="endpoint"
+                    )
+
+
+def endpoint_policy(config: Mapping[str, Any]) -> EndpointPolicy:
+    """The endpoint policy of an app's configuration."""
+    return EndpointPolicy(tuple(config["PUSH_ALLOWED_HOSTS"]), bool(config["PUSH_ALLOW_LOCAL"]))
+
+
+def _addresses(host: str, port: int) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    return {ipaddress.ip_address(info[4][0]) for info in infos}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One subscription to push to."""
+
+    subscription_id: int
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What a push carries: no health data, only where to fetch the check-in."""
+
+    checkin_id: int
+    title: str
+    body: str
+    url: str
+    ttl_s: int
+    urgency: str  # high for a prompt, low for a reminder
+
+    def payload(self) -> bytes:
+        """The JSON the service worker receives (tag = the check-in, so repeats replace)."""
+        content = json.dumps(
+            {
+                "title": self.title,
+                "body": self.body,
+                "url": self.url,
+                "tag": f"checkin-{self.checkin_id}",
+                "checkin_id": self.checkin_id,
+            },
+            separators=(",", ":"),
+        ).encode()
+        if len(content) > MAX_PLAINTEXT:
+            raise ValueError(f"push payload of {len(content)} bytes exceeds {MAX_PLAINTEXT}")
+        return content
+
+    @property
+    def topic(self) -> str:
+        """The Topic header: a reminder replaces an undelivered prompt of the same check-in."""
+        return f"checkin-{self.checkin_id}"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What one push service said about one message (status None: no answer at all)."""
+
+    subscription_id: int
+    status_code: int | None
+    detail: str = ""
+    retry_after_s: float | None = None
+
+    @property
+    def is_sent(self) -> bool:
+        """Accepted by the push service."""
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def is_gone(self) -> bool:
+        """The subscription no longer exists: never send to it again."""
+        return self.status_code in (404, 410)
+
+    @property
+    def is_retryable(self) -> bool:
+        """Worth another try later: rate limited, a server error, or no answer."""
+        return self.status_code is None or self.status_code == 429 or self.status_code >= 500
+
+
+def public_key_b64(private_pem: str) -> str:
+    """The VAPID public key as browsers take it (applicationServerKey): base64url, unpadded."""
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)  # noqa: S101 - config makes P-256 keys
+    raw = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+class PushSender:
+    """Sends notifications concurrently in a bounded pool; one per worker process.
+
+    The VAPID JWT is signed once per push-service origin and reused for its lifetime instead of
+    being signed for every message.
+    """
+
+    def __init__(
+        self,
+        *,
+        private_pem: str,
+        subject: str,
+        policy: EndpointPolicy,
+        pool_size: int = 32,
+        timeout_s: float = 10.0,
+    ) -> None:
+        if not subject.startswith(("mailto:", "https://")):
+            raise ValueError("VAPID subject must be a mailto: or https: URL")
+        key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+        self._vapid = Vapid02(private_key=key)
+        self._subject = subject
+        self._policy = policy
+        self._timeout_s = timeout_s
+        self._jwt: dict[str, tuple[str, float]] = {}
+        self._jwt_lock = threading.Lock()
+        self._http = requests.Session()
+        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=0)
+        self._http.mount("https://", adapter)
+        self._http.mount("http://", adapter)
+        self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="push")
+        self.signatures = 0  # how many JWTs were signed (the cache's effect, for tests and bench)
+
+    def close(self) -> None:
+        """Finish what is in flight and release connections."""
+        self._pool.shutdown(wait=True)
+        self._http.close()
+
+    def authorization(self, endpoint: str) -> str:
+        """The VAPID Authorization header for this endpoint's origin (cached until near expiry)."""
+        parts = urlsplit(endpoint)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        now = time.time()
+        with self._jwt_lock:
+            cached = self._jwt.get(origin)
+            if cached and cached[1] - now > JWT_RENEW_BEFORE_S:
+                return cached[0]
+            expires = int(now) + JWT_LIFETIME_S
+            header = self._vapid.sign({"aud": origin, "exp": expires, "sub": self._subject})
+            self._jwt[origin] = (header["Authorization"], expires)
+            self.signatures += 1
+            return str(header["Authorization"])
+
+    def send(self, target: Target, notification: Notification) -> PushResult:
+        """Encrypt and post one message; never raises for what a push service does."""
+        try:
+            self._policy.check(target.endpoint, resolve=not self._policy.allow_local)
+        except UnsafeEndpoint as error:
+            return PushResult(target.subscription_id, None, f"refused: {error.message}")
+        except OSError as error:  # DNS failure: may be passing
+            return PushResult(target.subscription_id, None, f"cannot resolve: {error}")
+        subscription = {
+            "endpoint": target.endpoint,
+            "keys": {"p256dh": target.p256dh, "auth": target.auth},
+        }
+        body = WebPusher(subscription).encode(notification.payload(), "aes128gcm")["body"]
+        headers = {
+            "Authorization": self.authorization(target.endpoint),
+            "Content-Encoding": "aes128gcm",
+            "Content-Type": "application/octet-stream",
+            "TTL": str(max(0, notification.ttl_s)),
+            "Urgency": notification.urgency,
+            "Topic": notification.topic,
+        }
+        try:
+            response = self._http.post(
+                target.endpoint,
+                data=body,
+                headers=headers,
+                timeout=self._timeout_s,
+                allow_redirects=False,
+            )
+        except requests.RequestException as error:
+            return PushResult(target.subscription_id, None, f"no answer: {type(error).__name__}")
+        return PushResult(
+            target.subscription_id,
+            response.status_code,
+            response.text[:200],
+            _retry_after(response.headers.get("Retry-After")),
+        )
+
+    def send_all(self, jobs: Iterable[tuple[Target, Notification]]) -> list[PushResult]:
+        """Send many at once in the pool; results in the order of the jobs."""
+        futures = [self._pool.submit(self.send, target, note) for target, note in jobs]
+        return [future.result() for future in futures]
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds, from either of its two forms."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,200 @@
+"""The worker's prompts and reminders, sent through a real local push service that decrypts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jobs.tasks import Worker, dispatch_due_checkins, send_reminders
+from server.models import CheckIn, Clinician, Patient, PushSubscription, Treatment
+from server.services.answers import answer_checkin
+from server.services.push import EndpointPolicy
+from server.services.scheduling import cancel_checkin
+from server.services.subscriptions import subscribe
+from tests.factories import NOW, bearer, make_clinician, make_patient, make_treatment
+from tests.push_service import PushService, Subscriber
+
+VANCOUVER = ZoneInfo("America/Vancouver")
+
+
+def subscribe_local(session: Session, patient: Patient, browser: Subscriber) -> PushSubscription:
+    """Register a browser of the local push service for the patient."""
+    body = browser.to_json()
+    subscription, _ = subscribe(
+        session,
+        patient=patient,
+        endpoint=body["endpoint"],
+        p256dh=body["keys"]["p256dh"],
+        auth=body["keys"]["auth"],
+        expiration_ms=None,
+        now=NOW,
+        policy=EndpointPolicy(allow_local=True),
+    )
+    return subscription
+
+
+def treated_patient(
+    session: Session, push: PushService, *, modality: str = "ims", code: str = "P-001"
+) -> tuple[Treatment, Subscriber]:
+    """A subscribed patient (prompted at any hour) treated at NOW."""
+    clinician = session.scalar(select(Clinician)) or make_clinician(session)
+    patient = make_patient(session, clinician, code=code, quiet_hours=None)
+    browser = push.subscribe()
+    subscribe_local(session, patient, browser)
+    treatment = make_treatment(session, clinician, patient, modality=modality)
+    session.commit()
+    return treatment, browser
+
+
+def checkin(session: Session, treatment: Treatment, slot: str) -> CheckIn:
+    session.expire_all()
+    found = session.scalar(select(CheckIn).filter_by(treatment_id=treatment.id, slot=slot))
+    assert found is not None
+    return found
+
+
+def test_nothing_is_sent_before_the_window_opens(
+    worker: Worker, session: Session, push: PushService
+) -> None:
+    treated_patient(session, push)
+    assert dispatch_due_checkins(worker, NOW + timedelta(hours=1, minutes=59)) == 0
+    assert push.received == []
+
+
+def test_prompt_arrives_encrypted_with_only_the_checkin_reference(
+    worker: Worker, session: Session, push: PushService
+) -> None:
+    treatment, browser = treated_patient(session, push)
+    assert dispatch_due_checkins(worker, NOW + timedelta(hours=2)) == 1
+    [message] = push.for_subscriber(browser)
+    two_hours = checkin(session, treatment, "2h")
+    assert message.payload == {
+        "title": "Time for your check-in",
+        "body": "A few quick questions about how you feel since your visit.",
+        "url": f"/checkin/{two_hours.id}",
+        "tag": f"checkin-{two_hours.id}",
+        "checkin_id": two_hours.id,
+    }
+    assert message.plaintext_size < 3993
+
+
+def test_prompt_headers_carry_ttl_to_expiry_high_urgency_and_topic(
+    worker: Worker, session: Session, push: PushService
+) -> None:
+    treatment, browser = treated_patient(session, push)
+    dispatch_due_checkins(worker, NOW + timedelta(hours=2, minutes=30))
+    [message] = push.for_subscriber(browser)
+    two_hours = checkin(session, treatment, "2h")
+    assert message.headers["TTL"] == str(90 * 60)  # the window closes at 4 h
+    assert message.headers["Urgency"] == "high"
+    assert message.headers["Topic"] == f"checkin-{two_hours.id}"
+    assert message.headers["Content-Encoding"] == "aes128gcm"
+
+
+def test_prompted_checkin_is_marked_sent_and_not_prompted_again(
+    worker: Worker, session: Session, push: PushService
+) -> None:
+    treatment, browser = treated_patient(session, push)
+    dispatch_due_checkins(worker, NOW + timedelta(hours=2))
+    dispatch_due_checkins(worker, NOW + timedelta(hours=2, minutes=5))
+    two_hours = checkin(session, treatment, "2h")
+    assert (two_hours.status, two_hours.sent_at) == ("sent", NOW + timedelta(hours=2))
+    assert len(push.for_subscriber(browser)) == 1
+
+
+def test_vapid_token_is_signed_once_per_push_service(
+    worker: Worker, session: Session, push: PushService
+) -> None:
+    treated_patient(session, push)
+    treated_patient(session, push, code="P-002")
+    dispatch_due_checkins(worker, NOW + timedelta(hours=2))
+    dispatch_due_checkins(worker, NOW + timedelta(hours=6))
+    assert len(push.received) == 4
+    assert worker.sender.signatures == 1
+    assert {message.jwt_claims["aud"] for message in push.received} == {push.base_url}
+
+
+def test_reminder_follows_an_unanswered_prompt_once_with_low_urgency(
+    worker: Worker, session: Session, push: PushService
+) -> None:
+    treatment, browser = treated_patient(session, push)
+    dispatch_due_checkins(worker, NOW + timedelta(hours=2))
+    assert send_reminders(worker, NOW + timedelta(hours=2, minutes=59)) == 0
+    assert send_reminders(worker, NOW + timedelta(hours=3)) == 1
+    assert send_reminders(worker, NOW + timedelta(hours=3, minutes=30)) == 0
+    prompt, reminder = push.for_subscriber(browser)
+    assert reminder.headers["Urgency"] == "low"
+    assert reminder.headers["Topic"] == prompt.headers["Topic"]
+    assert reminder.payload["title"] == "Reminder: your check-in"
+    assert checkin(session, treatment, "2h").reminded_at == NOW + timedelta(hours=3)
+
+
+def test_no_reminder_for_an_answered_checkin(
+    worker: Worker, session: Session, push: PushService
+) -> None:
+    treatment, browser = treated_patient(session, push)
+    dispatch_due_checkins(worker, NOW + timedelta(hours=2))
+    two_hours = checkin(session, treatment, "2h")
+    answer_checkin(
+        session,
+        patient=treatment.patient,
+        checkin_id=two_hours.id,
+        client_id=uuid4(),
+        answers={"soreness": 3},
+        note=None,
+        now=NOW + timedelta(hours=2, minutes=10),
+    )
+    session.commit()
+    assert send_reminders(worker, NOW + timedelta(hours=3)) == 0
+    assert len(push.for_subscriber(browser)) == 1
+
+
+def test_no_prompt_or_reminder_for_a_cancelled_checkin(
+    worker: Worker, session: Session, push: PushService
+) -> None:
+    treatment, browser = treated_patient(session, push)
+    cancel_checkin(session, checkin(session, treatment, "2h"), now=NOW)
+    session.commit()
+    assert dispatch_due_checkins(worker, NOW + timedelta(hours=2)) == 0
+    assert send_reminders(worker, NOW + timedelta(hours=3)) == 0
+    assert push.for_subscriber(browser) == []
+
+
+def test_no_reminder_once_the_window_has_closed(
+    worker: Worker, session: Session, push: PushService
+) -> None:
+    _, browser = treated_patient(session, push)
+    dispatch_due_checkins(worker, NOW + timedelta(hours=2))
+    assert send_reminders(worker, NOW + timedelta(hours=4)) == 0  # the 2 h window ends at 4 h
+    assert len(push.for_subscriber(browser)) == 1
+
+
+def test_reminder_never_falls_in_quiet_hours(session: Session) -> None:
+    # T0 17:00 in Vancouver, quiet hours 22:00-08:00: the 72 h check-in opens at 17:00 and its
+    # reminder, 6 h later at 23:00, moves to 08:00 the next morning (its window lasts to 17:00)
+    clinician = make_clinician(session)
+    patient = make_patient(session, clinician)
+    t0 = datetime(2026, 11, 24, 17, 0, tzinfo=VANCOUVER)
+    treatment = make_treatment(session, clinician, patient, treated_at=t0)
+    remind_at = checkin(session, treatment, "72h").remind_at
+    assert remind_at is not None
+    assert remind_at.astimezone(VANCOUVER) == datetime(2026, 11, 28, 8, 0, tzinfo=VANCOUVER)
+
+
+def test_clinician_reads_the_delivery_ledger(
+    worker: Worker, session: Session, push: PushService, client: FlaskClient
+) -> None:
+    treatment, _ = treated_patient(session, push)
+    dispatch_due_checkins(worker, NOW + timedelta(hours=2))
+    two_hours = checkin(session, treatment, "2h")
+    headers = bearer(session, treatment.patient.clinic.clinicians[0])
+    ledger = client.get(f"/api/v1/checkins/{two_hours.id}/deliveries", headers=headers).get_json()
+    assert [(event["kind"], event["status_code"]) for event in ledger] == [
+        ("queued", None),
+        ("sent", 201),
+    ]
