@@ -1,0 +1,147 @@
+"""Several worker processes on one database: every prompt exactly once, nothing lost on SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.config import REPO_ROOT
+from server.models import CheckIn
+from tests.factories import NOW, make_clinician, make_patient, make_treatment
+from tests.push_service import PushService
+from tests.test_dispatch import subscribe_local
+
+DUE = NOW + timedelta(hours=2)  # the IMS 2 h check-ins open
+
+
+def prompted_patients(session: Session, push: PushService, count: int) -> list[int]:
+    """``count`` subscribed patients treated at NOW; returns the ids of their 2 h check-ins."""
+    clinician = make_clinician(session)
+    for number in range(count):
+        patient = make_patient(session, clinician, code=f"P-{number:04d}", quiet_hours=None)
+        subscribe_local(session, patient, push.subscribe())
+        make_treatment(session, clinician, patient, modality="ims")
+    session.commit()
+    return list(session.scalars(select(CheckIn.id).filter_by(slot="2h")))
+
+
+def worker_process(app: Flask, tmp_path: Path, now: str, **settings: str) -> subprocess.Popen[str]:
+    """``python -m jobs tick --now`` in its own process, on the test's database."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "INSTANCE_PATH": str(tmp_path),
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "VAPID_PRIVATE_KEY": app.config["VAPID_PRIVATE_KEY"],
+        "PUSH_ALLOW_LOCAL": "1",
+        **settings,
+    }
+    command = ["tick", "--now", now] if now else []  # no time given: the scheduler, for real
+    return subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "jobs", *command],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_four_workers_at_once_send_every_prompt_exactly_once(
+    app: Flask, session: Session, push: PushService, tmp_path: Path
+) -> None:
+    checkin_ids = prompted_patients(session, push, 120)
+    push.delay_s = 0.005  # long enough for the workers' batches to overlap
+    workers = [
+        worker_process(app, tmp_path, DUE.isoformat(), DISPATCH_BATCH="10", PUSH_POOL_SIZE="4")
+        for _ in range(4)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in workers]
+    assert all(process.returncode == 0 for process in workers), outputs
+    sent = Counter(message.payload["checkin_id"] for message in push.received)
+    assert sorted(sent) == sorted(checkin_ids)
+    assert set(sent.values()) == {1}
+    session.expire_all()
+    statuses = set(session.scalars(select(CheckIn.status).filter_by(slot="2h")))
+    assert statuses == {"sent"}
+    per_worker = [int(output.split("dispatch_due_checkins=")[1].split()[0]) for output in outputs]
+    assert sum(per_worker) == len(checkin_ids)
+
+
+def test_a_worker_killed_mid_batch_loses_nothing(
+    app: Flask, session: Session, push: PushService, tmp_path: Path
+) -> None:
+    checkin_ids = prompted_patients(session, push, 30)
+    push.delay_s = 0.3  # the batch takes seconds: time enough to kill it in the middle
+    victim = worker_process(
+        app, tmp_path, DUE.isoformat(), DISPATCH_BATCH="30", PUSH_POOL_SIZE="2", CLAIM_LEASE_S="60"
+    )
+    deadline = time.monotonic() + 30
+    while not push.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.communicate(timeout=10)
+    session.expire_all()
+    held = session.scalars(select(CheckIn).filter_by(slot="2h", status="scheduled")).all()
+    assert held, "the kill came after the batch was recorded: nothing was in flight"
+    assert all(checkin.claimed_by for checkin in held)
+
+    push.delay_s = 0.0
+    after_lease = (DUE + timedelta(seconds=61)).isoformat()
+    rescuer = worker_process(app, tmp_path, after_lease)
+    output = rescuer.communicate(timeout=120)[0]
+    assert rescuer.returncode == 0, output
+    session.expire_all()
+    assert set(session.scalars(select(CheckIn.status).filter_by(slot="2h"))) == {"sent"}
+    assert {message.payload["checkin_id"] for message in push.received} == set(checkin_ids)
+
+
+def test_a_claim_still_within_its_lease_is_left_alone(
+    app: Flask, session: Session, push: PushService, tmp_path: Path
+) -> None:
+    [checkin_id] = prompted_patients(session, push, 1)
+    checkin = session.get(CheckIn, checkin_id)
+    assert checkin is not None
+    checkin.claimed_by, checkin.claimed_until = "another:1", DUE + timedelta(seconds=30)
+    session.commit()
+    other = worker_process(app, tmp_path, DUE.isoformat())
+    assert other.communicate(timeout=60)[0].count("dispatch_due_checkins=0") == 1
+    assert push.received == []
+
+
+def test_sigterm_finishes_the_batch_in_hand_and_stops(
+    app: Flask, session: Session, push: PushService, tmp_path: Path
+) -> None:
+    clinician = make_clinician(session)
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2, minutes=1)
+    for number in range(6):
+        patient = make_patient(session, clinician, code=f"P-{number}", quiet_hours=None)
+        subscribe_local(session, patient, push.subscribe())
+        make_treatment(
+            session, clinician, patient, modality="ims", treated_at=two_hours_ago, now=two_hours_ago
+        )
+    session.commit()
+    push.delay_s = 0.5
+    env_worker = worker_process(app, tmp_path, "", DISPATCH_BATCH="3", PUSH_POOL_SIZE="1")
+    deadline = time.monotonic() + 30
+    while not push.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    env_worker.send_signal(signal.SIGTERM)
+    output = env_worker.communicate(timeout=60)[0]
+    assert env_worker.returncode == 0, output
+    session.expire_all()
+    checkins = session.scalars(select(CheckIn).filter_by(slot="2h")).all()
+    assert all(checkin.claimed_by is None for checkin in checkins)  # nothing left held
+    sent = [checkin for checkin in checkins if checkin.status == "sent"]
+    assert len(sent) == 3  # the batch in hand was finished; the next was not started
+    assert len(push.received) == 3
