@@ -1,6 +1,7 @@
 """Typed builders for tests: each makes a valid object with overridable fields, and flushes.
 
-Also the few lookups tests share: a row count, a treatment's check-in by slot, a recent hour.
+Also the few lookups tests share: a row count, a treatment's check-in by slot, a recent hour,
+a check-in's delivery ledger as a clinician reads it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from flask.testing import FlaskClient
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
@@ -82,6 +84,23 @@ def make_treatment(
         now=now or treated_at,
         **overrides,
     )
+
+
+def make_treated_patient(
+    session: Session,
+    *,
+    code: str = "P-001",
+    modality: str = "ims",
+    treated_at: datetime = NOW,
+    **patient_fields: Any,
+) -> Treatment:
+    """A patient of the first clinician (made if there is none) treated at ``treated_at``;
+    prompted at any hour unless ``quiet_hours=`` is given, without e-mail unless ``email=``."""
+    clinician = session.scalar(select(Clinician)) or make_clinician(session)
+    patient = make_patient(
+        session, clinician, code=code, **({"quiet_hours": None} | patient_fields)
+    )
+    return make_treatment(session, clinician, patient, modality=modality, treated_at=treated_at)
 
 
 def make_open_checkin_now(
@@ -157,6 +176,24 @@ def browser_subscription(endpoint: str | None = None) -> dict[str, Any]:
 def checkin_for(treatment: Treatment, slot: str) -> CheckIn:
     """The treatment's check-in of one slot ('6h', '24h', ...)."""
     return next(checkin for checkin in treatment.checkins if checkin.slot == slot)
+
+
+def delivery_ledger(client: FlaskClient, session: Session, checkin_id: int) -> list[dict[str, Any]]:
+    """A check-in's delivery ledger, as a clinician of its clinic reads it through the API."""
+    clinician = session.scalar(
+        select(Clinician)
+        .join(Treatment, Treatment.clinic_id == Clinician.clinic_id)
+        .join(CheckIn, CheckIn.treatment_id == Treatment.id)
+        .where(CheckIn.id == checkin_id)
+        .limit(1)
+    )
+    assert clinician is not None
+    response = client.get(
+        f"/api/v1/checkins/{checkin_id}/deliveries", headers=bearer(session, clinician)
+    )
+    assert response.status_code == 200, response.get_json()
+    events: list[dict[str, Any]] = response.get_json()
+    return events
 
 
 def count_rows(session: Session, model: type[Base], *criteria: ColumnElement[bool]) -> int:

@@ -1,0 +1,406 @@
+"""Which push endpoints are contacted (SSRF), the VAPID key, and the service worker's receipts."""
+
+from __future__ import annotations
+
+import base64
+import random
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jobs.tasks import Worker, dispatch_due_checkins
+from server.config import new_vapid_key
+from server.models import CheckIn, Clinician
+from server.services.mail import Mailer
+from server.services.push import (
+    EndpointPolicy,
+    Notification,
+    PushSender,
+    Target,
+    UnsafeEndpoint,
+    public_key_b64,
+)
+from server.services.subscriptions import subscribe
+from tests.factories import (
+    NOW,
+    browser_subscription,
+    checkin_for,
+    delivery_ledger,
+    enrolled_headers,
+    make_clinician,
+    make_patient,
+    make_treated_patient,
+    make_treatment,
+)
+from tests.http import assert_rejected
+from tests.push_service import PushService
+from tests.test_dispatch import checkin, subscribe_local
+
+DUE = NOW + timedelta(hours=2)  # the IMS '2h' check-in opens at T0 + 2 h
+PUSH_SERVICES = [
+    "https://fcm.googleapis.com/fcm/send/dXNlcg:APA91bH",
+    "https://updates.push.services.mozilla.com/wpush/v2/gAAAAABh",
+    "https://web.push.apple.com/QGx0Y2hfdG9rZW4",
+    "https://wns2-par02p.notify.windows.com/w/?token=BQYAAAB",
+]
+
+
+def resolving_to(monkeypatch: pytest.MonkeyPatch, *addresses: str) -> None:
+    """Make every host name resolve to these addresses (there is no network here)."""
+
+    def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        return [
+            (socket.AF_INET6 if ":" in address else socket.AF_INET, 1, 6, "", (address, port))
+            for address in addresses
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)  # what the sender resolves with
+
+
+# --- EndpointPolicy ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", PUSH_SERVICES)
+def test_https_endpoint_of_a_listed_push_service_is_accepted(endpoint: str) -> None:
+    EndpointPolicy().check(endpoint)
+
+
+def test_http_endpoint_is_refused() -> None:
+    with pytest.raises(UnsafeEndpoint):
+        EndpointPolicy().check("http://fcm.googleapis.com/fcm/send/abc")
+
+
+def test_endpoint_of_an_unlisted_host_is_refused() -> None:
+    with pytest.raises(UnsafeEndpoint):
+        EndpointPolicy().check("https://push.example.com/send/abc")
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://fcm.googleapis.com.evil.example/fcm/send/abc",
+        "https://evilpush.apple.com/abc",
+        "https://evilnotify.windows.com/w/?token=abc",
+        "https://notify.windows.com.evil.example/w/?token=abc",
+        "https://fcm.googleapis.com@evil.example/fcm/send/abc",
+        "https://evil.example/fcm.googleapis.com/fcm/send/abc",
+    ],
+)
+def test_lookalike_of_a_listed_host_is_refused(endpoint: str) -> None:
+    with pytest.raises(UnsafeEndpoint):
+        EndpointPolicy().check(endpoint)
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.1", "169.254.169.254", "::1"])
+def test_listed_host_resolving_to_a_non_public_address_is_refused(
+    monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    resolving_to(monkeypatch, address)
+
+    with pytest.raises(UnsafeEndpoint):
+        EndpointPolicy().check(PUSH_SERVICES[0], resolve=True)
+
+
+def test_listed_host_with_one_non_public_address_among_public_ones_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    resolving_to(monkeypatch, "142.250.74.10", "10.0.0.1")
+
+    with pytest.raises(UnsafeEndpoint):
+        EndpointPolicy().check(PUSH_SERVICES[0], resolve=True)
+
+
+def test_listed_host_resolving_to_public_addresses_is_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    resolving_to(monkeypatch, "142.250.74.10", "2a00:1450:4007:80e::200a")
+
+    EndpointPolicy().check(PUSH_SERVICES[0], resolve=True)
+
+
+def test_allow_local_accepts_a_loopback_http_endpoint() -> None:
+    EndpointPolicy(allow_local=True).check("http://127.0.0.1:8080/push/abc")
+
+
+def test_refusal_names_the_endpoint_field() -> None:
+    with pytest.raises(UnsafeEndpoint) as refused:
+        EndpointPolicy().check("https://push.example.com/send/abc")
+
+    assert list(refused.value.errors) == ["endpoint"]
+
+
+# --- at subscription time ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://push.example.com/send/abc",
+        "http://fcm.googleapis.com/fcm/send/abc",
+        "http://127.0.0.1:8080/push/abc",
+        "https://fcm.googleapis.com.evil.example/fcm/send/abc",
+    ],
+)
+def test_subscribing_a_refused_endpoint_is_rejected_naming_endpoint(
+    client: FlaskClient, session: Session, endpoint: str
+) -> None:
+    clinician = make_clinician(session)
+    patient = make_patient(session, clinician)
+    headers = enrolled_headers(session, clinician, patient)
+
+    response = client.post(
+        "/api/v1/me/push-subscriptions", headers=headers, json=browser_subscription(endpoint)
+    )
+
+    assert_rejected(response, "endpoint")
+
+
+def test_subscribing_a_listed_push_service_is_accepted(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician = make_clinician(session)
+    patient = make_patient(session, clinician)
+    headers = enrolled_headers(session, clinician, patient)
+
+    response = client.post(
+        "/api/v1/me/push-subscriptions", headers=headers, json=browser_subscription()
+    )
+
+    assert response.status_code == 201, response.get_json()
+
+
+# --- at send time ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def strict_worker(app: Flask, session: Session) -> Iterator[Worker]:
+    """A job worker whose push sender has the production policy (no local endpoints)."""
+    sender = PushSender(
+        private_pem=app.config["VAPID_PRIVATE_KEY"],
+        subject=app.config["VAPID_SUBJECT"],
+        policy=EndpointPolicy(),
+        pool_size=2,
+        timeout_s=1.0,
+    )
+    mailer = Mailer(host="", port=0, sender="clinic@example.org")  # no e-mail: push only
+    yield Worker(app=app, sender=sender, mailer=mailer, rng=random.Random(7))
+    sender.close()
+
+
+def stored_subscription(session: Session, endpoint: str) -> CheckIn:
+    """A patient whose subscription to ``endpoint`` got stored (as under a looser policy);
+    returns their '2h' check-in."""
+    treatment = make_treated_patient(session)
+    body = browser_subscription(endpoint)
+    subscribe(
+        session,
+        patient=treatment.patient,
+        endpoint=endpoint,
+        p256dh=body["keys"]["p256dh"],
+        auth=body["keys"]["auth"],
+        expiration_ms=None,
+        now=NOW,
+        policy=EndpointPolicy(allow_local=True),
+    )
+    session.commit()
+    return checkin_for(treatment, "2h")
+
+
+def test_sender_does_not_contact_a_stored_endpoint_the_policy_refuses(
+    strict_worker: Worker, session: Session, push: PushService
+) -> None:
+    treatment = make_treated_patient(session)
+    subscribe_local(session, treatment.patient, push.subscribe())
+    session.commit()
+
+    dispatch_due_checkins(strict_worker, DUE)
+
+    assert push.received == []
+    assert checkin(session, treatment, "2h").status == "scheduled"
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["http://127.0.0.1:9/push/abc", "https://push.example.com/send/abc"]
+)
+def test_refused_send_is_recorded_failed_with_refused_in_its_detail(
+    strict_worker: Worker, session: Session, client: FlaskClient, endpoint: str
+) -> None:
+    two_hours = stored_subscription(session, endpoint)
+
+    dispatch_due_checkins(strict_worker, DUE)
+
+    ledger = delivery_ledger(client, session, two_hours.id)
+    [failed] = [event for event in ledger if event["kind"] == "failed"]
+    assert failed["status_code"] is None
+    assert "refused" in failed["detail"]
+
+
+@pytest.fixture
+def production_sender() -> Iterator[PushSender]:
+    """A push sender with the production policy, outside any worker."""
+    sender = PushSender(
+        private_pem=new_vapid_key(),
+        subject="mailto:tests@example.org",
+        policy=EndpointPolicy(),
+        pool_size=1,
+        timeout_s=1.0,
+    )
+    yield sender
+    sender.close()
+
+
+def one_push(endpoint: str) -> tuple[Target, Notification]:
+    """A message for a subscription at ``endpoint``."""
+    keys = browser_subscription(endpoint)["keys"]
+    note = Notification(1, "Time for your check-in", "", "/checkin/1", 3600, "high")
+    return Target(1, endpoint, keys["p256dh"], keys["auth"]), note
+
+
+def test_sender_never_connects_to_a_listed_host_resolving_to_loopback(
+    production_sender: PushSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.2)
+        resolving_to(monkeypatch, "127.0.0.1")
+        endpoint = f"https://fcm.googleapis.com:{listener.getsockname()[1]}/fcm/send/abc"
+
+        [result] = production_sender.send_all([one_push(endpoint)])
+
+        with pytest.raises(TimeoutError):  # nothing knocked on the loopback port
+            listener.accept()
+    assert result.status_code is None
+
+
+def test_sender_records_why_it_refused_a_private_address(
+    production_sender: PushSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resolving_to(monkeypatch, "169.254.169.254")
+
+    [result] = production_sender.send_all([one_push(PUSH_SERVICES[0])])
+
+    assert result.status_code is None
+    assert "non-public address" in result.detail, result.detail
+
+
+# --- the VAPID public key ----------------------------------------------------------------------
+
+
+def test_push_key_is_the_apps_vapid_public_key(client: FlaskClient, app: Flask) -> None:
+    response = client.get("/api/v1/push/key")
+
+    assert response.status_code == 200
+    assert response.get_json() == {"public_key": public_key_b64(app.config["VAPID_PRIVATE_KEY"])}
+
+
+def test_push_key_is_a_base64url_uncompressed_p256_point(client: FlaskClient) -> None:
+    public_key = client.get("/api/v1/push/key").get_json()["public_key"]
+
+    raw = base64.urlsafe_b64decode(public_key + "=" * (-len(public_key) % 4))
+    assert "=" not in public_key
+    assert (len(raw), raw[0]) == (65, 0x04)
+
+
+def test_push_key_needs_no_token(client: FlaskClient) -> None:
+    response = client.get("/api/v1/push/key", headers={})
+
+    assert response.status_code == 200
+
+
+# --- what the service worker reports back ------------------------------------------------------
+
+
+def acknowledging_patient(session: Session) -> tuple[CheckIn, dict[str, str]]:
+    """A treated patient's '2h' check-in and their device's headers."""
+    treatment = make_treated_patient(session)
+    clinician = session.scalar(select(Clinician))
+    assert clinician is not None
+    headers = enrolled_headers(session, clinician, treatment.patient)
+    return checkin_for(treatment, "2h"), headers
+
+
+def acknowledge_url(checkin_id: int) -> str:
+    """Where the service worker reports a notification shown or opened."""
+    return f"/api/v1/me/checkins/{checkin_id}/delivery"
+
+
+@pytest.mark.parametrize("event", ["shown", "opened"])
+def test_acknowledgement_answers_204(client: FlaskClient, session: Session, event: str) -> None:
+    two_hours, headers = acknowledging_patient(session)
+
+    response = client.post(acknowledge_url(two_hours.id), headers=headers, json={"event": event})
+
+    assert response.status_code == 204
+
+
+def test_shown_acknowledgement_sets_shown_at(client: FlaskClient, session: Session) -> None:
+    two_hours, headers = acknowledging_patient(session)
+
+    client.post(acknowledge_url(two_hours.id), headers=headers, json={"event": "shown"})
+
+    assert (two_hours.shown_at is not None, two_hours.opened_at) == (True, None)
+
+
+def test_opened_acknowledgement_sets_opened_at(client: FlaskClient, session: Session) -> None:
+    two_hours, headers = acknowledging_patient(session)
+
+    client.post(acknowledge_url(two_hours.id), headers=headers, json={"event": "opened"})
+
+    assert (two_hours.opened_at is not None, two_hours.shown_at) == (True, None)
+
+
+@pytest.mark.parametrize("event", ["shown", "opened"])
+def test_repeated_acknowledgement_keeps_the_first_time(
+    client: FlaskClient, session: Session, event: str
+) -> None:
+    two_hours, headers = acknowledging_patient(session)
+    client.post(acknowledge_url(two_hours.id), headers=headers, json={"event": event})
+    first = getattr(two_hours, f"{event}_at")
+    assert first is not None
+
+    client.post(acknowledge_url(two_hours.id), headers=headers, json={"event": event})
+
+    assert getattr(two_hours, f"{event}_at") == first
+
+
+def test_acknowledgement_adds_a_ledger_row(client: FlaskClient, session: Session) -> None:
+    two_hours, headers = acknowledging_patient(session)
+
+    client.post(acknowledge_url(two_hours.id), headers=headers, json={"event": "shown"})
+
+    ledger = delivery_ledger(client, session, two_hours.id)
+    assert [(event["kind"], event["channel"]) for event in ledger] == [("shown", "push")]
+
+
+def test_unknown_acknowledgement_event_is_rejected(client: FlaskClient, session: Session) -> None:
+    two_hours, headers = acknowledging_patient(session)
+
+    response = client.post(
+        acknowledge_url(two_hours.id), headers=headers, json={"event": "delivered"}
+    )
+
+    assert_rejected(response, "event")
+
+
+def test_acknowledging_another_patients_checkin_is_not_found(
+    client: FlaskClient, session: Session
+) -> None:
+    two_hours, _ = acknowledging_patient(session)
+    clinician = session.scalar(select(Clinician))
+    assert clinician is not None
+    stranger = make_patient(session, clinician, code="P-999")  # same clinic, other patient
+    make_treatment(session, clinician, stranger)
+    headers = enrolled_headers(session, clinician, stranger)
+
+    response = client.post(acknowledge_url(two_hours.id), headers=headers, json={"event": "shown"})
+
+    assert response.status_code == 404
+    assert two_hours.shown_at is None
