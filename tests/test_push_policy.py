@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import random
 import socket
@@ -10,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiohttp.abc import ResolveResult
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -22,6 +24,7 @@ from server.services.mail import Mailer
 from server.services.push import (
     EndpointPolicy,
     Notification,
+    PublicOnlyResolver,
     PushSender,
     Target,
     UnsafeEndpoint,
@@ -57,11 +60,26 @@ def resolving_to(monkeypatch: pytest.MonkeyPatch, *addresses: str) -> None:
 
     def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
         return [
-            (socket.AF_INET6 if ":" in address else socket.AF_INET, 1, 6, "", (address, port))
+            (socket.AF_INET6, 1, 6, "", (address, port, 0, 0))  # IPv6 sockaddrs have four parts
+            if ":" in address
+            else (socket.AF_INET, 1, 6, "", (address, port))
             for address in addresses
         ]
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)  # what the sender resolves with
+
+
+def resolve_for_sending(host: str) -> list[ResolveResult]:
+    """What the sender's resolver answers for a host (the addresses it would connect to)."""
+
+    async def resolve() -> list[ResolveResult]:
+        resolver = PublicOnlyResolver()
+        try:
+            return await resolver.resolve(host, 443, socket.AF_UNSPEC)
+        finally:
+            await resolver.close()
+
+    return asyncio.run(resolve())
 
 
 # --- EndpointPolicy ----------------------------------------------------------------------------
@@ -104,8 +122,8 @@ def test_listed_host_resolving_to_a_non_public_address_is_refused(
 ) -> None:
     resolving_to(monkeypatch, address)
 
-    with pytest.raises(UnsafeEndpoint):
-        EndpointPolicy().check(PUSH_SERVICES[0], resolve=True)
+    with pytest.raises(OSError, match="non-public address"):
+        resolve_for_sending("fcm.googleapis.com")
 
 
 def test_listed_host_with_one_non_public_address_among_public_ones_is_refused(
@@ -113,8 +131,8 @@ def test_listed_host_with_one_non_public_address_among_public_ones_is_refused(
 ) -> None:
     resolving_to(monkeypatch, "142.250.74.10", "10.0.0.1")
 
-    with pytest.raises(UnsafeEndpoint):
-        EndpointPolicy().check(PUSH_SERVICES[0], resolve=True)
+    with pytest.raises(OSError, match="non-public address"):
+        resolve_for_sending("fcm.googleapis.com")
 
 
 def test_listed_host_resolving_to_public_addresses_is_accepted(
@@ -122,7 +140,8 @@ def test_listed_host_resolving_to_public_addresses_is_accepted(
 ) -> None:
     resolving_to(monkeypatch, "142.250.74.10", "2a00:1450:4007:80e::200a")
 
-    EndpointPolicy().check(PUSH_SERVICES[0], resolve=True)
+    addresses = {answer["host"] for answer in resolve_for_sending("fcm.googleapis.com")}
+    assert addresses == {"142.250.74.10", "2a00:1450:4007:80e::200a"}
 
 
 def test_allow_local_accepts_a_loopback_http_endpoint() -> None:

@@ -8,20 +8,23 @@ tag (the check-in) and the answer's client_id make a repeat harmless.
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.models import CheckIn, DeliveryEvent, Patient, PushSubscription, Treatment
 from server.services.links import checkin_link_token
 from server.services.mail import Mailer
 from server.services.push import Notification, PushResult, PushSender, Target
-from server.services.scheduling import out_of_quiet, quiet_hours_of
+from server.services.scheduling import QuietHours, out_of_quiet
 
+log = logging.getLogger(__name__)
 PROMPT, REMINDER, FALLBACK = "prompt", "reminder", "fallback"
 TEXTS = {
     PROMPT: (
@@ -120,55 +123,90 @@ def claim(
     return list(claimed.scalars())
 
 
-def _with_patients(session: Session, ids: list[int]) -> list[tuple[CheckIn, Patient]]:
-    """The check-ins with their patients, in one query."""
+# a row of _claimed_rows' columns (SQLAlchemy's typed Row does not survive a dict well)
+ClaimedRow = Any
+
+
+def _claimed_rows(session: Session, ids: list[int]) -> dict[int, ClaimedRow]:
+    """What delivery needs of claimed check-ins and their patients: plain rows, one query."""
     rows = session.execute(
-        select(CheckIn, Patient)
+        select(
+            CheckIn.id,
+            CheckIn.status,
+            CheckIn.expires_at,
+            CheckIn.attempts,
+            CheckIn.claimed_by,
+            Patient.id.label("patient_id"),
+            Patient.email,
+            Patient.timezone,
+            Patient.quiet_start,
+            Patient.quiet_end,
+        )
         .join(Treatment, CheckIn.treatment_id == Treatment.id)
         .join(Patient, Treatment.patient_id == Patient.id)
         .where(CheckIn.id.in_(ids))
     )
-    return [(checkin, patient) for checkin, patient in rows]
+    return {row.id: row for row in rows}
+
+
+def _live_targets(
+    session: Session, patient_ids: set[int], now: datetime
+) -> dict[int, list[Target]]:
+    """Each patient's subscriptions that are neither disabled nor expired."""
+    targets: dict[int, list[Target]] = {}
+    for row in session.execute(
+        select(
+            PushSubscription.id,
+            PushSubscription.patient_id,
+            PushSubscription.endpoint,
+            PushSubscription.p256dh,
+            PushSubscription.auth,
+        ).where(
+            PushSubscription.patient_id.in_(patient_ids),
+            PushSubscription.disabled_at.is_(None),
+            or_(PushSubscription.expires_at.is_(None), PushSubscription.expires_at > now),
+        )
+    ):
+        targets.setdefault(row.patient_id, []).append(
+            Target(row.id, row.endpoint, row.p256dh, row.auth)
+        )
+    return targets
 
 
 def outbound(
     session: Session, ids: list[int], *, purpose: str, now: datetime, base_url: str, secret: str
 ) -> list[Outbound]:
     """What to send for claimed check-ins: the notification and the patient's live channels."""
-    rows = _with_patients(session, ids)
-    patient_ids = {patient.id for _, patient in rows}
-    subscriptions: dict[int, list[Target]] = {}
-    for sub in session.scalars(
-        select(PushSubscription).where(
-            PushSubscription.patient_id.in_(patient_ids),
-            PushSubscription.disabled_at.is_(None),
-            or_(PushSubscription.expires_at.is_(None), PushSubscription.expires_at > now),
-        )
-    ):
-        subscriptions.setdefault(sub.patient_id, []).append(
-            Target(sub.id, sub.endpoint, sub.p256dh, sub.auth)
-        )
+    rows = _claimed_rows(session, ids).values()
+    targets = (
+        {} if purpose == FALLBACK else _live_targets(session, {row.patient_id for row in rows}, now)
+    )
     title, body = TEXTS[purpose]
     batch = []
-    for checkin, patient in rows:
+    for row in rows:
         note = Notification(
-            checkin_id=checkin.id,
+            checkin_id=row.id,
             title=title,
             body=body,
-            url=f"/checkin/{checkin.id}",
-            ttl_s=int((checkin.expires_at - now).total_seconds()),
+            url=f"/checkin/{row.id}",
+            ttl_s=int((row.expires_at - now).total_seconds()),
             urgency="low" if purpose == REMINDER else "high",
         )
-        targets = () if purpose == FALLBACK else tuple(subscriptions.get(patient.id, ()))
         token = checkin_link_token(
-            secret, checkin_id=checkin.id, patient_id=patient.id, expires_at=checkin.expires_at
+            secret, checkin_id=row.id, patient_id=row.patient_id, expires_at=row.expires_at
         )
-        link = f"{base_url}/checkin/{checkin.id}#link={token}"
-        batch.append(Outbound(checkin.id, purpose, note, targets, patient.email, link))
-    session.add_all(
-        DeliveryEvent(checkin_id=item.checkin_id, at=now, kind="queued", purpose=purpose)
-        for item in batch
-    )
+        link = f"{base_url}/checkin/{row.id}#link={token}"
+        batch.append(
+            Outbound(row.id, purpose, note, tuple(targets.get(row.patient_id, ())), row.email, link)
+        )
+    if batch:
+        session.execute(
+            insert(DeliveryEvent),
+            [
+                {"checkin_id": item.checkin_id, "at": now, "kind": "queued", "purpose": purpose}
+                for item in batch
+            ],
+        )
     return batch
 
 
@@ -245,20 +283,32 @@ def record(
     rng: random.Random,
 ) -> None:
     """Write the ledger and each check-in's next step, then release this worker's claims."""
-    ids = [attempt.item.checkin_id for attempt in attempts]
-    rows = {checkin.id: (checkin, patient) for checkin, patient in _with_patients(session, ids)}
+    rows = _claimed_rows(session, [attempt.item.checkin_id for attempt in attempts])
+    events: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
     gone: list[int] = []
     for attempt in attempts:
-        checkin, patient = rows[attempt.item.checkin_id]
-        _write_ledger(session, attempt, now)
+        row = rows[attempt.item.checkin_id]
+        events += _ledger_rows(attempt, now)
         gone += [result.subscription_id for result in attempt.results if result.is_gone]
-        if checkin.claimed_by != worker:
+        for result in attempt.results:
+            if result.status_code == 413:  # our payloads are tiny: a 413 means a bug here
+                log.error(
+                    "push service answered 413 (too large) for check-in %s, subscription %s",
+                    row.id,
+                    result.subscription_id,
+                )
+        if row.claimed_by != worker:
             continue  # our lease lapsed and another worker holds it now: it decides
         if attempt.is_delivered:
-            _mark_delivered(checkin, attempt, now)
+            change = _delivered(row, attempt, now)
         else:
-            _plan_next(session, checkin, patient, attempt, now, retry, rng)
-        checkin.claimed_until = checkin.claimed_by = None
+            change = _next_step(row, attempt, now, retry, rng, events)
+        changes.append({"claimed_until": None, "claimed_by": None, **change, "id": row.id})
+    if events:
+        session.execute(insert(DeliveryEvent), events)
+    if changes:  # ORM bulk UPDATE by primary key: one executemany per set of columns
+        session.execute(update(CheckIn), changes)
     if gone:
         session.execute(
             update(PushSubscription).where(PushSubscription.id.in_(gone)).values(disabled_at=now)
@@ -266,84 +316,97 @@ def record(
     session.flush()
 
 
-def _write_ledger(session: Session, attempt: Attempt, now: datetime) -> None:
-    purpose, checkin_id = attempt.item.purpose, attempt.item.checkin_id
+def _ledger_rows(attempt: Attempt, now: datetime) -> list[dict[str, Any]]:
+    common = {
+        "checkin_id": attempt.item.checkin_id,
+        "at": now,
+        "purpose": attempt.item.purpose,
+        "subscription_id": None,
+        "status_code": None,
+        "detail": None,
+    }
     if attempt.channel == "email":
-        session.add(
-            DeliveryEvent(
-                checkin_id=checkin_id,
-                at=now,
-                purpose=purpose,
-                channel="email",
-                kind="failed" if attempt.email_error else "sent",
-                detail=attempt.email_error,
-            )
-        )
-    for result in attempt.results:
-        session.add(
-            DeliveryEvent(
-                checkin_id=checkin_id,
-                at=now,
-                purpose=purpose,
-                channel="push",
-                kind="sent" if result.is_sent else "failed",
-                subscription_id=result.subscription_id,
-                status_code=result.status_code,
-                detail=result.detail[:300] or None,
-            )
-        )
+        return [
+            {
+                **common,
+                "channel": "email",
+                "detail": attempt.email_error,
+                "kind": "failed" if attempt.email_error else "sent",
+            }
+        ]
+    return [
+        {
+            **common,
+            "channel": "push",
+            "kind": "sent" if result.is_sent else "failed",
+            "subscription_id": result.subscription_id,
+            "status_code": result.status_code,
+            "detail": result.detail[:300] or None,
+        }
+        for result in attempt.results
+    ]
 
 
-def _mark_delivered(checkin: CheckIn, attempt: Attempt, now: datetime) -> None:
-    if attempt.channel == "email":
-        checkin.emailed_at = now
+def _delivered(row: ClaimedRow, attempt: Attempt, now: datetime) -> dict[str, Any]:
+    change: dict[str, Any] = {"emailed_at": now} if attempt.channel == "email" else {}
     if attempt.item.purpose == REMINDER:
-        checkin.reminded_at = now
-    elif checkin.status == "scheduled":
-        checkin.status, checkin.sent_at = "sent", now
-        checkin.next_attempt_at, checkin.attempts = None, 0
+        change["reminded_at"] = now
+    elif row.status == "scheduled":
+        change.update(status="sent", sent_at=now, next_attempt_at=None, attempts=0)
+    return change
 
 
-def _plan_next(
-    session: Session,
-    checkin: CheckIn,
-    patient: Patient,
+def _next_step(
+    row: ClaimedRow,
     attempt: Attempt,
     now: datetime,
     retry: RetryPolicy,
     rng: random.Random,
-) -> None:
+    events: list[dict[str, Any]],
+) -> dict[str, Any]:
     """After a failure: try again later, try the next channel now, or give up."""
-    checkin.attempts += 1
+    attempts = row.attempts + 1
     next_at: datetime | None = None
-    if attempt.reached_only_dead_ends:
+    if attempt.reached_only_dead_ends and row.email:
         next_at, reason = now, "every subscription is gone; trying e-mail"
+    elif attempt.reached_only_dead_ends:
+        reason = "every subscription is gone and there is no e-mail address"
     elif attempt.channel == "none":
         reason = "no live push subscription and no e-mail address"
-    elif attempt.is_retryable and checkin.attempts < retry.max_attempts:
+    elif attempt.is_retryable and attempts < retry.max_attempts:
         retry_after = max((r.retry_after_s or 0.0 for r in attempt.results), default=None)
-        wait = timedelta(seconds=retry.delay_s(checkin.attempts, retry_after, rng))
-        next_at = out_of_quiet(now + wait, ZoneInfo(patient.timezone), quiet_hours_of(patient))
-        reason = f"attempt {checkin.attempts} failed"
-        if next_at >= checkin.expires_at:
+        wait = timedelta(seconds=retry.delay_s(attempts, retry_after, rng))
+        quiet = QuietHours(row.quiet_start, row.quiet_end) if row.quiet_start else None
+        next_at = out_of_quiet(now + wait, ZoneInfo(row.timezone), quiet)
+        reason = f"attempt {attempts} failed; next at {next_at.isoformat()}"
+        if next_at >= row.expires_at:
             next_at, reason = None, "the window closes before another attempt"
     else:
-        reason = f"gave up after {checkin.attempts} attempts"
-    kind = "gave_up" if next_at is None else "retry"
-    session.add(
-        DeliveryEvent(
-            checkin_id=checkin.id, at=now, kind=kind, purpose=attempt.item.purpose, detail=reason
-        )
+        reason = f"gave up after {attempts} attempts"
+    events.append(
+        {
+            "checkin_id": row.id,
+            "at": now,
+            "purpose": attempt.item.purpose,
+            "kind": "gave_up" if next_at is None else "retry",
+            "channel": None,
+            "subscription_id": None,
+            "status_code": None,
+            "detail": reason,
+        }
     )
+    change: dict[str, Any] = {"attempts": attempts}
     if attempt.item.purpose == PROMPT:
-        checkin.next_attempt_at = next_at
+        change["next_attempt_at"] = next_at
     elif attempt.item.purpose == REMINDER:
-        checkin.remind_at = next_at
+        change["remind_at"] = next_at
     elif next_at is None:
-        checkin.emailed_at = now  # the fallback gave up: marked so it is not claimed again
-    else:
-        checkin.claimed_until = next_at  # the fallback waits by keeping its claim
-        checkin.claimed_by = None
+        change["emailed_at"] = now  # the fallback gave up: marked so it is not claimed again
+    return (
+        change
+        if next_at is None or attempt.item.purpose != FALLBACK
+        else {**change, "claimed_until": next_at}
+    )  # the fallback waits by keeping its claim
 
 
 def acknowledge(session: Session, *, checkin: CheckIn, event: str, now: datetime) -> None:

@@ -7,25 +7,27 @@ tests that run their own push service on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import errno
 import ipaddress
 import json
 import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 from pywebpush import WebPusher
-from requests.adapters import HTTPAdapter
 
 from server.config import DEFAULT_PUSH_HOSTS
 from server.errors import InvalidInput
@@ -46,9 +48,9 @@ class EndpointPolicy:
     allowed_hosts: tuple[str, ...] = DEFAULT_PUSH_HOSTS
     allow_local: bool = False
 
-    def check(self, endpoint: str, *, resolve: bool = False) -> None:
-        """Raise ``UnsafeEndpoint`` unless the endpoint may be contacted; ``resolve`` also checks
-        every address the host name resolves to (done at send time)."""
+    def check(self, endpoint: str) -> None:
+        """Raise ``UnsafeEndpoint`` unless the endpoint may be contacted. The addresses a host
+        resolves to are checked when connecting, by ``PublicOnlyResolver``."""
         parts = urlsplit(endpoint)
         host = parts.hostname or ""
         if self.allow_local:
@@ -62,22 +64,11 @@ class EndpointPolicy:
             for allowed in self.allowed_hosts
         ):
             raise UnsafeEndpoint("not a known push service", field="endpoint")
-        if resolve:
-            for address in _addresses(host, parts.port or 443):
-                if not address.is_global:
-                    raise UnsafeEndpoint(
-                        f"resolves to a non-public address {address}", field="endpoint"
-                    )
 
 
 def endpoint_policy(config: Mapping[str, Any]) -> EndpointPolicy:
     """The endpoint policy of an app's configuration."""
     return EndpointPolicy(tuple(config["PUSH_ALLOWED_HOSTS"]), bool(config["PUSH_ALLOW_LOCAL"]))
-
-
-def _addresses(host: str, port: int) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    return {ipaddress.ip_address(info[4][0]) for info in infos}
 
 
 @dataclass(frozen=True)
@@ -131,6 +122,7 @@ class PushResult:
     status_code: int | None
     detail: str = ""
     retry_after_s: float | None = None
+    refused: bool = False  # this service would not contact the endpoint: no retry can help
 
     @property
     def is_sent(self) -> bool:
@@ -145,6 +137,8 @@ class PushResult:
     @property
     def is_retryable(self) -> bool:
         """Worth another try later: rate limited, a server error, or no answer."""
+        if self.refused:
+            return False
         return self.status_code is None or self.status_code == 429 or self.status_code >= 500
 
 
@@ -158,11 +152,35 @@ def public_key_b64(private_pem: str) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-class PushSender:
-    """Sends notifications concurrently in a bounded pool; one per worker process.
+class PublicOnlyResolver(AbstractResolver):
+    """Resolves host names and refuses any answer that is not a public address, so a push
+    service's name cannot be pointed at this network (checked on the address actually used)."""
 
-    The VAPID JWT is signed once per push-service origin and reused for its lifetime instead of
-    being signed for every message.
+    def __init__(self) -> None:
+        self._inner = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """Resolve, then drop the connection attempt if any address is private or local."""
+        answers = await self._inner.resolve(host, port, family)
+        for answer in answers:
+            if not ipaddress.ip_address(answer["host"]).is_global:
+                reason = f"{host} resolves to a non-public address {answer['host']}"
+                raise OSError(errno.EACCES, reason)
+        return answers
+
+    async def close(self) -> None:
+        """Release the inner resolver."""
+        await self._inner.close()
+
+
+class PushSender:
+    """Sends notifications concurrently (at most ``pool_size`` at once); one per worker process.
+
+    Requests run on an asyncio loop in a thread of their own (aiohttp), so a slow push service
+    holds a connection slot, not a thread. The VAPID JWT is signed once per push-service origin
+    and reused for its lifetime instead of being signed for every message.
     """
 
     def __init__(
@@ -171,7 +189,7 @@ class PushSender:
         private_pem: str,
         subject: str,
         policy: EndpointPolicy,
-        pool_size: int = 32,
+        pool_size: int = 64,
         timeout_s: float = 10.0,
     ) -> None:
         if not subject.startswith(("mailto:", "https://")):
@@ -180,44 +198,62 @@ class PushSender:
         self._vapid = Vapid02(private_key=key)
         self._subject = subject
         self._policy = policy
-        self._timeout_s = timeout_s
+        self._pool_size = pool_size
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._jwt: dict[str, tuple[str, float]] = {}
-        self._jwt_lock = threading.Lock()
-        self._http = requests.Session()
-        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=0)
-        self._http.mount("https://", adapter)
-        self._http.mount("http://", adapter)
-        self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="push")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="push", daemon=True)
+        self._thread.start()
+        self._http = asyncio.run_coroutine_threadsafe(self._open(), self._loop).result()
         self.signatures = 0  # how many JWTs were signed (the cache's effect, for tests and bench)
 
+    async def _open(self) -> aiohttp.ClientSession:
+        resolver = None if self._policy.allow_local else PublicOnlyResolver()
+        connector = aiohttp.TCPConnector(
+            limit=self._pool_size, resolver=resolver, ttl_dns_cache=300
+        )
+        return aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+
     def close(self) -> None:
-        """Finish what is in flight and release connections."""
-        self._pool.shutdown(wait=True)
-        self._http.close()
+        """Finish what is in flight and release connections and the loop."""
+        asyncio.run_coroutine_threadsafe(self._http.close(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
 
     def authorization(self, endpoint: str) -> str:
-        """The VAPID Authorization header for this endpoint's origin (cached until near expiry)."""
+        """The VAPID Authorization header for this endpoint's origin (cached until near expiry).
+
+        Called on the sender's loop only, so the cache needs no lock."""
         parts = urlsplit(endpoint)
         origin = f"{parts.scheme}://{parts.netloc}"
         now = time.time()
-        with self._jwt_lock:
-            cached = self._jwt.get(origin)
-            if cached and cached[1] - now > JWT_RENEW_BEFORE_S:
-                return cached[0]
-            expires = int(now) + JWT_LIFETIME_S
-            header = self._vapid.sign({"aud": origin, "exp": expires, "sub": self._subject})
-            self._jwt[origin] = (header["Authorization"], expires)
-            self.signatures += 1
-            return str(header["Authorization"])
+        cached = self._jwt.get(origin)
+        if cached and cached[1] - now > JWT_RENEW_BEFORE_S:
+            return cached[0]
+        expires = int(now) + JWT_LIFETIME_S
+        header = str(
+            self._vapid.sign({"aud": origin, "exp": expires, "sub": self._subject})["Authorization"]
+        )
+        self._jwt[origin] = (header, expires)
+        self.signatures += 1
+        return header
 
-    def send(self, target: Target, notification: Notification) -> PushResult:
+    def send_all(self, jobs: Iterable[tuple[Target, Notification]]) -> list[PushResult]:
+        """Send many at once; results in the order of the jobs."""
+        return asyncio.run_coroutine_threadsafe(self._send_all(list(jobs)), self._loop).result()
+
+    async def _send_all(self, jobs: list[tuple[Target, Notification]]) -> list[PushResult]:
+        return list(await asyncio.gather(*(self._send(target, note) for target, note in jobs)))
+
+    async def _send(self, target: Target, notification: Notification) -> PushResult:
         """Encrypt and post one message; never raises for what a push service does."""
         try:
-            self._policy.check(target.endpoint, resolve=not self._policy.allow_local)
+            self._policy.check(target.endpoint)
         except UnsafeEndpoint as error:
-            return PushResult(target.subscription_id, None, f"refused: {error.message}")
-        except OSError as error:  # DNS failure: may be passing
-            return PushResult(target.subscription_id, None, f"cannot resolve: {error}")
+            return PushResult(
+                target.subscription_id, None, f"refused: {error.message}", refused=True
+            )
         subscription = {
             "endpoint": target.endpoint,
             "keys": {"p256dh": target.p256dh, "auth": target.auth},
@@ -232,26 +268,20 @@ class PushSender:
             "Topic": notification.topic,
         }
         try:
-            response = self._http.post(
-                target.endpoint,
-                data=body,
-                headers=headers,
-                timeout=self._timeout_s,
-                allow_redirects=False,
+            async with self._http.post(
+                target.endpoint, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                detail = (await response.text())[:200]
+                return PushResult(
+                    target.subscription_id,
+                    response.status,
+                    detail,
+                    _retry_after(response.headers.get("Retry-After")),
+                )
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            return PushResult(
+                target.subscription_id, None, f"no answer: {type(error).__name__}: {error}"[:200]
             )
-        except requests.RequestException as error:
-            return PushResult(target.subscription_id, None, f"no answer: {type(error).__name__}")
-        return PushResult(
-            target.subscription_id,
-            response.status_code,
-            response.text[:200],
-            _retry_after(response.headers.get("Retry-After")),
-        )
-
-    def send_all(self, jobs: Iterable[tuple[Target, Notification]]) -> list[PushResult]:
-        """Send many at once in the pool; results in the order of the jobs."""
-        futures = [self._pool.submit(self.send, target, note) for target, note in jobs]
-        return [future.result() for future in futures]
 
 
 def _retry_after(value: str | None) -> float | None:
