@@ -198,3 +198,25 @@ def test_clinician_reads_the_delivery_ledger(
         ("queued", None),
         ("sent", 201),
     ]
+
+
+def test_each_time_point_of_a_protocol_prompts_once_at_its_own_time(
+    worker: Worker, session: Session, push: PushService
+) -> None:
+    treatment, browser = treated_patient(session, push, modality="acupuncture")
+    schedule = [(c.id, c.due_at) for c in checkins_of(session, treatment)]
+    assert len(schedule) == 4  # evening of day 0, 24 h, 72 h, 7 d
+    for checkin_id, due_at in schedule:
+        assert dispatch_due_checkins(worker, due_at - timedelta(minutes=1)) == 0
+        assert dispatch_due_checkins(worker, due_at) == 1
+        assert push.for_subscriber(browser)[-1].payload["checkin_id"] == checkin_id
+    assert len(push.for_subscriber(browser)) == 4
+
+
+def checkins_of(session: Session, treatment: Treatment) -> list[CheckIn]:
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(CheckIn).filter_by(treatment_id=treatment.id).order_by(CheckIn.due_at)
+        )
+    )
