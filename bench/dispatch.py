@@ -226,8 +226,8 @@ def main() -> None:
     )
     parser.add_argument("--history", type=int, nargs=2, default=[10_000, 1_000_000])
     parser.add_argument("--claim-due", type=int, default=200)
-    parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--pool", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=Config.DISPATCH_BATCH)
+    parser.add_argument("--pool", type=int, default=Config.PUSH_POOL_SIZE)
     args = parser.parse_args()
 
     url = postgres_database("needling_bench")

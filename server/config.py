@@ -100,11 +100,11 @@ class Config:
     VAPID_SUBJECT: str = "mailto:push-admin@example.org"
     PUSH_ALLOW_LOCAL: bool = False
     PUSH_ALLOWED_HOSTS: tuple[str, ...] = DEFAULT_PUSH_HOSTS
-    PUSH_POOL_SIZE: int = 32
+    PUSH_POOL_SIZE: int = 256
     PUSH_TIMEOUT_S: float = 10.0
     # the worker
     DISPATCH_INTERVAL_S: int = 10
-    DISPATCH_BATCH: int = 200
+    DISPATCH_BATCH: int = 1000
     CLAIM_LEASE_S: int = 120
     RETRY_MAX_ATTEMPTS: int = 5
     RETRY_BASE_S: float = 30.0
