@@ -13,6 +13,8 @@ from server.cli import bp as cli_bp
 from server.config import REPO_ROOT, Config
 from server.errors import register_error_handlers
 from server.extensions import api, db, migrate
+from server.pwa import bp as pwa_bp
+from server.pwa import load_bundle
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -42,6 +44,8 @@ def create_app(config: Config | None = None) -> Flask:
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(cli_bp)
+    app.extensions["pwa_bundle"] = load_bundle()
+    app.register_blueprint(pwa_bp)
     register_error_handlers(app)
     return app
 

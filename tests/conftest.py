@@ -35,6 +35,7 @@ from server.services import credentials
 from server.services.mail import Mailer
 from server.services.push import EndpointPolicy, PushSender
 from tests import push_service
+from tests.browser.conftest import CHROMIUM
 from tests.databases import (
     POSTGRES_UNAVAILABLE,
     POSTGRES_URL,
@@ -57,6 +58,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not CHROMIUM.exists():
+        terminalreporter.write_line(
+            f"!!! THE BROWSER TESTS WERE SKIPPED: {CHROMIUM} is missing "
+            "(apt-get install -y chromium)",
+            red=True,
+            bold=True,
+        )
     if POSTGRES_UNAVAILABLE:
         terminalreporter.write_line(
             f"!!! THE POSTGRESQL HALF WAS SKIPPED: {POSTGRES_UNAVAILABLE}", red=True, bold=True

@@ -10,9 +10,13 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server.api import me as me_api
+from server.extensions import db
 from server.models import Alert, CheckIn, Clinician, Patient, PushSubscription, Response
+from server.services.answers import answer_checkin
 from server.services.enrolment import issue_enrolment
 from tests.factories import (
     b64url,
@@ -623,3 +627,26 @@ def test_subscribing_without_a_token_is_unauthorized(client: FlaskClient, sessio
     response = client.post(SUBSCRIPTIONS_URL, json=browser_subscription())
 
     assert response.status_code == 401
+
+
+def test_answer_racing_its_own_replay_gets_the_stored_body(
+    client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clinician, patient = clinic_with_patient(session)
+    headers = enrolled_headers(session, clinician, patient)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    real = answer_checkin
+    calls: list[int] = []
+
+    def the_other_request_wins(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # the twin request stores the answer first, then ours collides
+            real(*args, **kwargs)
+            db.session.commit()
+            raise IntegrityError("INSERT INTO responses", {}, Exception("unique client_id"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(me_api, "answer_checkin", the_other_request_wins)
+    response = client.post(response_url(checkin.id), headers=headers, json=new_answer())
+    assert response.status_code == 200
+    assert count_rows(session, Response) == 1

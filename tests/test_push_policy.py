@@ -7,6 +7,7 @@ import base64
 import random
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -79,7 +80,9 @@ def resolve_for_sending(host: str) -> list[ResolveResult]:
         finally:
             await resolver.close()
 
-    return asyncio.run(resolve())
+    # a thread of its own: Playwright's sync API may already run an event loop in this one
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, resolve()).result()
 
 
 # --- EndpointPolicy ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.extensions import db
@@ -16,10 +17,12 @@ from server.services.answers import (
     answer_checkin,
     answers_of,
     due_checkins,
+    next_checkin_at,
     patient_checkin,
 )
 from server.services.delivery import acknowledge
 from server.services.enrolment import enrol
+from server.services.history import recovery_history
 from server.services.push import endpoint_policy
 from server.services.questions import questions_for
 from server.services.subscriptions import subscribe, unsubscribe
@@ -35,6 +38,8 @@ from .me_schemas import (
     DeliveryAckSchema,
     EnrolResultSchema,
     EnrolSchema,
+    HistorySchema,
+    MeSchema,
     PatientCheckInSchema,
     PushSubscriptionCreateSchema,
     PushSubscriptionDeleteSchema,
@@ -62,6 +67,40 @@ class Enrol(MethodView):
             "display_name": patient.display_name,
             "clinic": patient.clinic.name,
         }
+
+
+@blp.route("/me")
+class Me(MethodView):
+    """The enrolled patient."""
+
+    decorators = [patient_or_link_required]
+
+    @blp.response(200, MeSchema)
+    def get(self) -> dict[str, Any]:
+        """Who this device belongs to, and what the app should say about reaching them."""
+        session = db.session()
+        patient = current_patient()
+        body = {
+            "display_name": patient.display_name,
+            "clinic": patient.clinic.name,
+            "emergency_number": patient.clinic.emergency_number,
+            "has_email": patient.email is not None,
+            "next_checkin_at": next_checkin_at(session, patient_id=patient.id, now=utcnow()),
+        }
+        session.commit()  # the token's last use
+        return body
+
+
+@blp.route("/me/history")
+class MyHistory(MethodView):
+    """The patient's own recovery."""
+
+    decorators = [patient_required]
+
+    @blp.response(200, HistorySchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """Soreness and pain against hours since each of the latest treatments."""
+        return recovery_history(db.session(), patient=current_patient())
 
 
 @blp.route("/me/checkins")
@@ -165,16 +204,27 @@ class MyResponse(MethodView):
     )
     def post(self, body: dict[str, Any], checkin_id: int) -> tuple[dict[str, Any], int]:
         """Answer an open check-in; red-flag advice comes back at once in ``alerts``."""
-        result = answer_checkin(
-            db.session(),
-            patient=current_patient(),
-            checkin_id=reachable_checkin(checkin_id),
-            client_id=body["client_id"],
-            answers=body["answers"],
-            note=body.get("note"),
-            now=utcnow(),
-        )
-        db.session.commit()
+        patient = current_patient()
+
+        def answer() -> AnswerResult:
+            return answer_checkin(
+                db.session(),
+                patient=patient,
+                checkin_id=reachable_checkin(checkin_id),
+                client_id=body["client_id"],
+                answers=body["answers"],
+                note=body.get("note"),
+                now=utcnow(),
+            )
+
+        try:
+            result = answer()
+            db.session.commit()
+        except IntegrityError:
+            # the same answer arrived twice at once (a phone replaying its outbox): the other
+            # request stored it, so this one is now a replay and gets the stored body
+            db.session.rollback()
+            result = answer()
         return _result_body(result), 200 if result.is_replay else 201
 
 

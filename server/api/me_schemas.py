@@ -128,3 +128,31 @@ class DeliveryAckSchema(ma.Schema):
     """A step the service worker saw."""
 
     event = ma.fields.String(required=True, validate=ma.validate.OneOf(["shown", "opened"]))
+
+
+class MeSchema(ma.Schema):
+    """The enrolled patient, as the app greets them."""
+
+    display_name = ma.fields.String(allow_none=True)
+    clinic = ma.fields.String()
+    emergency_number = ma.fields.String()
+    has_email = ma.fields.Boolean(metadata={"description": "prompts can fall back to e-mail"})
+    next_checkin_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class HistoryPointSchema(ma.Schema):
+    """One answer's soreness and pain, hours after the treatment."""
+
+    hours = ma.fields.Float()
+    soreness = ma.fields.Integer(allow_none=True)
+    pain = ma.fields.Integer(allow_none=True)
+
+
+class HistorySchema(ma.Schema):
+    """One treatment's course."""
+
+    treatment_id = ma.fields.Integer()
+    modality = ma.fields.String()
+    treated_at = ma.fields.AwareDateTime()
+    baseline = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    points = ma.fields.List(ma.fields.Nested(HistoryPointSchema))

@@ -128,16 +128,8 @@ def answer_checkin(
 ) -> AnswerResult:
     """Store a patient's answer to their own open check-in; the same client_id replays."""
     emergency = patient.clinic.emergency_number
-    replay = session.scalar(select(Response).filter_by(client_id=client_id))
-    if replay is not None:
-        if replay.checkin_id != checkin_id or replay.treatment.patient_id != patient.id:
-            raise Conflict("this client_id was already used for another answer", field="client_id")
-        return AnswerResult(
-            replay,
-            flags_for(replay.flagged_rules, emergency_number=emergency),
-            True,
-            next_checkin_at(session, patient_id=patient.id, now=now),
-        )
+    # the check-in first, locked: a concurrent replay of the same answer waits here and then
+    # finds the stored response below instead of a check-in already answered
     checkin = session.scalar(
         select(CheckIn)
         .join(Treatment)
@@ -146,6 +138,16 @@ def answer_checkin(
     )
     if checkin is None:
         raise NotFound("no such check-in")
+    replay = session.scalar(select(Response).filter_by(client_id=client_id))
+    if replay is not None:
+        if replay.checkin_id != checkin_id:
+            raise Conflict("this client_id was already used for another answer", field="client_id")
+        return AnswerResult(
+            replay,
+            flags_for(replay.flagged_rules, emergency_number=emergency),
+            True,
+            next_checkin_at(session, patient_id=patient.id, now=now),
+        )
     _check_window(checkin, patient, now)
     checked = check_answers(answers, asked=checkin.items)
     treatment = checkin.treatment

@@ -1,0 +1,393 @@
+/* The patient app: enrol, turn on notifications, answer check-ins (also offline), see recovery.
+   Plain ES module; the page talks to the server only through /api/v1. */
+const { store, bearer, sendAnswer, flushOutbox } = self.checkins;
+const main = document.getElementById("main");
+const statusRegion = document.getElementById("status");
+let linkToken = null; // an e-mailed link opens one check-in without enrolment
+
+/* ---------- small helpers ---------- */
+
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined && child !== false) {
+      element.append(child instanceof Node ? child : String(child));
+    }
+  }
+  return element;
+}
+
+function show(title, ...content) {
+  document.title = `${title} · Check-in`;
+  main.replaceChildren(h("h1", {}, title), ...content.filter(Boolean));
+  main.focus({ preventScroll: false });
+}
+
+function announce(text) {
+  statusRegion.textContent = text;
+}
+
+function when(iso) {
+  return new Intl.DateTimeFormat(undefined, {
+    weekday: "long", hour: "numeric", minute: "2-digit", day: "numeric", month: "long",
+  }).format(new Date(iso));
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || `The server answered ${status}.`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+async function api(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    headers: { "Content-Type": "application/json", ...(await bearer(linkToken)) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const payload = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, payload);
+  return payload;
+}
+
+function problem(error) {
+  if (error instanceof ApiError) return error.message;
+  return "You seem to be offline. Check your connection and try again.";
+}
+
+/* ---------- notifications ---------- */
+
+const isIos = () => /iphone|ipad|ipod/i.test(navigator.userAgent);
+const isStandalone = () => matchMedia("(display-mode: standalone)").matches || navigator.standalone;
+const pushSupported = () => "serviceWorker" in navigator && "PushManager" in self && "Notification" in self;
+
+function keyBytes(base64url) {
+  const text = atob(base64url.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(text, (char) => char.charCodeAt(0));
+}
+
+/* Subscribe (or re-register the existing subscription) and tell the server. */
+async function registerPush() {
+  const registration = await navigator.serviceWorker.ready;
+  let subscription = await registration.pushManager.getSubscription();
+  if (!subscription) {
+    const { public_key: publicKey } = await api("GET", "/api/v1/push/key");
+    subscription = await registration.pushManager.subscribe({
+      userVisibleOnly: true, applicationServerKey: keyBytes(publicKey),
+    });
+  }
+  await api("POST", "/api/v1/me/push-subscriptions", subscription.toJSON());
+}
+
+function notificationCard(me) {
+  const card = h("section", { class: "card", "aria-labelledby": "notify-title" },
+    h("h2", { id: "notify-title" }, "Check-in reminders"));
+  const byEmail = me.has_email ? " Your clinic will send your check-ins by e-mail instead." : "";
+  if (!pushSupported()) {
+    card.append(h("p", {}, `This browser cannot show notifications.${byEmail}`));
+  } else if (isIos() && !isStandalone()) {
+    card.append(
+      h("p", {}, "To get reminders on an iPhone, first add this app to your Home Screen:"),
+      h("ol", {}, h("li", {}, "Tap the Share button."), h("li", {}, "Choose “Add to Home Screen”."),
+        h("li", {}, "Open the app from your Home Screen and turn reminders on.")),
+    );
+  } else if (Notification.permission === "granted") {
+    card.append(h("p", {}, "Reminders are on. We will tell you when a check-in is ready."));
+  } else if (Notification.permission === "denied") {
+    card.append(h("p", {}, `Notifications are blocked for this app.${byEmail} You can still open the app to answer; check-ins that are ready are listed above.`));
+  } else {
+    const button = h("button", { type: "button", class: "primary" }, "Turn on reminders");
+    const note = h("p", {}, "A reminder tells you when a check-in is ready, so your clinic hears how you recover at the right moments. We never put your answers in a notification.");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const permission = await Notification.requestPermission();
+      if (permission === "granted") {
+        try {
+          await registerPush();
+          announce("Reminders are on.");
+        } catch (error) {
+          announce(`Reminders could not be turned on on this device (${error.message}).${byEmail}`);
+        }
+      }
+      card.replaceWith(notificationCard(me));
+    });
+    card.append(note, button);
+  }
+  return card;
+}
+
+/* ---------- screens ---------- */
+
+async function enrolScreen() {
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  history.replaceState(null, "", "/enrol"); // the token leaves the address bar at once
+  if (!token) return show("Open your link", h("p", {}, "Open the link or scan the QR code your clinic gave you."));
+  try {
+    const result = await api("POST", "/api/v1/enrol", { token });
+    await store.set("token", result.patient_token);
+    await store.set("clinic", result.clinic);
+    history.replaceState(null, "", "/");
+    await homeScreen(`You are set up with ${result.clinic}.`);
+  } catch (error) {
+    show("This link did not work", h("p", { role: "alert" }, problem(error)));
+  }
+}
+
+async function homeScreen(greeting) {
+  if (!(await store.get("token"))) {
+    return show("Welcome", h("p", {}, "Open the link or scan the QR code your clinic gave you to set up your check-ins."));
+  }
+  try {
+    const [me, due, history] = await Promise.all([
+      api("GET", "/api/v1/me"), api("GET", "/api/v1/me/checkins?status=due"),
+      api("GET", "/api/v1/me/history"),
+    ]);
+    setEmergency(me.emergency_number);
+    const pending = await store.pending();
+    show(greeting || (me.display_name ? `Hello, ${me.display_name}` : "Your check-ins"),
+      pending.length ? h("p", { class: "notice" }, savedText(pending.length)) : null,
+      dueList(due),
+      h("p", {}, me.next_checkin_at ? `Next check-in: ${when(me.next_checkin_at)}.` : "No more check-ins are planned."),
+      notificationCard(me),
+      historyCard(history),
+    );
+    if (pushSupported() && Notification.permission === "granted") registerPush().catch(() => {});
+  } catch (error) {
+    show("Your check-ins", h("p", { role: "alert" }, problem(error)));
+  }
+}
+
+function dueList(due) {
+  if (!due.length) return h("p", {}, "Nothing to answer right now. Thank you!");
+  return h("section", { "aria-labelledby": "due-title" }, h("h2", { id: "due-title" }, "Ready to answer"),
+    h("ul", { class: "due" }, due.map((checkin) => h("li", {},
+      h("a", { class: "button primary", href: `/checkin/${checkin.id}` }, "Answer check-in"),
+      h("span", {}, ` open until ${when(checkin.expires_at)}`)))));
+}
+
+const savedText = (count) => `${count === 1 ? "One answer is" : `${count} answers are`} saved on this phone and not sent yet. They will be sent when you are back online.`;
+
+async function checkinScreen(id) {
+  try {
+    const [checkin, me] = await Promise.all([
+      api("GET", `/api/v1/me/checkins/${id}`), api("GET", "/api/v1/me"),
+    ]);
+    setEmergency(me.emergency_number);
+    if (checkin.status === "answered") return show("Already answered", h("p", {}, "Thank you, this check-in is done."), homeLink());
+    if (new Date(checkin.expires_at) <= new Date() || checkin.status === "missed") {
+      return show("This check-in has closed", h("p", {}, `It was open until ${when(checkin.expires_at)}. Your next check-in will come as usual.`), homeLink());
+    }
+    show("How are you feeling?", checkinForm(checkin));
+  } catch (error) {
+    show("Check-in", h("p", { role: "alert" }, problem(error)), homeLink());
+  }
+}
+
+function homeLink() {
+  return linkToken ? null : h("p", {}, h("a", { href: "/" }, "Back to your check-ins"));
+}
+
+/* ---------- the check-in form, built from the server's item definitions ---------- */
+
+function question(item) {
+  const id = `q-${item.code}`;
+  if (item.kind === "text") {
+    return h("div", { class: "question", "data-code": item.code },
+      h("label", { for: id }, item.text),
+      item.help ? h("p", { class: "hint", id: `${id}-help` }, item.help) : null,
+      h("textarea", { id, name: item.code, rows: 3, maxlength: item.max_length, "aria-describedby": item.help ? `${id}-help` : null }));
+  }
+  const options = item.kind === "scale"
+    ? Array.from({ length: item.max - item.min + 1 }, (_, i) => ({ code: String(item.min + i), label: String(item.min + i) }))
+    : item.kind === "boolean" ? [{ code: "yes", label: "Yes" }, { code: "no", label: "No" }] : item.options;
+  const anchors = item.kind === "scale"
+    ? h("p", { class: "anchors", id: `${id}-anchors` }, h("span", {}, `${item.min} = ${item.min_label}`), h("span", {}, `${item.max} = ${item.max_label}`))
+    : null;
+  return h("fieldset", { class: `question ${item.kind}`, "data-code": item.code, "aria-describedby": anchors ? `${id}-anchors` : null },
+    h("legend", {}, item.text),
+    anchors,
+    h("div", { class: "choices" }, options.map((option) => h("label", { class: "choice" },
+      h("input", { type: "radio", name: item.code, value: option.code }),
+      h("span", {}, option.label)))));
+}
+
+function collect(form, items) {
+  const answers = {};
+  for (const item of items) {
+    const container = form.querySelector(`[data-code="${item.code}"]`);
+    const field = form.elements[item.code];
+    if (!field || !container || container.hidden) continue;
+    const value = (field.value || "").trim();
+    if (!value) continue;
+    if (item.kind === "scale") answers[item.code] = Number(value);
+    else if (item.kind === "boolean") answers[item.code] = value === "yes";
+    else answers[item.code] = value;
+  }
+  return answers;
+}
+
+function checkinForm(checkin) {
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  const note = h("div", { class: "question" }, h("label", { for: "q-note" }, "A note for your clinic (optional)"),
+    h("textarea", { id: "q-note", name: "note", rows: 2, maxlength: 1000 }));
+  const form = h("form", { novalidate: true }, checkin.items.map(question), note, error,
+    h("button", { type: "submit", class: "primary" }, "Send answers"));
+  const toggleFollowUps = () => {
+    for (const item of checkin.items.filter((i) => i.enable_when)) {
+      const chosen = form.elements[item.enable_when.item];
+      const shown = chosen && chosen.value === (item.enable_when.equals === true ? "yes" : String(item.enable_when.equals));
+      form.querySelector(`[data-code="${item.code}"]`).hidden = !shown;
+    }
+  };
+  form.addEventListener("change", toggleFollowUps);
+  toggleFollowUps();
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const answers = collect(form, checkin.items);
+    if (!Object.keys(answers).length) {
+      error.textContent = "Please answer at least one question (you may skip any of them).";
+      error.hidden = false;
+      return;
+    }
+    form.querySelector("button[type=submit]").disabled = true;
+    const noteText = form.elements.note.value.trim();
+    await submit(checkin, { client_id: crypto.randomUUID(), answers, note: noteText || null });
+  });
+  return form;
+}
+
+const URGENT_ITEMS = ["rf_breath_chest", "rf_faint", "rf_infection", "rf_neuro"];
+
+async function submit(checkin, body) {
+  const item = { client_id: body.client_id, checkin_id: checkin.id, body, token: linkToken, queued_at: new Date().toISOString() };
+  await store.queue(item); // kept on the phone first: nothing is lost if the network drops now
+  try {
+    const result = await sendAnswer(item);
+    if (result.retryLater) throw new Error("server busy");
+    if (!result.ok) {
+      return show("Not sent", h("p", { role: "alert" }, (result.body && result.body.message) || "The answers could not be saved."), homeLink());
+    }
+    confirmation(result.body);
+  } catch (error) {
+    savedOffline(body.answers);
+  }
+}
+
+function adviceBlocks(alerts) {
+  return alerts.map((alert) => h("div", { class: `advice ${alert.severity}`, role: "alert" },
+    h("h2", {}, alert.severity === "urgent" ? "Please act now" : "Important"), h("p", {}, alert.advice)));
+}
+
+function confirmation(result) {
+  show("Thank you",
+    ...adviceBlocks(result.alerts || []),
+    h("p", {}, "Your answers were sent to your clinic."),
+    h("p", {}, result.next_checkin_at ? `Your next check-in: ${when(result.next_checkin_at)}.` : "There are no more check-ins planned."),
+    homeLink());
+  announce("Your answers were sent.");
+}
+
+async function savedOffline(answers) {
+  const flagged = URGENT_ITEMS.some((code) => answers[code] === true) || answers.bruise_bleed === "bleeding";
+  show("Saved on this phone",
+    flagged ? h("div", { class: "advice urgent", role: "alert" }, h("h2", {}, "Please act now"),
+      h("p", {}, `You reported a symptom that may need care now. If you think it’s an emergency, call ${emergencyNumber()}. Your answers will reach your clinic when you are back online.`)) : null,
+    h("p", { class: "notice" }, "You are offline. Your answers are saved on this phone and not sent yet; they will be sent automatically when you are back online."),
+    homeLink());
+  const registration = await navigator.serviceWorker?.ready;
+  if (registration && "sync" in registration) await registration.sync.register("outbox").catch(() => {});
+}
+
+/* ---------- the patient's own recovery chart ---------- */
+
+function historyCard(history) {
+  const latest = history.find((entry) => entry.points.length);
+  if (!latest) return null;
+  const width = 320, height = 180, pad = 28;
+  const maxHours = Math.max(24, ...latest.points.map((p) => p.hours));
+  const x = (hours) => pad + (hours / maxHours) * (width - pad * 1.5);
+  const y = (score) => height - pad - (score / 10) * (height - pad * 1.8);
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-labelledby", "chart-title");
+  const line = (measure, className) => {
+    const points = latest.points.filter((p) => p[measure] !== null && p[measure] !== undefined);
+    if (!points.length) return;
+    const path = document.createElementNS(ns, "polyline");
+    path.setAttribute("points", points.map((p) => `${x(p.hours)},${y(p[measure])}`).join(" "));
+    path.setAttribute("class", className);
+    svg.append(path);
+    for (const p of points) {
+      const dot = document.createElementNS(ns, "circle");
+      Object.entries({ cx: x(p.hours), cy: y(p[measure]), r: 4, class: className }).forEach(([k, v]) => dot.setAttribute(k, v));
+      svg.append(dot);
+    }
+  };
+  for (const score of [0, 5, 10]) {
+    const label = document.createElementNS(ns, "text");
+    Object.entries({ x: 4, y: y(score) + 4, class: "axis" }).forEach(([k, v]) => label.setAttribute(k, v));
+    label.textContent = score;
+    svg.append(label);
+  }
+  line("soreness", "soreness");
+  line("pain", "pain");
+  const rows = latest.points.map((p) => h("tr", {}, h("td", {}, `${p.hours} h`), h("td", {}, p.soreness ?? "–"), h("td", {}, p.pain ?? "–")));
+  return h("section", { class: "card", "aria-labelledby": "chart-title" },
+    h("h2", { id: "chart-title" }, "Your recovery since your last treatment"),
+    h("p", { class: "legend" }, h("span", { class: "key soreness" }, "Soreness"), " ", h("span", { class: "key pain" }, "Pain"), " (0–10, by hours since treatment)"),
+    svg,
+    h("details", {}, h("summary", {}, "Show as a table"),
+      h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "After"), h("th", { scope: "col" }, "Soreness"), h("th", { scope: "col" }, "Pain"))), h("tbody", {}, rows))));
+}
+
+/* ---------- start ---------- */
+
+let emergency = "your local emergency number";
+const emergencyNumber = () => emergency;
+
+function setEmergency(number) {
+  if (!number) return;
+  emergency = number;
+  document.getElementById("emergency").textContent = `If you think it’s an emergency, call ${number}. This app is not watched around the clock.`;
+}
+
+async function sendSaved() {
+  const results = await flushOutbox().catch(() => []);
+  const sent = results.filter((result) => result.ok);
+  if (sent.length) announce(`${sent.length === 1 ? "One saved answer was" : `${sent.length} saved answers were`} sent.`);
+  const alerts = sent.flatMap((result) => result.body.alerts || []);
+  if (alerts.length) main.prepend(...adviceBlocks(alerts));
+}
+
+async function route() {
+  const path = location.pathname;
+  const checkin = path.match(/^\/checkin\/(\d+)$/);
+  if (path === "/enrol") return enrolScreen();
+  if (checkin) {
+    linkToken = new URLSearchParams(location.hash.slice(1)).get("link");
+    if (!linkToken && !(await store.get("token"))) {
+      return show("Check-in", h("p", {}, "Open the link or scan the QR code your clinic gave you first."));
+    }
+    return checkinScreen(Number(checkin[1]));
+  }
+  return homeScreen();
+}
+
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+  navigator.serviceWorker.addEventListener("message", (event) => {
+    if (event.data && event.data.type === "open" && event.data.url !== location.href) location.assign(event.data.url);
+    if (event.data && event.data.type === "outbox") announce("Your saved answers were sent.");
+  });
+}
+addEventListener("online", sendSaved);
+sendSaved().finally(route);

@@ -1,0 +1,269 @@
+"""The patient app in real Chromium: install, enrol, a pushed prompt, answering, offline."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jobs.tasks import Worker, dispatch_due_checkins
+from server.models import CheckIn, Clinician, Patient, Response
+from server.services.enrolment import issue_enrolment
+from tests.browser.conftest import screenshot
+from tests.factories import make_clinician, make_patient, make_treatment
+from tests.push_service import PushService
+from tests.test_dispatch import subscribe_local
+
+
+def enrolment_link(session: Session, base_url: str) -> tuple[Clinician, Patient, str]:
+    """A new patient of a new clinic and a one-time enrolment link for them."""
+    clinician = make_clinician(session)
+    patient = make_patient(
+        session, clinician, quiet_hours=None, display_name="Sam", email="sam@example.org"
+    )
+    link = issue_enrolment(
+        session,
+        clinician=clinician,
+        patient=patient,
+        now=datetime.now(UTC),
+        base_url=base_url,
+        ttl=timedelta(hours=1),
+    )
+    session.commit()
+    return clinician, patient, link.url
+
+
+def enrol(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("You are set up")
+    page.wait_for_function(
+        "navigator.serviceWorker.controller !== null || "
+        "navigator.serviceWorker.ready.then(() => true)"
+    )
+
+
+def treated_now(session: Session, clinician: Clinician, patient: Patient) -> CheckIn:
+    """An IMS treatment whose 2 h check-in is open right now."""
+    treated_at = datetime.now(UTC) - timedelta(hours=2, minutes=5)
+    treatment = make_treatment(
+        session, clinician, patient, modality="ims", treated_at=treated_at, now=treated_at
+    )
+    session.commit()
+    checkin = next(c for c in treatment.checkins if c.slot == "2h")
+    return checkin
+
+
+def eventually(
+    page: Page, expression: str, until: Callable[[Any], bool] = bool, timeout_s: float = 10
+) -> Any:
+    """Evaluate an (async) expression in the page until ``until`` holds for its value."""
+    deadline = time.monotonic() + timeout_s
+    value = page.evaluate(expression)
+    while not until(value) and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+        value = page.evaluate(expression)
+    return value
+
+
+def deliver_push(page: Page, origin: str, payload: dict[str, Any]) -> Any:
+    """Hand a push message to the page's service worker (DevTools protocol), as a push service
+    would, and return the notifications it shows. Delivered again if the worker was not ready:
+    a repeat replaces the notification (same tag)."""
+    cdp = page.context.new_cdp_session(page)
+    registrations: dict[str, dict[str, Any]] = {}
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.update(
+            {r["registrationId"]: r for r in event["registrations"]}
+        ),
+    )
+    cdp.send("ServiceWorker.enable")
+    listing = (
+        "navigator.serviceWorker.ready.then(r => r.getNotifications())"
+        ".then(ns => ns.map(n => ({title: n.title, tag: n.tag, data: n.data})))"
+    )
+    shown: Any = []
+    for _ in range(3):
+        live = eventually(
+            page,
+            "1",
+            until=lambda _: any(
+                r["scopeURL"] == f"{origin}/" and not r["isDeleted"] for r in registrations.values()
+            ),
+        )
+        assert live, "no service worker registration"
+        [registration] = [
+            r
+            for r in registrations.values()
+            if r["scopeURL"] == f"{origin}/" and not r["isDeleted"]
+        ]
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {
+                "origin": origin,
+                "registrationId": registration["registrationId"],
+                "data": json.dumps(payload),
+            },
+        )
+        shown = eventually(page, listing, timeout_s=3)
+        if shown:
+            break
+    cdp.detach()
+    return shown
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    results = Axe().run(page)
+    violations: list[dict[str, Any]] = results.response["violations"]
+    return [v for v in violations if v["impact"] in ("serious", "critical")]
+
+
+def responses_for(session: Session, checkin_id: int) -> int:
+    session.expire_all()
+    return (
+        session.scalar(select(func.count()).select_from(Response).filter_by(checkin_id=checkin_id))
+        or 0
+    )
+
+
+def test_manifest_is_installable_and_the_service_worker_activates(page: Page) -> None:
+    page.goto("/")
+    manifest = page.evaluate("fetch('/manifest.webmanifest').then(r => r.json())")
+    assert manifest["display"] == "standalone"
+    assert {"name", "short_name", "start_url", "theme_color", "background_color"} <= set(manifest)
+    sizes = {(icon["sizes"], icon["purpose"]) for icon in manifest["icons"]}
+    assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= sizes
+    for icon in manifest["icons"]:
+        assert page.evaluate(f"fetch('{icon['src']}').then(r => r.status)") == 200
+    state = eventually(
+        page,
+        "navigator.serviceWorker.ready.then(r => r.active.state)",
+        until=lambda value: value == "activated",
+    )
+    assert state == "activated"
+
+
+def test_enrolling_through_the_link_keeps_the_token_and_shows_home(
+    page: Page, session: Session, live_server: str
+) -> None:
+    _, _, url = enrolment_link(session, live_server)
+    enrol(page, url)
+    assert page.url == f"{live_server}/"
+    assert "token" not in page.url
+    token = page.evaluate("self.checkins.store.get('token')")
+    assert isinstance(token, str)
+    assert len(token) > 20
+    expect(page.get_by_role("button", name="Turn on reminders")).to_be_visible()
+    assert serious_violations(page) == []
+    screenshot(page, "home")
+
+
+def test_a_used_enrolment_link_says_so(
+    page: Page, session: Session, live_server: str, console_errors: list[str]
+) -> None:
+    _, _, url = enrolment_link(session, live_server)
+    enrol(page, url)
+    page.evaluate("indexedDB.deleteDatabase('checkins')")
+    page.goto(url)
+    expect(page.get_by_role("alert")).to_contain_text("already used")
+    console_errors.remove(
+        "Failed to load resource: the server responded with a status of 409 (CONFLICT)"
+    )  # the browser logs the refused exchange; expected here
+
+
+def test_a_pushed_prompt_reaches_the_service_worker_as_a_notification(
+    page: Page, session: Session, live_server: str, push: PushService, worker: Worker
+) -> None:
+    page.context.grant_permissions(["notifications"], origin=live_server)
+    clinician, patient, url = enrolment_link(session, live_server)
+    enrol(page, url)
+    # headless Chromium cannot subscribe through a real push service here: register the test's
+    # own subscription, let the worker push to the local service, hand the payload to the SW
+    subscribe_local(session, patient, push.subscribe())
+    checkin = treated_now(session, clinician, patient)
+    assert dispatch_due_checkins(worker) == 1
+    payload = push.received[-1].payload
+    shown = deliver_push(page, live_server, payload)
+    assert shown == [
+        {
+            "title": "Time for your check-in",
+            "tag": f"checkin-{checkin.id}",
+            "data": {"url": f"/checkin/{checkin.id}", "checkin_id": checkin.id},
+        }
+    ]
+    deadline = time.monotonic() + 10  # the SW reports 'shown' to the delivery ledger
+    while time.monotonic() < deadline:
+        session.expire_all()
+        if session.get(CheckIn, checkin.id).shown_at:  # type: ignore[union-attr]
+            break
+        time.sleep(0.1)
+    assert session.get(CheckIn, checkin.id).shown_at is not None  # type: ignore[union-attr]
+
+
+def test_answering_a_checkin_in_a_few_taps_shows_the_confirmation(
+    page: Page, session: Session, live_server: str
+) -> None:
+    clinician, patient, url = enrolment_link(session, live_server)
+    enrol(page, url)
+    checkin = treated_now(session, clinician, patient)
+    page.goto(f"/checkin/{checkin.id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("How are you feeling?")
+    assert serious_violations(page) == []
+    screenshot(page, "checkin")
+    soreness = page.get_by_role("group", name="How sore is the area")
+    soreness.get_by_role("radio", name="3", exact=True).click()
+    page.get_by_role("group", name="fainted").get_by_role("radio", name="No").click()
+    page.get_by_role("button", name="Send answers").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
+    expect(page.get_by_text("Your next check-in")).to_be_visible()
+    assert responses_for(session, checkin.id) == 1
+    screenshot(page, "confirmation")
+
+
+def test_a_red_flag_answer_shows_the_clinics_advice_at_once(
+    page: Page, session: Session, live_server: str
+) -> None:
+    clinician, patient, url = enrolment_link(session, live_server)
+    enrol(page, url)
+    checkin = treated_now(session, clinician, patient)
+    page.goto(f"/checkin/{checkin.id}")
+    page.get_by_role("group", name="shortness of breath").get_by_role("radio", name="Yes").click()
+    page.get_by_role("button", name="Send answers").click()
+    expect(page.get_by_role("alert").first).to_contain_text("emergency department")
+    assert serious_violations(page) == []
+    screenshot(page, "red-flag")
+
+
+def test_an_answer_given_offline_arrives_exactly_once(
+    page: Page, session: Session, live_server: str, console_errors: list[str]
+) -> None:
+    clinician, patient, url = enrolment_link(session, live_server)
+    enrol(page, url)
+    checkin = treated_now(session, clinician, patient)
+    page.goto(f"/checkin/{checkin.id}")
+    soreness = page.get_by_role("group", name="How sore is the area")
+    soreness.get_by_role("radio", name="5", exact=True).click()
+    page.context.set_offline(True)
+    page.get_by_role("button", name="Send answers").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Saved on this phone")
+    expect(page.get_by_text("not sent yet").first).to_be_visible()
+    assert responses_for(session, checkin.id) == 0
+    screenshot(page, "offline")
+    page.context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    deadline = time.monotonic() + 10
+    while responses_for(session, checkin.id) == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    page.goto("/")  # opening the app again flushes the outbox again: a replay is harmless
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert responses_for(session, checkin.id) == 1
+    assert page.evaluate("self.checkins.store.pending().then(p => p.length)") == 0
+    # the browser logs the requests it could not make while offline: expected here
+    console_errors[:] = [e for e in console_errors if "ERR_INTERNET_DISCONNECTED" not in e]
