@@ -267,3 +267,82 @@ def test_an_answer_given_offline_arrives_exactly_once(
     assert page.evaluate("self.checkins.store.pending().then(p => p.length)") == 0
     # the browser logs the requests it could not make while offline: expected here
     console_errors[:] = [e for e in console_errors if "ERR_INTERNET_DISCONNECTED" not in e]
+
+
+def test_denied_notifications_still_list_checkins_and_mention_email(
+    page: Page, session: Session, live_server: str
+) -> None:
+    clinician, patient, url = enrolment_link(session, live_server)
+    page.context.new_cdp_session(page).send(
+        "Browser.setPermission",
+        {
+            "permission": {"name": "notifications"},
+            "setting": "denied",
+            "origin": live_server,
+        },
+    )
+    treated_now(session, clinician, patient)
+    enrol(page, url)
+    expect(page.get_by_text("Notifications are blocked")).to_contain_text("by e-mail instead")
+    expect(page.get_by_role("link", name="Answer check-in")).to_be_visible()
+    assert serious_violations(page) == []
+
+
+def test_the_app_shell_opens_offline(
+    page: Page, session: Session, live_server: str, console_errors: list[str]
+) -> None:
+    _, _, url = enrolment_link(session, live_server)
+    enrol(page, url)
+    page.reload()  # now controlled by the service worker, which has cached the shell
+    eventually(page, "navigator.serviceWorker.controller !== null")
+    page.context.set_offline(True)
+    page.goto("/")
+    expect(page.locator("header")).to_contain_text("Check-in")
+    expect(page.get_by_role("alert")).to_contain_text("offline")
+    page.context.set_offline(False)
+    # the browser logs the API requests it could not make while offline: expected here
+    console_errors[:] = [e for e in console_errors if "ERR_INTERNET_DISCONNECTED" not in e]
+
+
+def test_one_cache_per_version_is_kept(page: Page, session: Session, live_server: str) -> None:
+    page.goto("/")
+    eventually(page, "navigator.serviceWorker.ready.then(r => r.active.state === 'activated')")
+    names = eventually(page, "caches.keys()", until=lambda keys: len(keys) == 1)
+    assert len(names) == 1
+    assert names[0].startswith("app-")
+
+
+def test_a_checkin_can_be_answered_with_the_keyboard_alone(
+    page: Page, session: Session, live_server: str
+) -> None:
+    clinician, patient, url = enrolment_link(session, live_server)
+    enrol(page, url)
+    checkin = treated_now(session, clinician, patient)
+    page.goto(f"/checkin/{checkin.id}")
+    page.get_by_role("radio", name="0", exact=True).focus()
+    page.keyboard.press("ArrowRight")  # a radio group moves and selects with the arrows
+    page.keyboard.press("ArrowRight")
+    assert page.get_by_role("radio", name="2", exact=True).is_checked()
+    page.get_by_role("button", name="Send answers").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
+    assert responses_for(session, checkin.id) == 1
+
+
+def test_the_checkin_reads_at_320_px_and_200_percent_text_without_sideways_scrolling(
+    page: Page, session: Session, live_server: str
+) -> None:
+    clinician, patient, url = enrolment_link(session, live_server)
+    enrol(page, url)
+    checkin = treated_now(session, clinician, patient)
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto(f"/checkin/{checkin.id}")
+    page.evaluate("document.documentElement.style.fontSize = '200%'")
+    expect(page.get_by_role("button", name="Send answers")).to_be_visible()
+    too_wide = page.evaluate(
+        "[...document.querySelectorAll('body *')]"
+        ".filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)"
+        ".map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"
+    )
+    assert too_wide == []
+    screenshot(page, "checkin-200-percent-text")
