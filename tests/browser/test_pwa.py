@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect
+from flask import Flask
+from playwright.sync_api import Page, Playwright, expect
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jobs.tasks import Worker, dispatch_due_checkins
 from server.models import CheckIn, Clinician, Patient, Response
+from server.pwa import PWA_DIR, load_bundle
+from server.services.answers import answer_checkin
 from server.services.enrolment import issue_enrolment
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
 from tests.factories import make_clinician, make_patient, make_treatment
 from tests.push_service import PushService
 from tests.test_dispatch import subscribe_local
@@ -346,3 +352,85 @@ def test_the_checkin_reads_at_320_px_and_200_percent_text_without_sideways_scrol
     )
     assert too_wide == []
     screenshot(page, "checkin-200-percent-text")
+
+
+def test_the_home_screen_charts_the_patients_own_recovery(
+    page: Page, session: Session, live_server: str
+) -> None:
+    clinician, patient, url = enrolment_link(session, live_server)
+    treated_at = datetime.now(UTC) - timedelta(hours=30)
+    treatment = make_treatment(
+        session, clinician, patient, modality="ims", treated_at=treated_at, now=treated_at
+    )
+    for slot, soreness, hours in (("2h", 6, 2.5), ("6h", 4, 6.5), ("24h", 2, 25)):
+        checkin = next(c for c in treatment.checkins if c.slot == slot)
+        answer_checkin(
+            session,
+            patient=patient,
+            checkin_id=checkin.id,
+            client_id=uuid.uuid4(),
+            answers={"soreness": soreness},
+            note=None,
+            now=treated_at + timedelta(hours=hours),
+        )
+    session.commit()
+    enrol(page, url)
+    chart = page.get_by_role("img", name="Your recovery since your last treatment")
+    expect(chart).to_be_visible()
+    assert page.locator("svg polyline.soreness").count() == 1
+    page.get_by_text("Show as a table").click()
+    expect(page.get_by_role("row")).to_have_count(4)  # a header and three answers
+    assert serious_violations(page) == []
+    screenshot(page, "history")
+
+
+def test_on_an_iphone_the_app_first_shows_how_to_install_it(
+    playwright_driver: Playwright, session: Session, live_server: str, tmp_path: Path
+) -> None:
+    _, _, url = enrolment_link(session, live_server)
+    iphone = playwright_driver.chromium.launch_persistent_context(
+        str(tmp_path / "iphone"),
+        executable_path=str(CHROMIUM),
+        args=CHROMIUM_ARGS,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        user_agent=(
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1"
+        ),
+    )
+    try:
+        page = iphone.pages[0]
+        enrol(page, url)
+        expect(page.get_by_text("Add to Home Screen")).to_be_visible()
+        expect(page.get_by_role("button", name="Turn on reminders")).to_have_count(0)
+    finally:
+        iphone.close()
+
+
+def test_a_new_release_replaces_the_cached_app_cleanly(
+    page: Page, app: Flask, live_server: str, tmp_path: Path
+) -> None:
+    page.goto("/")
+    eventually(page, "navigator.serviceWorker.ready.then(r => r.active.state === 'activated')")
+    old = eventually(page, "caches.keys()", until=lambda keys: len(keys) == 1)
+    release = tmp_path / "pwa"
+    shutil.copytree(PWA_DIR, release)
+    (release / "styles.css").write_text((PWA_DIR / "styles.css").read_text() + "\n/* v2 */\n")
+    original = app.extensions["pwa_bundle"]
+    app.extensions["pwa_bundle"] = load_bundle(release)
+    try:
+        page.reload()  # a navigation makes the browser fetch /sw.js again and see the release
+        page.evaluate(
+            "navigator.serviceWorker.getRegistration().then(r => r.update()).catch(() => null)"
+        )  # and so does update()
+        expected = [f"app-{app.extensions['pwa_bundle'].version}"]
+        new = eventually(page, "caches.keys()", until=lambda keys: keys == expected, timeout_s=20)
+        assert new == expected  # the new version's cache, and the old one deleted
+        assert old != expected
+        page.reload()
+        css = page.evaluate("[...document.styleSheets].map(s => s.href).join(' ')")
+        assert app.extensions["pwa_bundle"].version in css
+    finally:
+        app.extensions["pwa_bundle"] = original
