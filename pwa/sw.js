@@ -55,8 +55,8 @@ self.addEventListener("notificationclick", (event) => {
     const target = new URL(url || "/", self.location.origin).href;
     const open = windows.find((client) => client.url === target) || windows[0];
     if (open) {
-      await open.focus();
-      open.postMessage({ type: "open", url: target });
+      open.postMessage({ type: "open", url: target });  // the page goes to the check-in
+      await open.focus().catch(() => {});  // may be refused without a real click
       return;
     }
     await self.clients.openWindow(target);

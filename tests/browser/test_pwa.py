@@ -434,3 +434,29 @@ def test_a_new_release_replaces_the_cached_app_cleanly(
         assert app.extensions["pwa_bundle"].version in css
     finally:
         app.extensions["pwa_bundle"] = original
+
+
+def test_opening_a_notification_is_recorded_in_the_ledger(
+    page: Page, session: Session, live_server: str, push: PushService, worker: Worker
+) -> None:
+    page.context.grant_permissions(["notifications"], origin=live_server)
+    clinician, patient, url = enrolment_link(session, live_server)
+    enrol(page, url)
+    subscribe_local(session, patient, push.subscribe())
+    checkin = treated_now(session, clinician, patient)
+    dispatch_due_checkins(worker)
+    assert deliver_push(page, live_server, push.received[-1].payload)
+    # a click on a notification cannot be made in headless Chromium: the service worker is
+    # handed the same event a click dispatches, with the notification it showed
+    [service_worker] = page.context.service_workers
+    service_worker.evaluate("""self.registration.getNotifications().then(([shown]) =>
+        self.dispatchEvent(new NotificationEvent('notificationclick', {notification: shown})))""")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        session.expire_all()
+        if session.get(CheckIn, checkin.id).opened_at:  # type: ignore[union-attr]
+            break
+        time.sleep(0.1)
+    assert session.get(CheckIn, checkin.id).opened_at is not None  # type: ignore[union-attr]
+    eventually(page, "location.pathname", until=lambda path: path == f"/checkin/{checkin.id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("How are you feeling?")
