@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Page, Playwright, expect
@@ -18,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jobs.tasks import Worker, dispatch_due_checkins
-from server.models import CheckIn, Clinician, Patient, Response
+from server.models import CheckIn, Clinician, Patient, PushSubscription, Response
 from server.pwa import PWA_DIR, load_bundle
 from server.services.answers import answer_checkin
 from server.services.enrolment import issue_enrolment
@@ -460,3 +461,71 @@ def test_opening_a_notification_is_recorded_in_the_ledger(
     assert session.get(CheckIn, checkin.id).opened_at is not None  # type: ignore[union-attr]
     eventually(page, "location.pathname", until=lambda path: path == f"/checkin/{checkin.id}")
     expect(page.get_by_role("heading", level=1)).to_have_text("How are you feeling?")
+
+
+def fake_push_manager(page: Page, subscription: dict[str, Any]) -> None:
+    """Stand in for the browser's push service (unreachable here): ``subscribe`` hands out the
+    test's subscription and ``getSubscription`` returns it once made, as a browser would."""
+    page.add_init_script(f"""(() => {{
+        const json = {json.dumps(subscription)};
+        const made = () => ({{ endpoint: json.endpoint, toJSON: () => json,
+                               options: {{ userVisibleOnly: true }} }});
+        PushManager.prototype.subscribe = async function () {{
+            localStorage.setItem('subscribed', '1'); return made(); }};
+        PushManager.prototype.getSubscription = async function () {{
+            return localStorage.getItem('subscribed') ? made() : null; }};
+    }})()""")
+
+
+def test_turning_on_reminders_registers_the_subscription(
+    page: Page,
+    session: Session,
+    live_server: str,
+    push: PushService,
+    app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(app.config, "PUSH_ALLOW_LOCAL", True)  # the local push service
+    page.context.grant_permissions(["notifications"], origin=live_server)
+    browser_side = push.subscribe()
+    fake_push_manager(page, browser_side.to_json())
+    _, patient, url = enrolment_link(session, live_server)
+    page.context.clear_permissions()  # the patient has not been asked yet
+    enrol(page, url)
+    page.context.grant_permissions(["notifications"], origin=live_server)  # they will say yes
+    page.get_by_role("button", name="Turn on reminders").click()
+    expect(page.get_by_text("Reminders are on. We will tell you")).to_be_visible()
+    endpoints = eventually_rows(session, patient.id)
+    assert endpoints == [browser_side.endpoint]
+
+
+def test_every_app_open_registers_the_existing_subscription_again(
+    page: Page,
+    session: Session,
+    live_server: str,
+    push: PushService,
+    app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(app.config, "PUSH_ALLOW_LOCAL", True)  # the local push service
+    page.context.grant_permissions(["notifications"], origin=live_server)
+    browser_side = push.subscribe()
+    fake_push_manager(page, browser_side.to_json())
+    _, patient, url = enrolment_link(session, live_server)
+    page.goto("/")
+    page.evaluate("localStorage.setItem('subscribed', '1')")  # subscribed before enrolling
+    enrol(page, url)  # the home screen opens: the subscription reaches the server
+    assert eventually_rows(session, patient.id) == [browser_side.endpoint]
+
+
+def eventually_rows(session: Session, patient_id: int) -> list[str]:
+    """The endpoints the server holds for the patient, once there are any (10 s at most)."""
+    deadline = time.monotonic() + 10
+    endpoints: list[str] = []
+    while not endpoints and time.monotonic() < deadline:
+        session.expire_all()
+        endpoints = list(
+            session.scalars(select(PushSubscription.endpoint).filter_by(patient_id=patient_id))
+        )
+        time.sleep(0.1)
+    return endpoints
