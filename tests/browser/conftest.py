@@ -87,9 +87,19 @@ def console_errors() -> list[str]:
 
 
 @pytest.fixture
-def page(phone: BrowserContext, console_errors: list[str]) -> Iterator[Page]:
-    """A page of the phone; the test fails if the page logged an error it did not expect."""
+def page(phone: BrowserContext, console_errors: list[str], live_server: str) -> Iterator[Page]:
+    """A page of the phone; the test fails if the page logged an error it did not expect, or
+    if anything (page or service worker) asked another site for anything."""
     tab = phone.pages[0] if phone.pages else phone.new_page()
+    elsewhere: list[str] = []
+    phone.on(
+        "request",
+        lambda request: (
+            None
+            if request.url.startswith((live_server, "data:", "blob:"))
+            else elsewhere.append(request.url)
+        ),
+    )
     tab.on(
         "console",
         lambda message: console_errors.append(message.text) if message.type == "error" else None,
@@ -97,6 +107,7 @@ def page(phone: BrowserContext, console_errors: list[str]) -> Iterator[Page]:
     tab.on("pageerror", lambda error: console_errors.append(str(error)))
     yield tab
     assert console_errors == [], f"console errors: {console_errors}"
+    assert elsewhere == [], f"requests to other sites: {elsewhere}"
 
 
 def screenshot(page: Page, name: str) -> None:
