@@ -25,7 +25,7 @@ from server.services.answers import answer_checkin
 from server.services.enrolment import issue_enrolment
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
 from tests.factories import make_clinician, make_patient, make_treatment
-from tests.push_service import PushService
+from tests.push_service import PushService, Subscriber
 from tests.test_dispatch import subscribe_local
 
 
@@ -477,45 +477,39 @@ def fake_push_manager(page: Page, subscription: dict[str, Any]) -> None:
     }})()""")
 
 
-def test_turning_on_reminders_registers_the_subscription(
-    page: Page,
-    session: Session,
-    live_server: str,
-    push: PushService,
-    app: Flask,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setitem(app.config, "PUSH_ALLOW_LOCAL", True)  # the local push service
+@pytest.fixture
+def stand_in_push(
+    page: Page, live_server: str, push: PushService, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> Subscriber:
+    """The browser side of a subscription at the local push service, which the page's stand-in
+    PushManager hands out; the app accepts such local endpoints for this test."""
+    monkeypatch.setitem(app.config, "PUSH_ALLOW_LOCAL", True)
     page.context.grant_permissions(["notifications"], origin=live_server)
     browser_side = push.subscribe()
     fake_push_manager(page, browser_side.to_json())
+    return browser_side
+
+
+def test_turning_on_reminders_registers_the_subscription(
+    page: Page, session: Session, live_server: str, stand_in_push: Subscriber
+) -> None:
     _, patient, url = enrolment_link(session, live_server)
     page.context.clear_permissions()  # the patient has not been asked yet
     enrol(page, url)
     page.context.grant_permissions(["notifications"], origin=live_server)  # they will say yes
     page.get_by_role("button", name="Turn on reminders").click()
     expect(page.get_by_text("Reminders are on. We will tell you")).to_be_visible()
-    endpoints = eventually_rows(session, patient.id)
-    assert endpoints == [browser_side.endpoint]
+    assert eventually_rows(session, patient.id) == [stand_in_push.endpoint]
 
 
 def test_every_app_open_registers_the_existing_subscription_again(
-    page: Page,
-    session: Session,
-    live_server: str,
-    push: PushService,
-    app: Flask,
-    monkeypatch: pytest.MonkeyPatch,
+    page: Page, session: Session, live_server: str, stand_in_push: Subscriber
 ) -> None:
-    monkeypatch.setitem(app.config, "PUSH_ALLOW_LOCAL", True)  # the local push service
-    page.context.grant_permissions(["notifications"], origin=live_server)
-    browser_side = push.subscribe()
-    fake_push_manager(page, browser_side.to_json())
     _, patient, url = enrolment_link(session, live_server)
     page.goto("/")
     page.evaluate("localStorage.setItem('subscribed', '1')")  # subscribed before enrolling
     enrol(page, url)  # the home screen opens: the subscription reaches the server
-    assert eventually_rows(session, patient.id) == [browser_side.endpoint]
+    assert eventually_rows(session, patient.id) == [stand_in_push.endpoint]
 
 
 def eventually_rows(session: Session, patient_id: int) -> list[str]:
