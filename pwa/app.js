@@ -363,9 +363,19 @@ function setEmergency(number) {
 async function sendSaved() {
   const results = await flushOutbox().catch(() => []);
   const sent = results.filter((result) => result.ok);
-  if (sent.length) announce(`${sent.length === 1 ? "One saved answer was" : `${sent.length} saved answers were`} sent.`);
+  const refused = results.filter((result) => !result.ok && !result.retryLater);
+  reportSaved(sent.length, refused.map((result) => result.body && result.body.message));
   const alerts = sent.flatMap((result) => result.body.alerts || []);
   if (alerts.length) main.prepend(...adviceBlocks(alerts));
+}
+
+/* Say what became of answers saved on the phone: sent, or refused (never silently dropped). */
+function reportSaved(sentCount, refusedMessages = []) {
+  if (sentCount) announce(`${sentCount === 1 ? "One saved answer was" : `${sentCount} saved answers were`} sent.`);
+  for (const message of refusedMessages) {
+    main.prepend(h("p", { class: "notice", role: "alert" },
+      `A saved answer could not be sent: ${message || "your clinic’s server refused it"}.`));
+  }
 }
 
 async function route() {
@@ -386,7 +396,7 @@ if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
   navigator.serviceWorker.addEventListener("message", (event) => {
     if (event.data && event.data.type === "open" && event.data.url !== location.href) location.assign(event.data.url);
-    if (event.data && event.data.type === "outbox") announce("Your saved answers were sent.");
+    if (event.data && event.data.type === "outbox") reportSaved(event.data.sent, event.data.refused);
   });
 }
 addEventListener("online", sendSaved);

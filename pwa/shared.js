@@ -47,10 +47,16 @@
       headers: { "Content-Type": "application/json", ...(await bearer(item.token)) },
       body: JSON.stringify(item.body),
     });
-    const body = await response.json().catch(() => ({}));
-    const retryLater = response.status === 408 || response.status === 429 || response.status >= 500;
+    const body = await response.json().catch(() => null);
+    const fromApi = body !== null && typeof body === "object";
+    // stored: the API echoes our client_id (a captive portal's 200 page does not)
+    const stored = response.ok && fromApi && body.client_id === item.client_id;
+    // refused for good: the API's own 4xx (a closed window, say), not a timeout or rate limit
+    const refused = !response.ok && fromApi && typeof body.code === "number"
+      && response.status < 500 && response.status !== 408 && response.status !== 429;
+    const retryLater = !stored && !refused;
     if (!retryLater) await store.dequeue(item.client_id);
-    return { status: response.status, ok: response.ok, retryLater, body, item };
+    return { status: response.status, ok: stored, retryLater, body, item };
   }
 
   /* Send every queued answer, oldest first; stops at the first network failure. One flush at

@@ -89,7 +89,11 @@ async function sendSavedAnswers() {
     }
   }
   const clients = await self.clients.matchAll({ type: "window" });
-  clients.forEach((client) => client.postMessage({ type: "outbox", sent: results.length }));
+  const sent = results.filter((result) => result.ok).length;
+  const refused = results.filter((result) => !result.ok && !result.retryLater);
+  clients.forEach((client) => client.postMessage({
+    type: "outbox", sent, refused: refused.map((result) => result.body && result.body.message),
+  }));
 }
 
 self.addEventListener("sync", (event) => {

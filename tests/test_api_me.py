@@ -650,3 +650,33 @@ def test_answer_racing_its_own_replay_gets_the_stored_body(
     response = client.post(response_url(checkin.id), headers=headers, json=new_answer())
     assert response.status_code == 200
     assert count_rows(session, Response) == 1
+
+
+def test_subscription_key_off_the_curve_is_rejected(client: FlaskClient, session: Session) -> None:
+    clinician, patient = clinic_with_patient(session)
+    headers = enrolled_headers(session, clinician, patient)
+    body = browser_subscription()
+    body["keys"]["p256dh"] = b64url(b"\x04" + b"\x01" * 64)  # the right size, not a point
+    response = client.post("/api/v1/me/push-subscriptions", headers=headers, json=body)
+    assert response.status_code == 422
+    assert "keys.p256dh" in response.get_json()["errors"]
+
+
+def test_answer_retried_after_a_collision_is_stored(
+    client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clinician, patient = clinic_with_patient(session)
+    headers = enrolled_headers(session, clinician, patient)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    calls: list[int] = []
+
+    def collide_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # e.g. another check-in's answer raised the same alert first
+            raise IntegrityError("INSERT INTO alerts", {}, Exception("unique treatment_id, rule"))
+        return answer_checkin(*args, **kwargs)
+
+    monkeypatch.setattr(me_api, "answer_checkin", collide_once)
+    response = client.post(response_url(checkin.id), headers=headers, json=new_answer())
+    assert response.status_code == 201
+    assert count_rows(session, Response) == 1

@@ -337,8 +337,22 @@ def test_time_point_without_window_h_or_expires_local_is_rejected() -> None:
 
 
 def test_time_point_with_expires_local_needs_no_window_h() -> None:
-    (point,) = parse_timepoints([timepoint(window_h=None, expires_local="23:59")])
+    (point,) = parse_timepoints(
+        [timepoint(window_h=None, latest_open_local="21:00", expires_local="23:59")]
+    )
     assert point.expires_local == time(23, 59)
+
+
+def test_time_point_closing_at_a_local_time_needs_an_earlier_latest_opening() -> None:
+    errors = timepoint_errors(timepoint(window_h=None, expires_local="20:00"))
+    assert errors == {"expires_local": ["expires_local needs a latest_open_local before it"]}
+
+
+def test_time_point_closing_before_its_latest_opening_is_rejected() -> None:
+    errors = timepoint_errors(
+        timepoint(window_h=None, latest_open_local="21:00", expires_local="20:00")
+    )
+    assert "expires_local" in errors
 
 
 def test_reminder_at_the_end_of_the_window_is_rejected() -> None:

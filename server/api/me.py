@@ -225,6 +225,7 @@ class MyResponse(MethodView):
             # request stored it, so this one is now a replay and gets the stored body
             db.session.rollback()
             result = answer()
+            db.session.commit()  # a replay writes nothing; a retried first answer must land
         return _result_body(result), 200 if result.is_replay else 201
 
 

@@ -99,6 +99,7 @@ class CheckIn(Base):
         self.status, self.sent_at, self.reminded_at = "scheduled", None, None
         self.next_attempt_at, self.attempts = due_at, 0
         self.claimed_until = self.claimed_by = None
+        self.shown_at = self.opened_at = self.emailed_at = None
 
     def is_open_at(self, moment: datetime) -> bool:
         """Whether the answer window is open at ``moment``."""

@@ -177,6 +177,11 @@ class TimePointSchema(ma.Schema):
         unknown = [code for code in [*data["items"], *data["optional_items"]] if code not in bank]
         if unknown:
             raise ma.ValidationError(f"unknown item codes: {', '.join(unknown)}", "items")
+        closing, latest = data["expires_local"], data["latest_open_local"]
+        if closing is not None and (latest is None or latest >= closing):
+            raise ma.ValidationError(
+                "expires_local needs a latest_open_local before it", "expires_local"
+            )
         if data["window_h"] is None and data["expires_local"] is None:
             raise ma.ValidationError("a time point needs window_h or expires_local", "window_h")
         window = data["window_h"]

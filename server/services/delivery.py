@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.models import CheckIn, DeliveryEvent, Patient, PushSubscription, Treatment
@@ -304,16 +304,46 @@ def record(
             change = _delivered(row, attempt, now)
         else:
             change = _next_step(row, attempt, now, retry, rng, events)
-        changes.append({"claimed_until": None, "claimed_by": None, **change, "id": row.id})
+        changes.append(
+            {
+                "claimed_until": None,
+                "claimed_by": None,
+                **change,
+                "_id": row.id,
+                "_status": row.status,
+            }
+        )
     if events:
         session.execute(insert(DeliveryEvent), events)
-    if changes:  # ORM bulk UPDATE by primary key: one executemany per set of columns
-        session.execute(update(CheckIn), changes)
+    _apply(session, changes, worker)
     if gone:
         session.execute(
             update(PushSubscription).where(PushSubscription.id.in_(gone)).values(disabled_at=now)
         )
     session.flush()
+
+
+def _apply(session: Session, changes: list[dict[str, Any]], worker: str) -> None:
+    """Write each check-in's next step, but only where this worker still holds it and nobody
+    changed its status meanwhile (a patient answering, a clinician cancelling): the WHERE makes
+    that check and the write one step. One executemany per set of columns."""
+    table = CheckIn.__table__
+    assert isinstance(table, Table)  # noqa: S101 - a mapped class's table
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in changes:
+        columns = tuple(sorted(key for key in change if not key.startswith("_")))
+        groups.setdefault(columns, []).append(change)
+    for columns, group in groups.items():
+        statement = (
+            update(table)
+            .where(
+                table.c.id == bindparam("_id"),
+                table.c.status == bindparam("_status"),
+                table.c.claimed_by == worker,
+            )
+            .values({column: bindparam(column) for column in columns})
+        )
+        session.connection().execute(statement, group)
 
 
 def _ledger_rows(attempt: Attempt, now: datetime) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict, Gone, NotFound, Unauthorized
-from server.models import Clinician, EnrolmentToken, Patient, PatientToken
+from server.models import Clinician, EnrolmentToken, Patient, PatientToken, PushSubscription
 from server.services.audit import record_event
 from server.services.credentials import new_token, token_digest
 from server.services.links import read_checkin_link
@@ -101,7 +101,18 @@ def enrol(session: Session, *, token: str, now: datetime) -> tuple[Patient, str]
         )
     if enrolment.expires_at <= now:
         raise Gone("this enrolment link has expired; ask your clinic for a new one", field="token")
-    enrolment.used_at = now
+    # a conditional update, not just the row lock: SQLite has no FOR UPDATE, and two phones
+    # opening the same link at once must not both be enrolled
+    claimed = session.execute(
+        update(EnrolmentToken)
+        .where(EnrolmentToken.id == enrolment.id, EnrolmentToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
+        raise Conflict(
+            "this enrolment link was already used; ask your clinic for a new one", field="token"
+        )
     patient_token = new_token()
     session.add(
         PatientToken(
@@ -142,6 +153,12 @@ def revoke_patient_tokens(
         update(PatientToken)
         .where(PatientToken.patient_id == patient.id, PatientToken.revoked_at.is_(None))
         .values(revoked_at=now)
+    )
+    # the lost phone must stop getting prompts too
+    session.execute(
+        update(PushSubscription)
+        .where(PushSubscription.patient_id == patient.id, PushSubscription.disabled_at.is_(None))
+        .values(disabled_at=now)
     )
     record_event(
         session,

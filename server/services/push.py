@@ -27,7 +27,7 @@ from aiohttp.resolver import ThreadedResolver
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
-from pywebpush import WebPusher
+from pywebpush import WebPusher, WebPushException
 
 from server.config import DEFAULT_PUSH_HOSTS
 from server.errors import InvalidInput
@@ -258,7 +258,12 @@ class PushSender:
             "endpoint": target.endpoint,
             "keys": {"p256dh": target.p256dh, "auth": target.auth},
         }
-        body = WebPusher(subscription).encode(notification.payload(), "aes128gcm")["body"]
+        try:
+            body = WebPusher(subscription).encode(notification.payload(), "aes128gcm")["body"]
+        except (ValueError, WebPushException) as error:  # a broken key: never fail the batch
+            return PushResult(
+                target.subscription_id, None, f"refused: cannot encrypt: {error}", refused=True
+            )
         headers = {
             "Authorization": self.authorization(target.endpoint),
             "Content-Encoding": "aes128gcm",

@@ -6,6 +6,7 @@ import base64
 import binascii
 from datetime import UTC, datetime
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,8 +28,13 @@ def _b64url_bytes(value: str, field: str, length: int) -> bytes:
 def check_subscription(endpoint: str, p256dh: str, auth: str, *, policy: EndpointPolicy) -> None:
     """Reject an endpoint of no known push service and keys no browser would send."""
     policy.check(endpoint)
-    if _b64url_bytes(p256dh, "keys.p256dh", 65)[0] != 0x04:
-        raise InvalidInput("must be an uncompressed P-256 public key", field="keys.p256dh")
+    point = _b64url_bytes(p256dh, "keys.p256dh", 65)
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    except ValueError:
+        raise InvalidInput(
+            "must be an uncompressed P-256 public key", field="keys.p256dh"
+        ) from None
     _b64url_bytes(auth, "keys.auth", 16)
 
 
