@@ -476,3 +476,28 @@ def test_payloads_never_carry_answers_or_item_codes(
         text = json.dumps(message.payload)
         assert note not in text
         assert not [code for code in item_codes if code in text], text
+
+
+def test_a_prompt_sent_late_keeps_its_reminder_at_the_protocols_distance(
+    worker: Worker, session: Session, push: PushService
+) -> None:
+    treatment, browser = subscribed_patient(session, push)
+    push.answer(browser, 503)
+    dispatch_due_checkins(worker, DUE)  # fails; retried later
+    late = DUE + timedelta(minutes=40)
+    dispatch_due_checkins(worker, late)
+    two_hours = checkin(session, treatment, "2h")
+    assert two_hours.status == "sent"
+    assert two_hours.remind_at == late + timedelta(hours=1)  # not DUE + 1 h, minutes away
+    assert send_reminders(worker, DUE + timedelta(hours=1)) == 0
+
+
+def test_a_prompt_sent_too_late_for_its_reminder_gets_none(
+    worker: Worker, session: Session, push: PushService
+) -> None:
+    treatment, browser = subscribed_patient(session, push)
+    push.answer(browser, 503)
+    dispatch_due_checkins(worker, DUE)
+    dispatch_due_checkins(worker, DUE + timedelta(minutes=70))  # + 1 h is past the window
+    two_hours = checkin(session, treatment, "2h")
+    assert (two_hours.status, two_hours.remind_at) == ("sent", None)

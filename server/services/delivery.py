@@ -22,7 +22,7 @@ from server.models import CheckIn, DeliveryEvent, Patient, PushSubscription, Tre
 from server.services.links import checkin_link_token
 from server.services.mail import Mailer
 from server.services.push import Notification, PushResult, PushSender, Target
-from server.services.scheduling import QuietHours, out_of_quiet
+from server.services.scheduling import QuietHours, out_of_quiet, reminder_time
 
 log = logging.getLogger(__name__)
 PROMPT, REMINDER, FALLBACK = "prompt", "reminder", "fallback"
@@ -136,6 +136,8 @@ def _claimed_rows(session: Session, ids: list[int]) -> dict[int, ClaimedRow]:
             CheckIn.expires_at,
             CheckIn.attempts,
             CheckIn.claimed_by,
+            CheckIn.remind_at,
+            CheckIn.reminder_after_s,
             Patient.id.label("patient_id"),
             Patient.email,
             Patient.timezone,
@@ -383,7 +385,17 @@ def _delivered(row: ClaimedRow, attempt: Attempt, now: datetime) -> dict[str, An
         change["reminded_at"] = now
     elif row.status == "scheduled":
         change.update(status="sent", sent_at=now, next_attempt_at=None, attempts=0)
+        if row.remind_at is not None and row.remind_at < now + timedelta(
+            seconds=row.reminder_after_s or 0
+        ):  # a prompt that went out late: its reminder keeps its distance from it
+            change["remind_at"] = reminder_time(
+                now, row.expires_at, row.reminder_after_s, ZoneInfo(row.timezone), _quiet(row)
+            )
     return change
+
+
+def _quiet(row: ClaimedRow) -> QuietHours | None:
+    return QuietHours(row.quiet_start, row.quiet_end) if row.quiet_start else None
 
 
 def _next_step(
@@ -406,8 +418,7 @@ def _next_step(
     elif attempt.is_retryable and attempts < retry.max_attempts:
         retry_after = max((r.retry_after_s or 0.0 for r in attempt.results), default=None)
         wait = timedelta(seconds=retry.delay_s(attempts, retry_after, rng))
-        quiet = QuietHours(row.quiet_start, row.quiet_end) if row.quiet_start else None
-        next_at = out_of_quiet(now + wait, ZoneInfo(row.timezone), quiet)
+        next_at = out_of_quiet(now + wait, ZoneInfo(row.timezone), _quiet(row))
         reason = f"attempt {attempts} failed; next at {next_at.isoformat()}"
         if next_at >= row.expires_at:
             next_at, reason = None, "the window closes before another attempt"
