@@ -8,11 +8,12 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 
-from server.api import alerts, auth, me, patients, protocols, push, treatments
+from server import pages
+from server.api import alerts, analytics, auth, exports, me, patients, protocols, push, treatments
 from server.cli import bp as cli_bp
 from server.config import REPO_ROOT, Config
 from server.errors import register_error_handlers
-from server.extensions import api, db, migrate
+from server.extensions import api, csrf, db, limiter, migrate
 from server.pwa import bp as pwa_bp
 from server.pwa import load_bundle
 
@@ -32,6 +33,8 @@ def create_app(config: Config | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
     api.init_app(app)
     for blueprint in (
         auth.blp,
@@ -41,11 +44,14 @@ def create_app(config: Config | None = None) -> Flask:
         protocols.blp,
         me.blp,
         push.blp,
+        analytics.blp,
+        exports.blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(cli_bp)
     app.extensions["pwa_bundle"] = load_bundle()
     app.register_blueprint(pwa_bp)
+    app.register_blueprint(pages.bp)
     register_error_handlers(app)
     return app
 

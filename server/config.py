@@ -116,6 +116,17 @@ class Config:
     SMTP_USER: str = ""
     SMTP_PASSWORD: str = ""
     SMTP_STARTTLS: bool = False
+    # clinician pages: session cookie, CSRF (checked by the pages blueprint only; the API uses
+    # bearer tokens, not cookies) and the login rate limit (memory:// per process; set
+    # RATELIMIT_STORAGE_URI=redis://… when several web processes run)
+    SESSION_COOKIE_SAMESITE: str = "Lax"
+    SESSION_COOKIE_SECURE: bool = False
+    WTF_CSRF_CHECK_DEFAULT: bool = False
+    RATELIMIT_STORAGE_URI: str = "memory://"
+    RATELIMIT_HEADERS_ENABLED: bool = True
+    LOGIN_RATE_LIMIT: str = "10 per minute;50 per hour"
+    # analytics: a cell with fewer patients than this is suppressed (figures hidden, not 0)
+    SUPPRESS_BELOW_PATIENTS: int = 5
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:
@@ -151,6 +162,12 @@ class Config:
             SMTP_USER=env.get("SMTP_USER", ""),
             SMTP_PASSWORD=env.get("SMTP_PASSWORD", ""),
             SMTP_STARTTLS=_bool(env.get("SMTP_STARTTLS", "0")),
+            SESSION_COOKIE_SECURE=env_name == "production",
+            RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI", cls.RATELIMIT_STORAGE_URI),
+            LOGIN_RATE_LIMIT=env.get("LOGIN_RATE_LIMIT", cls.LOGIN_RATE_LIMIT),
+            SUPPRESS_BELOW_PATIENTS=int(
+                env.get("SUPPRESS_BELOW_PATIENTS", cls.SUPPRESS_BELOW_PATIENTS)
+            ),
             SQLALCHEMY_DATABASE_URI=_normalise_database_url(database_url),
             INSTANCE_PATH=str(instance),
             ENV_NAME=env_name,

@@ -2,7 +2,7 @@
 
 from server.models.audit import AuditEvent
 from server.models.base import Base, utcnow
-from server.models.clinics import ApiToken, Clinic, Clinician, ProtocolOverride
+from server.models.clinics import ApiToken, Clinic, Clinician, Network, ProtocolOverride
 from server.models.patients import EnrolmentToken, Patient, PatientToken, PushSubscription
 from server.models.responses import Alert, Answer, Response
 from server.models.treatments import CheckIn, DeliveryEvent, Treatment
@@ -18,6 +18,7 @@ __all__ = [
     "Clinician",
     "DeliveryEvent",
     "EnrolmentToken",
+    "Network",
     "Patient",
     "PatientToken",
     "ProtocolOverride",

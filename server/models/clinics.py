@@ -10,7 +10,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.models.base import Base, utcnow
 
-CLINICIAN_ROLES = ("clinician", "admin")
+# admin: the clinic's settings and its comparison across clinicians; network_admin: also the
+# comparison across the clinics of its network
+CLINICIAN_ROLES = ("clinician", "admin", "network_admin")
+
+
+class Network(Base):
+    """A group of clinics whose lead may compare outcomes across them."""
+
+    __tablename__ = "networks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Clinic(Base):
@@ -21,8 +33,12 @@ class Clinic(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     emergency_number: Mapped[str] = mapped_column(String(20), default="911")
+    network_id: Mapped[int | None] = mapped_column(
+        ForeignKey("networks.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    network: Mapped[Network | None] = relationship()
     clinicians: Mapped[list[Clinician]] = relationship(back_populates="clinic")
 
 
@@ -46,7 +62,12 @@ class Clinician(Base):
     @property
     def is_admin(self) -> bool:
         """Whether this clinician may change clinic-wide settings such as protocols."""
-        return self.role == "admin"
+        return self.role in ("admin", "network_admin")
+
+    @property
+    def is_network_admin(self) -> bool:
+        """Whether this clinician may compare the clinics of their network."""
+        return self.role == "network_admin"
 
 
 class ApiToken(Base):
