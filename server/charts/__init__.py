@@ -1,0 +1,1 @@
+"""Plotly figures: pure functions from analytics rows to a ``plotly.graph_objects.Figure``."""
