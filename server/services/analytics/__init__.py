@@ -1,0 +1,36 @@
+"""Outcome analytics per modality, computed in SQL: GROUP BY in the database, statistics on the
+aggregates. Pages, the JSON API and the benchmarks all call these functions.
+
+Definitions follow CLINICAL.md §5: elapsed time is the answer's timestamp minus T0, the baseline
+is the pre-needling response, and a cell with fewer patients than ``min_patients`` is suppressed
+(figures None, ``suppressed`` True), never shown as 0.
+"""
+
+from server.services.analytics.curves import (
+    AnswerRate,
+    AnswerRates,
+    answer_rates,
+    binned_recovery,
+    recovery,
+)
+from server.services.analytics.resolution import Resolution, resolution
+from server.services.analytics.responders import Responders, responders
+from server.services.analytics.scope import BASELINE, Curve, Filters, Group, Point, Scope
+
+__all__ = [
+    "BASELINE",
+    "AnswerRate",
+    "AnswerRates",
+    "Curve",
+    "Filters",
+    "Group",
+    "Point",
+    "Resolution",
+    "Responders",
+    "Scope",
+    "answer_rates",
+    "binned_recovery",
+    "recovery",
+    "resolution",
+    "responders",
+]

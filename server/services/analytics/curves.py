@@ -1,0 +1,183 @@
+"""Recovery curves and answer rates: n, mean, SD and t-based CI per time point, in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from server.models import Answer, CheckIn, Response, Treatment
+from server.protocols import Protocol
+from server.services.analytics.scope import (
+    BASELINE,
+    BIN_EDGES,
+    Curve,
+    Group,
+    Scope,
+    elapsed_hours,
+    group_labels,
+    point,
+    protocol_slots,
+    series_group,
+    series_order,
+    slots_with_data,
+)
+
+
+def recovery(
+    session: Session,
+    *,
+    scope: Scope,
+    measures: Sequence[str],
+    protocols: dict[str, Protocol] | None = None,
+) -> dict[str, list[Curve]]:
+    """Recovery curves per measure: at the baseline and each protocol time point, n, mean,
+    sample SD and the t-based 95 % CI per modality (and group), in one GROUP BY."""
+    group = scope.group_column().label("grp")
+    rows = session.execute(
+        select(
+            Treatment.modality,
+            group,
+            Answer.item_code,
+            Response.slot,
+            func.count().label("n"),
+            func.count(Treatment.patient_id.distinct()).label("patients"),
+            func.sum(Answer.value_num).label("total"),
+            func.sum(Answer.value_num * Answer.value_num).label("total_sq"),
+            func.avg(elapsed_hours(session, Response.answered_at, Treatment.treated_at)).label(
+                "elapsed"
+            ),
+        )
+        .select_from(Answer)
+        .join(Response, Answer.response_id == Response.id)
+        .join(Treatment, Response.treatment_id == Treatment.id)
+        .where(Answer.item_code.in_(measures), Answer.value_num.is_not(None), *scope.where())
+        .group_by(Treatment.modality, group, Answer.item_code, Response.slot)
+    ).all()
+    cells = {(row.modality, row.grp, row.item_code, row.slot): row for row in rows}
+    series_keys = sorted({(row.modality, row.grp) for row in rows}, key=series_order)
+    labels = group_labels(session, scope)
+    slots = protocol_slots(protocols)
+    curves: dict[str, list[Curve]] = {measure: [] for measure in measures}
+    for measure in measures:
+        for modality, grp in series_keys:
+            points = [
+                point(cells.get((modality, grp, measure, slot)), slot, hours, scope.min_patients)
+                for slot, hours in slots_with_data(
+                    slots.get(modality, []), {key[3] for key in cells if key[0] == modality}
+                )
+            ]
+            curves[measure].append(Curve(modality, series_group(scope, grp, labels), points))
+    return curves
+
+
+def binned_recovery(session: Session, *, scope: Scope, measure: str) -> list[Curve]:
+    """A measure's curve on actual elapsed time: the same statistics in hours-since-treatment
+    bins (``slot`` names the bin, ``hours`` is its lower edge)."""
+    elapsed = elapsed_hours(session, Response.answered_at, Treatment.treated_at)
+    edges = BIN_EDGES
+    bin_index = case(
+        *((elapsed < upper, index) for index, upper in enumerate(edges[1:])), else_=None
+    ).label("bin")
+    group = scope.group_column().label("grp")
+    rows = session.execute(
+        select(
+            Treatment.modality,
+            group,
+            bin_index,
+            func.count().label("n"),
+            func.count(Treatment.patient_id.distinct()).label("patients"),
+            func.sum(Answer.value_num).label("total"),
+            func.sum(Answer.value_num * Answer.value_num).label("total_sq"),
+            func.avg(elapsed).label("elapsed"),
+        )
+        .select_from(Answer)
+        .join(Response, Answer.response_id == Response.id)
+        .join(Treatment, Response.treatment_id == Treatment.id)
+        .where(
+            Answer.item_code == measure,
+            Answer.value_num.is_not(None),
+            Response.slot != BASELINE,
+            elapsed >= 0,
+            *scope.where(),
+        )
+        .group_by(Treatment.modality, group, bin_index)
+    ).all()
+    cells = {(row.modality, row.grp, row.bin): row for row in rows if row.bin is not None}
+    labels = group_labels(session, scope)
+    curves = []
+    for modality, grp in sorted({key[:2] for key in cells}, key=series_order):
+        points = [
+            point(
+                cells.get((modality, grp, index)),
+                f"{lower:g}-{upper:g}h",
+                lower,
+                scope.min_patients,
+            )
+            for index, (lower, upper) in enumerate(pairwise(edges))
+        ]
+        curves.append(Curve(modality, series_group(scope, grp, labels), points))
+    return curves
+
+
+@dataclass(frozen=True)
+class AnswerRate:
+    """Of the check-ins of one time point whose window has closed, the share answered."""
+
+    slot: str
+    hours: float | None
+    closed: int | None
+    answered: int | None
+    rate: float | None
+    suppressed: bool
+
+
+@dataclass(frozen=True)
+class AnswerRates:
+    """One series' answer rate at each time point."""
+
+    modality: str
+    group: Group | None
+    points: list[AnswerRate]
+
+
+def answer_rates(
+    session: Session, *, scope: Scope, protocols: dict[str, Protocol] | None = None
+) -> list[AnswerRates]:
+    """Answer rate per modality (and group) and time point: answered ÷ (answered + missed);
+    cancelled and still-open check-ins are left out."""
+    group = scope.group_column().label("grp")
+    answered = case((CheckIn.status == "answered", 1), else_=0)
+    rows = session.execute(
+        select(
+            Treatment.modality,
+            group,
+            CheckIn.slot,
+            func.count().label("closed"),
+            func.sum(answered).label("answered"),
+            func.count(Treatment.patient_id.distinct()).label("patients"),
+        )
+        .join(CheckIn, CheckIn.treatment_id == Treatment.id)
+        .where(CheckIn.status.in_(("answered", "missed")), *scope.where())
+        .group_by(Treatment.modality, group, CheckIn.slot)
+    ).all()
+    cells = {(row.modality, row.grp, row.slot): row for row in rows}
+    slots = protocol_slots(protocols)
+    labels = group_labels(session, scope)
+    results = []
+    for modality, grp in sorted({key[:2] for key in cells}, key=series_order):
+        points = []
+        for slot, hours in slots_with_data(
+            slots.get(modality, []), {key[2] for key in cells if key[0] == modality}
+        )[1:]:
+            row = cells.get((modality, grp, slot))
+            if row is None or row.patients < scope.min_patients:
+                points.append(AnswerRate(slot, hours, None, None, None, row is not None))
+                continue
+            closed, count = int(row.closed), int(row.answered)
+            points.append(AnswerRate(slot, hours, closed, count, count / closed, False))
+        results.append(AnswerRates(modality, series_group(scope, grp, labels), points))
+    return results

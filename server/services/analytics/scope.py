@@ -1,0 +1,191 @@
+"""Who and what the analytics count: filters, scope, series groups, and the cells they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import String, cast, exists, func, literal, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from server.models import Clinic, Clinician, Treatment
+from server.protocols import Protocol, default_protocols
+from server.services.statistics import summarise
+
+BASELINE = "baseline"
+GROUPINGS = ("modality", "clinician", "clinic")
+# hours-since-treatment bins for curves on actual elapsed time (edges in hours)
+BIN_EDGES = (0.0, 3.0, 8.0, 16.0, 30.0, 54.0, 84.0, 132.0, 192.0, 240.0)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which treatments count: treated between two dates (inclusive, UTC), by a clinician,
+    in a region, and first or repeat treatments of the patient."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    clinician_id: int | None = None
+    region: str | None = None
+    course: str | None = None  # "first" | "repeat"
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        """The WHERE clauses on ``Treatment`` these filters ask for."""
+        clauses: list[ColumnElement[bool]] = []
+        if self.date_from is not None:
+            clauses.append(Treatment.treated_at >= _midnight(self.date_from))
+        if self.date_to is not None:
+            clauses.append(Treatment.treated_at < _midnight(self.date_to + timedelta(days=1)))
+        if self.clinician_id is not None:
+            clauses.append(Treatment.clinician_id == self.clinician_id)
+        if self.region is not None:
+            # regions is a JSON list of vocabulary codes (checked by the caller): match "code"
+            clauses.append(cast(Treatment.regions, String).contains(f'"{self.region}"'))
+        if self.course is not None:
+            earlier = aliased(Treatment)
+            has_earlier = exists().where(
+                earlier.patient_id == Treatment.patient_id,
+                earlier.treated_at < Treatment.treated_at,
+            )
+            clauses.append(has_earlier if self.course == "repeat" else ~has_earlier)
+        return clauses
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose treatments: the clinics in view, the filters, and how series are split."""
+
+    clinic_ids: tuple[int, ...]
+    filters: Filters = field(default_factory=Filters)
+    by: str = "modality"  # also split by "clinician" or "clinic"
+    min_patients: int = 5
+
+    def group_column(self) -> ColumnElement[Any]:
+        """The column that splits series beside the modality (a constant when by modality)."""
+        if self.by == "clinician":
+            return Treatment.clinician_id.expression
+        if self.by == "clinic":
+            return Treatment.clinic_id.expression
+        return literal(None)
+
+    def where(self) -> list[ColumnElement[bool]]:
+        """Every WHERE clause on ``Treatment``: the clinics, then the filters."""
+        return [Treatment.clinic_id.in_(self.clinic_ids), *self.filters.clauses()]
+
+
+@dataclass(frozen=True)
+class Group:
+    """What splits a series beside its modality: a clinician or a clinic."""
+
+    by: str
+    id: int | None
+    label: str
+
+
+@dataclass(frozen=True)
+class Point:
+    """One cell of a recovery curve: a time point (or an elapsed-time bin) of one series."""
+
+    slot: str
+    hours: float | None
+    n: int | None
+    mean: float | None
+    sd: float | None
+    ci_low: float | None
+    ci_high: float | None
+    patients: int | None
+    elapsed_hours: float | None  # mean actual time since treatment of the answers
+    suppressed: bool
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One modality's (and group's) recovery curve for one measure."""
+
+    modality: str
+    group: Group | None
+    points: list[Point]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def elapsed_hours(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
+    """Hours between two UTC timestamps, in the database's own arithmetic."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier) / 3600.0
+    return (func.julianday(later) - func.julianday(earlier)) * 24.0
+
+
+def group_labels(session: Session, scope: Scope) -> dict[int | None, str]:
+    """Display names of the clinicians or clinics that split the series."""
+    if scope.by == "clinician":
+        rows = session.execute(
+            select(Clinician.id, Clinician.name, Clinician.email).where(
+                Clinician.clinic_id.in_(scope.clinic_ids)
+            )
+        )
+        labels: dict[int | None, str] = {row.id: row.name or row.email for row in rows}
+        labels[None] = "Clinician not recorded"
+        return labels
+    if scope.by == "clinic":
+        rows = session.execute(
+            select(Clinic.id, Clinic.name).where(Clinic.id.in_(scope.clinic_ids))
+        )
+        return {row.id: row.name for row in rows}
+    return {}
+
+
+def protocol_slots(
+    protocols: dict[str, Protocol] | None = None,
+) -> dict[str, list[tuple[str, float]]]:
+    """Each modality's time points in order, as (slot, nominal hours)."""
+    protocols = protocols or default_protocols()
+    return {
+        modality: [(point.slot, point.offset_h) for point in protocol.timepoints]
+        for modality, protocol in protocols.items()
+    }
+
+
+def slots_with_data(
+    slots: list[tuple[str, float]], answered: set[str]
+) -> list[tuple[str, float | None]]:
+    """The baseline, the protocol's time points, then any other slot answered (an old override)."""
+    known = {slot for slot, _ in slots}
+    extra = sorted(answered - known - {BASELINE})
+    return [(BASELINE, None), *slots, *((slot, None) for slot in extra)]
+
+
+def series_order(key: tuple[str, Any]) -> tuple[int, str]:
+    modalities = list(default_protocols())
+    modality, grp = key
+    rank = modalities.index(modality) if modality in modalities else len(modalities)
+    return rank, "" if grp is None else f"{grp:>12}"
+
+
+def series_group(scope: Scope, grp: Any, labels: dict[int | None, str]) -> Group | None:
+    if scope.by == "modality":
+        return None
+    return Group(scope.by, grp, labels.get(grp, f"#{grp}"))
+
+
+def point(row: Any, slot: str, hours: float | None, min_patients: int) -> Point:
+    if row is None or row.patients < min_patients:
+        return Point(slot, hours, None, None, None, None, None, None, None, row is not None)
+    summary = summarise(int(row.n), float(row.total), float(row.total_sq))
+    elapsed = None if slot == BASELINE or row.elapsed is None else round(float(row.elapsed), 2)
+    return Point(
+        slot,
+        hours,
+        summary.n,
+        summary.mean,
+        summary.sd,
+        summary.ci_low,
+        summary.ci_high,
+        int(row.patients),
+        elapsed,
+        False,
+    )
