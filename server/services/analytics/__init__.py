@@ -15,7 +15,15 @@ from server.services.analytics.curves import (
 )
 from server.services.analytics.resolution import Resolution, resolution
 from server.services.analytics.responders import Responders, responders
-from server.services.analytics.scope import BASELINE, Curve, Filters, Group, Point, Scope
+from server.services.analytics.scope import (
+    BASELINE,
+    Curve,
+    Filters,
+    Group,
+    Point,
+    Scope,
+    scope_for,
+)
 
 __all__ = [
     "BASELINE",
@@ -33,4 +41,5 @@ __all__ = [
     "recovery",
     "resolution",
     "responders",
+    "scope_for",
 ]

@@ -10,8 +10,9 @@ from sqlalchemy import String, cast, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from server.errors import Forbidden, InvalidInput
 from server.models import Clinic, Clinician, Treatment
-from server.protocols import Protocol, default_protocols
+from server.protocols import Protocol, default_protocols, regions
 from server.services.statistics import summarise
 
 BASELINE = "baseline"
@@ -189,3 +190,36 @@ def point(row: Any, slot: str, hours: float | None, min_patients: int) -> Point:
         elapsed,
         False,
     )
+
+
+def scope_for(
+    session: Session,
+    *,
+    clinician: Clinician,
+    filters: Filters,
+    by: str = "modality",
+    min_patients: int = 5,
+) -> Scope:
+    """The analytics a clinician may see: their clinic's; split by clinician for a clinic admin;
+    across the clinics of their network for a network admin."""
+    if by not in GROUPINGS:
+        raise InvalidInput(f"must be one of: {', '.join(GROUPINGS)}", field="by")
+    if by == "clinician" and not clinician.is_admin:
+        raise Forbidden("comparing clinicians is for clinic admins", field="by")
+    clinic_ids: tuple[int, ...] = (clinician.clinic_id,)
+    if by == "clinic":
+        network_id = clinician.clinic.network_id
+        if not clinician.is_network_admin or network_id is None:
+            raise Forbidden("comparing clinics is for the admin of a network", field="by")
+        clinic_ids = tuple(session.scalars(select(Clinic.id).filter_by(network_id=network_id)))
+    if filters.region is not None and filters.region not in regions():
+        raise InvalidInput(f"unknown region; use one of: {', '.join(regions())}", field="region")
+    if filters.course not in (None, "first", "repeat"):
+        raise InvalidInput("must be first or repeat", field="course")
+    if filters.date_from and filters.date_to and filters.date_to < filters.date_from:
+        raise InvalidInput("must not be before date_from", field="date_to")
+    if filters.clinician_id is not None and not session.scalar(
+        select(Clinician.id).filter_by(id=filters.clinician_id, clinic_id=clinician.clinic_id)
+    ):
+        raise InvalidInput("no such clinician at this clinic", field="clinician_id")
+    return Scope(clinic_ids, filters, by, min_patients)
