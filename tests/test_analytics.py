@@ -75,7 +75,6 @@ def test_recovery_has_one_point_per_protocol_time_point_after_the_baseline(
         ("baseline", None),
         ("0h", 0.0),
         ("6h", 6.0),
-        ("12h", 12.0),
         ("24h", 24.0),
         ("48h", 48.0),
         ("72h", 72.0),
@@ -83,6 +82,12 @@ def test_recovery_has_one_point_per_protocol_time_point_after_the_baseline(
     ]
     empty = curve.points[2]
     assert (empty.n, empty.mean, empty.suppressed) == (None, None, False)
+
+
+def test_an_optional_time_point_is_shown_once_answered(cohort: Cohort) -> None:
+    dn_soreness(cohort, [1, 2, 3, 4, 5], slot="12h")  # 12 h is off by default (CLINICAL.md)
+    (curve,) = recovery(cohort.session, scope=scope_of(cohort), measures=["soreness"])["soreness"]
+    assert ("12h", 12.0, 5) in [(p.slot, p.hours, p.n) for p in curve.points]
 
 
 def test_a_cell_of_fewer_than_five_patients_is_suppressed_not_zero(cohort: Cohort) -> None:

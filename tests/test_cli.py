@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import Alert, CheckIn, Clinic, Clinician, Patient, Response, Treatment
+from server.services import analytics
 from server.services.clinics import authenticate
 from tests.factories import count_rows
 
@@ -69,7 +70,7 @@ def test_demo_loads_a_meaningful_clinic_and_does_not_duplicate(
         model: count_rows(session, model) for model in (Patient, Treatment, CheckIn, Response)
     }
     assert count_rows(session, Clinician) == 2
-    assert counts[Patient] == 60
+    assert counts[Patient] == 62
     modalities = set(session.scalars(select(Treatment.modality).distinct()))
     assert modalities == {"ims", "dry_needling", "acupuncture"}
     assert count_rows(session, Alert) >= 3
@@ -77,6 +78,22 @@ def test_demo_loads_a_meaningful_clinic_and_does_not_duplicate(
     again = runner.invoke(args=["demo"])
     assert "already loaded" in again.output
     assert {model: count_rows(session, model) for model in counts} == counts
+
+
+def test_demo_makes_every_comparison_chart_meaningful(app: Flask, session: Session) -> None:
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+    clinic = session.scalar(select(Clinic))
+    assert clinic is not None
+    for by in ("modality", "clinician"):
+        scope = analytics.Scope((clinic.id,), by=by)
+        curves = analytics.recovery(session, scope=scope, measures=["soreness"])["soreness"]
+        assert len(curves) == (3 if by == "modality" else 6)
+        for curve in curves:
+            assert all(p.mean is not None for p in curve.points), curve
+        assert not any(s.suppressed for s in analytics.resolution(session, scope=scope))
+        assert not any(s.suppressed for s in analytics.responders(session, scope=scope))
+    open_alerts = session.scalars(select(Alert).filter_by(acknowledged_at=None)).all()
+    assert {"urgent", "same_day"} <= {alert.severity for alert in open_alerts}
 
 
 def test_demo_if_empty_skips_a_database_with_a_clinic(app: Flask, session: Session) -> None:

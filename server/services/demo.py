@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import CheckIn, Clinic, Clinician, Patient, Treatment
+from server.models import Alert, CheckIn, Clinic, Clinician, Patient, Treatment
 from server.protocols import Value, item_bank
 from server.services.answers import answer_checkin
 from server.services.clinics import create_clinic, create_clinician
 from server.services.patients import create_patient
+from server.services.red_flags import acknowledge_alert
 from server.services.scheduling import expire_checkins
 from server.services.treatments import record_treatment
 
@@ -83,11 +84,63 @@ def load_demo(session: Session, *, now: datetime, seed: int = 20261124) -> str:
             treatments += 1
     missed = expire_checkins(session, now=now)
     session.flush()
+    _acknowledge_older_alerts(session, clinician=clinicians[0], now=now)
+    _todays_red_flags(session, rng, clinicians, now)
     return (
-        f"Loaded {DEMO_CLINIC!r}: {len(clinicians)} clinicians, {PATIENTS} patients, "
+        f"Loaded {DEMO_CLINIC!r}: {len(clinicians)} clinicians, "
+        f"{PATIENTS + len(TODAYS_FLAGS)} patients, "
         f"{treatments} treatments, {missed} missed check-ins. "
         f"Log in as {DEMO_CLINICIANS[0][0]} / {DEMO_PASSWORD}."
     )
+
+
+def _acknowledge_older_alerts(session: Session, *, clinician: Clinician, now: datetime) -> None:
+    """A real clinic has handled last week's alerts; only the last two days' stay open."""
+    for alert in session.scalars(select(Alert).where(Alert.created_at < now - timedelta(days=2))):
+        acknowledge_alert(session, clinician=clinician, alert_id=alert.id, now=alert.created_at)
+
+
+# today's red flags, so the Today page has something to act on: (hours ago treated, modality,
+# check-in, answers); the patients have no quiet hours, so the check-ins open on time
+TODAYS_FLAGS: tuple[tuple[float, str, str, dict[str, object]], ...] = (
+    (3.0, "ims", "2h", {"soreness": 6, "rf_faint": False, "rf_breath_chest": True}),
+    (26.0, "dry_needling", "24h", {"soreness": 4, "pain": 5, "rf_infection": True}),
+)
+
+
+def _todays_red_flags(
+    session: Session, rng: random.Random, clinicians: list[Clinician], now: datetime
+) -> None:
+    for number, (hours_ago, modality, slot, answers) in enumerate(TODAYS_FLAGS, PATIENTS + 1):
+        patient = create_patient(
+            session,
+            clinician=clinicians[0],
+            code=f"DEMO-{number:03d}",
+            now=now,
+            timezone="America/Vancouver",
+            quiet_hours=None,
+        )
+        treated_at = now - timedelta(hours=hours_ago)
+        treatment = record_treatment(
+            session,
+            clinician=clinicians[1],
+            patient=patient,
+            modality=modality,
+            treated_at=treated_at,
+            now=treated_at,
+            regions=["neck", "upper_back"],
+            baseline={"soreness": 1, "pain": 6, "mobility": 4},
+        )
+        checkin = next(c for c in treatment.checkins if c.slot == slot)
+        answer_checkin(
+            session,
+            patient=patient,
+            checkin_id=checkin.id,
+            client_id=uuid.UUID(int=rng.getrandbits(128)),
+            answers=answers,
+            note=None,
+            now=checkin.due_at + timedelta(minutes=20),
+        )
 
 
 def _session_times(rng: random.Random, patient: Patient, now: datetime) -> list[datetime]:

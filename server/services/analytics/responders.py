@@ -39,7 +39,10 @@ class Responders:
 
 
 def _last_slot_clause(protocols: dict[str, Protocol] | None, slot: Any) -> ColumnElement[bool]:
-    last = {modality: points[-1][0] for modality, points in protocol_slots(protocols).items()}
+    last = {
+        modality: [slot for slot, _, enabled in points if enabled][-1]
+        for modality, points in protocol_slots(protocols).items()
+    }
     return or_(*(and_(Treatment.modality == m, slot == s) for m, s in last.items()))
 
 

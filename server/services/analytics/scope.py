@@ -142,22 +142,24 @@ def group_labels(session: Session, scope: Scope) -> dict[int | None, str]:
 
 def protocol_slots(
     protocols: dict[str, Protocol] | None = None,
-) -> dict[str, list[tuple[str, float]]]:
-    """Each modality's time points in order, as (slot, nominal hours)."""
+) -> dict[str, list[tuple[str, float, bool]]]:
+    """Each modality's time points in order, as (slot, nominal hours, enabled)."""
     protocols = protocols or default_protocols()
     return {
-        modality: [(point.slot, point.offset_h) for point in protocol.timepoints]
+        modality: [(point.slot, point.offset_h, point.enabled) for point in protocol.timepoints]
         for modality, protocol in protocols.items()
     }
 
 
 def slots_with_data(
-    slots: list[tuple[str, float]], answered: set[str]
+    slots: list[tuple[str, float, bool]], answered: set[str]
 ) -> list[tuple[str, float | None]]:
-    """The baseline, the protocol's time points, then any other slot answered (an old override)."""
-    known = {slot for slot, _ in slots}
+    """The baseline, the protocol's time points (an optional one only when answered), then any
+    other slot answered (from an earlier override of the clinic's protocol)."""
+    known = {slot for slot, _, _ in slots}
     extra = sorted(answered - known - {BASELINE})
-    return [(BASELINE, None), *slots, *((slot, None) for slot in extra)]
+    points = [(slot, hours) for slot, hours, enabled in slots if enabled or slot in answered]
+    return [(BASELINE, None), *points, *((slot, None) for slot in extra)]
 
 
 def series_order(key: tuple[str, Any]) -> tuple[int, str]:
