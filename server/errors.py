@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
@@ -81,6 +81,22 @@ def _json(
     return jsonify(error_body(code, message, errors)), code, headers or {}
 
 
+# clinician pages (under /clinic) get an HTML page; these codes have a page of their own
+PAGE_ERROR_TEMPLATES = (403, 404, 429, 500)
+
+
+def _is_page_request() -> bool:
+    return request.path == "/clinic" or request.path.startswith("/clinic/")
+
+
+def _page_error(code: int, message: str) -> tuple[Response, int, dict[str, str]]:
+    """A clinician page's error: templates/errors/<code>.html, else errors/error.html."""
+    name = f"errors/{code}.html" if code in PAGE_ERROR_TEMPLATES else "errors/error.html"
+    title = HTTP_STATUS_CODES.get(code, "Error")
+    page = render_template(name, code=code, title=title, message=message)
+    return make_response(page), code, {}
+
+
 def flatten_errors(messages: dict[Any, Any] | list[Any], prefix: str = "") -> dict[str, list[str]]:
     """Nested marshmallow reasons as dotted field names: {"keys": {"auth": [..]}} -> "keys.auth"."""
     if isinstance(messages, list):  # a schema-level reason
@@ -108,6 +124,8 @@ def _flatten_locations(messages: dict[str, Any]) -> dict[str, list[str]]:
 
 def handle_domain_error(error: DomainError) -> tuple[Response, int, dict[str, str]]:
     """Map a service's exception to its status and the JSON body."""
+    if _is_page_request():
+        return _page_error(error.status_code, error.message)
     headers = {"WWW-Authenticate": 'Bearer realm="api"'} if error.status_code == 401 else {}
     return _json(error.status_code, error.message, error.errors, headers)
 
@@ -115,6 +133,8 @@ def handle_domain_error(error: DomainError) -> tuple[Response, int, dict[str, st
 def handle_http_exception(error: HTTPException) -> tuple[Response, int, dict[str, str]]:
     """Werkzeug and webargs errors (404 route, 405, 413, 400 bad JSON, 422 schema) as JSON."""
     code = error.code or 500
+    if _is_page_request():
+        return _page_error(code, error.description or "")
     data = getattr(error, "data", None) or {}
     errors: dict[str, Any] = {}
     if "messages" in data:
@@ -123,6 +143,7 @@ def handle_http_exception(error: HTTPException) -> tuple[Response, int, dict[str
         400: "The request body is not valid JSON." if "body" in errors else "Bad request.",
         413: f"The request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes.",
         422: "Some fields are not valid; see errors.",
+        429: f"Too many attempts ({error.description}); wait Retry-After seconds and retry.",
     }.get(code, error.description or HTTP_STATUS_CODES.get(code, "Error"))
     if code == 413:
         errors = {"body": [message]}
@@ -133,6 +154,8 @@ def handle_http_exception(error: HTTPException) -> tuple[Response, int, dict[str
 def handle_integrity_error(error: IntegrityError) -> tuple[Response, int, dict[str, str]]:
     """Two requests raced for the same unique thing; the loser is told to retry."""
     current_app.logger.warning("integrity conflict: %s", error.orig)
+    if _is_page_request():
+        return _page_error(409, "This conflicts with a change made at the same moment; retry.")
     return _json(409, "This conflicts with a change made at the same moment; please retry.")
 
 

@@ -29,7 +29,7 @@ from werkzeug.test import TestResponse
 from jobs.tasks import Worker
 from server import create_app
 from server.config import Config
-from server.extensions import db
+from server.extensions import db, limiter
 from server.models import Base
 from server.services import credentials
 from server.services.mail import Mailer
@@ -138,6 +138,7 @@ class IsolatedClient(FlaskClient):
 def client(app: Flask, session: Session) -> FlaskClient:
     """A test client whose requests run in their own app context, like real ones."""
     app.test_client_class = IsolatedClient
+    limiter.reset()  # its memory storage outlives a test: each test starts with a full allowance
     return app.test_client()
 
 

@@ -11,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from server.errors import NotFound, Unauthorized
-from server.extensions import db
+from server.extensions import db, limiter
 from server.models import Clinician, Patient, utcnow
 from server.services.clinics import authenticate, clinician_for_token, issue_api_token
 from server.services.enrolment import patient_for_link, patient_for_token
@@ -23,6 +23,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Clinician sign-in")
+
+# attempts per client address; the shared "login" scope makes every sign-in form (this endpoint,
+# the pages' login) draw on one allowance, so switching forms buys no extra guesses
+login_limit = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="login")
 
 
 def bearer_token() -> str:
@@ -99,6 +103,7 @@ def current_patient() -> Patient:
 class Tokens(MethodView):
     """API tokens."""
 
+    @login_limit  # outermost: a malformed attempt counts too
     @blp.doc(security=[])
     @blp.arguments(TokenCreateSchema)
     @blp.response(201, TokenSchema)

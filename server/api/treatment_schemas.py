@@ -7,6 +7,7 @@ import marshmallow as ma
 
 from server.models import CheckIn
 from server.models.treatments import MODALITIES
+from server.services.answers import ENTRY_SOURCES
 
 
 class TreatmentCreateSchema(ma.Schema):
@@ -76,6 +77,42 @@ class ResponseSchema(ma.Schema):
     note = ma.fields.String(dump_only=True, allow_none=True)
     answers = ma.fields.Dict(dump_only=True)
     flagged_rules = ma.fields.List(ma.fields.String(), dump_only=True)
+
+
+class ResponseEntrySchema(ma.Schema):
+    """Answers a clinician collected another way: by phone, on paper or in clinic."""
+
+    client_id = ma.fields.UUID(
+        required=True, metadata={"description": "idempotency key: the same one again replays"}
+    )
+    answers = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Raw(allow_none=True),
+        required=True,
+        metadata={"description": "{item code: value}; any item may be left out"},
+    )
+    answered_at = ma.fields.AwareDateTime(
+        required=True,
+        metadata={"description": "when the patient gave the answers, ISO 8601 with its offset"},
+    )
+    source = ma.fields.String(required=True, validate=ma.validate.OneOf(ENTRY_SOURCES))
+    note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=1000))
+
+
+class RedFlagSchema(ma.Schema):
+    """A red flag the answers met, with the advice to give the patient now."""
+
+    rule = ma.fields.String(dump_only=True)
+    severity = ma.fields.String(dump_only=True)
+    summary = ma.fields.String(dump_only=True)
+    advice = ma.fields.String(dump_only=True)
+
+
+class EnteredResponseSchema(ResponseSchema):
+    """A back-entered response, who entered it, and the red flags it met."""
+
+    entered_by_id = ma.fields.Integer(dump_only=True, allow_none=True)
+    alerts = ma.fields.List(ma.fields.Nested(RedFlagSchema), dump_only=True)
 
 
 class AlertSchema(ma.Schema):

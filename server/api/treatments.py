@@ -6,9 +6,11 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.exc import IntegrityError
 
 from server.extensions import db
 from server.models import CheckIn, DeliveryEvent, utcnow
+from server.services.answers import AnswerResult, answers_of, enter_response
 from server.services.delivery import ledger
 from server.services.patients import get_patient
 from server.services.scheduling import cancel_checkin, move_checkin
@@ -24,6 +26,8 @@ from .treatment_schemas import (
     CheckInSchema,
     CheckInUpdateSchema,
     DeliveryEventSchema,
+    EnteredResponseSchema,
+    ResponseEntrySchema,
     TreatmentCreateSchema,
     TreatmentSchema,
 )
@@ -105,3 +109,60 @@ class CheckInDeliveries(MethodView):
         session = db.session()
         get_checkin(session, clinic_id=current_clinician().clinic_id, checkin_id=checkin_id)
         return ledger(session, checkin_id=checkin_id)
+
+
+def _entered_body(result: AnswerResult) -> dict[str, Any]:
+    response = result.response
+    return {
+        "id": response.id,
+        "checkin_id": response.checkin_id,
+        "slot": response.slot,
+        "client_id": response.client_id,
+        "answered_at": response.answered_at,
+        "source": response.source,
+        "entered_by_id": response.entered_by_id,
+        "note": response.note,
+        "answers": answers_of(response),
+        "flagged_rules": response.flagged_rules,
+        "alerts": result.flags,
+    }
+
+
+@blp.route("/checkins/<int:checkin_id>/response")
+class CheckInResponse(MethodView):
+    """Answers to a check-in collected another way."""
+
+    decorators = [clinician_required]
+
+    @blp.arguments(ResponseEntrySchema)
+    @blp.response(201, EnteredResponseSchema)
+    @blp.alt_response(
+        200, schema=EnteredResponseSchema, description="a replay of the same client_id"
+    )
+    def post(self, body: dict[str, Any], checkin_id: int) -> tuple[dict[str, Any], int]:
+        """Back-enter answers given by phone, on paper or in clinic; red flags raise alerts."""
+        clinician = current_clinician()
+
+        def enter() -> AnswerResult:
+            return enter_response(
+                db.session(),
+                clinician=clinician,
+                checkin_id=checkin_id,
+                client_id=body["client_id"],
+                answers=body["answers"],
+                answered_at=body["answered_at"],
+                source=body["source"],
+                note=body.get("note"),
+                now=utcnow(),
+            )
+
+        try:
+            result = enter()
+            db.session.commit()
+        except IntegrityError:
+            # the same entry arrived twice at once (a double click): the other request stored
+            # it, so this one is now a replay and gets the stored body
+            db.session.rollback()
+            result = enter()
+            db.session.commit()
+        return _entered_body(result), 200 if result.is_replay else 201

@@ -5,17 +5,23 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict, InvalidInput, NotFound
-from server.models import Answer, CheckIn, DeliveryEvent, Patient, Response, Treatment
+from server.models import Answer, CheckIn, Clinician, DeliveryEvent, Patient, Response, Treatment
 from server.models.treatments import OPEN_STATUSES
 from server.protocols import Value, item_bank
+from server.services.audit import record_event
 from server.services.red_flags import Flag, evaluate, flags_for, raise_alerts
+
+# what a clinician may back-enter: answers collected by phone, on paper or in clinic
+ENTRY_SOURCES = ("phone", "paper", "clinic")
+# a device clock a little fast is not an error; a time further ahead is a typo
+ENTRY_CLOCK_SKEW = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -127,52 +133,155 @@ def answer_checkin(
     now: datetime,
 ) -> AnswerResult:
     """Store a patient's answer to their own open check-in; the same client_id replays."""
-    emergency = patient.clinic.emergency_number
-    # the check-in first, locked: a concurrent replay of the same answer waits here and then
-    # finds the stored response below instead of a check-in already answered
+    checkin = _locked_checkin(session, checkin_id, Treatment.patient_id == patient.id)
+    replay = _replay_of(session, client_id=client_id, checkin_id=checkin.id)
+    if replay is not None:
+        return _result(session, replay, is_replay=True, now=now)
+    _check_window(checkin, patient, now)
+    response = _store_response(
+        session,
+        checkin,
+        answers=answers,
+        client_id=client_id,
+        answered_at=now,
+        source="app",
+        entered_by_id=None,
+        note=note,
+        now=now,
+    )
+    return _result(session, response, is_replay=False, now=now)
+
+
+def enter_response(
+    session: Session,
+    *,
+    clinician: Clinician,
+    checkin_id: int,
+    client_id: uuid.UUID,
+    answers: dict[str, object],
+    answered_at: datetime,
+    source: str,
+    note: str | None,
+    now: datetime,
+) -> AnswerResult:
+    """Back-enter answers a clinician collected another way (phone, paper, in clinic), even
+    after the patient's window closed; the same client_id replays."""
+    checkin = _locked_checkin(session, checkin_id, Treatment.clinic_id == clinician.clinic_id)
+    replay = _replay_of(session, client_id=client_id, checkin_id=checkin.id)
+    if replay is not None:
+        return _result(session, replay, is_replay=True, now=now)
+    _check_entry(checkin, answered_at=answered_at, source=source, now=now)
+    response = _store_response(
+        session,
+        checkin,
+        answers=answers,
+        client_id=client_id,
+        answered_at=answered_at.astimezone(UTC),
+        source=source,
+        entered_by_id=clinician.id,
+        note=note,
+        now=now,
+    )
+    record_event(
+        session,
+        clinic_id=clinician.clinic_id,
+        actor=f"clinician:{clinician.id}",
+        action="response.entered",
+        target=f"checkin:{checkin.id}",
+        at=now,
+        details={"response_id": response.id, "source": source},
+    )
+    return _result(session, response, is_replay=False, now=now)
+
+
+def _locked_checkin(
+    session: Session, checkin_id: int, *caller_owns: ColumnElement[bool]
+) -> CheckIn:
+    # locked: a concurrent replay of the same answer waits here and then finds the stored
+    # response instead of a check-in already answered
     checkin = session.scalar(
         select(CheckIn)
         .join(Treatment)
-        .where(CheckIn.id == checkin_id, Treatment.patient_id == patient.id)
+        .where(CheckIn.id == checkin_id, *caller_owns)
         .with_for_update()
     )
     if checkin is None:
         raise NotFound("no such check-in")
+    return checkin
+
+
+def _replay_of(session: Session, *, client_id: uuid.UUID, checkin_id: int) -> Response | None:
+    """The response already stored under this client_id, when this request is a retry."""
     replay = session.scalar(select(Response).filter_by(client_id=client_id))
-    if replay is not None:
-        if replay.checkin_id != checkin_id:
-            raise Conflict("this client_id was already used for another answer", field="client_id")
-        return AnswerResult(
-            replay,
-            flags_for(replay.flagged_rules, emergency_number=emergency),
-            True,
-            next_checkin_at(session, patient_id=patient.id, now=now),
-        )
-    _check_window(checkin, patient, now)
+    if replay is not None and replay.checkin_id != checkin_id:
+        raise Conflict("this client_id was already used for another answer", field="client_id")
+    return replay
+
+
+def _store_response(
+    session: Session,
+    checkin: CheckIn,
+    *,
+    answers: dict[str, object],
+    client_id: uuid.UUID,
+    answered_at: datetime,
+    source: str,
+    entered_by_id: int | None,
+    note: str | None,
+    now: datetime,
+) -> Response:
+    """Check and store the answers, mark the check-in answered and raise its red flags."""
     checked = check_answers(answers, asked=checkin.items)
     treatment = checkin.treatment
-    elapsed_h = (now - treatment.treated_at).total_seconds() / 3600
+    # red flags depend on the time since T0 at which the patient answered, not was recorded
+    elapsed_h = (answered_at - treatment.treated_at).total_seconds() / 3600
     rule_ids = evaluate(checked, baseline=baseline_of(session, treatment.id), elapsed_h=elapsed_h)
     response = Response(
         client_id=client_id,
         treatment_id=treatment.id,
         checkin_id=checkin.id,
         slot=checkin.slot,
-        answered_at=now,
-        source="app",
+        answered_at=answered_at,
+        source=source,
+        entered_by_id=entered_by_id,
         note=note,
         flagged_rules=rule_ids,
         answers=_answer_rows(checked),
     )
     session.add(response)
-    checkin.status, checkin.answered_at = "answered", now
-    session.add(DeliveryEvent(checkin_id=checkin.id, at=now, kind="answered", channel="app"))
-    session.flush()
-    flags = flags_for(rule_ids, emergency_number=emergency)
-    raise_alerts(session, treatment=treatment, response=response, flags=flags, now=now)
-    return AnswerResult(
-        response, flags, False, next_checkin_at(session, patient_id=patient.id, now=now)
+    checkin.status, checkin.answered_at = "answered", answered_at
+    session.add(
+        DeliveryEvent(checkin_id=checkin.id, at=answered_at, kind="answered", channel=source)
     )
+    session.flush()
+    flags = flags_for(rule_ids, emergency_number=treatment.patient.clinic.emergency_number)
+    raise_alerts(session, treatment=treatment, response=response, flags=flags, now=now)
+    return response
+
+
+def _result(
+    session: Session, response: Response, *, is_replay: bool, now: datetime
+) -> AnswerResult:
+    # the flags come from the stored rule ids, so a replay shows exactly the first advice
+    patient = response.treatment.patient
+    flags = flags_for(response.flagged_rules, emergency_number=patient.clinic.emergency_number)
+    upcoming = next_checkin_at(session, patient_id=patient.id, now=now)
+    return AnswerResult(response, flags, is_replay, upcoming)
+
+
+def _check_entry(checkin: CheckIn, *, answered_at: datetime, source: str, now: datetime) -> None:
+    if source not in ENTRY_SOURCES:
+        raise InvalidInput(f"source must be one of: {', '.join(ENTRY_SOURCES)}", field="source")
+    if checkin.status == "answered":
+        raise Conflict("this check-in was already answered", field="checkin")
+    if checkin.status == "cancelled":
+        raise Conflict("this check-in was cancelled", field="checkin")
+    if answered_at.tzinfo is None:
+        raise InvalidInput("give the time with its UTC offset", field="answered_at")
+    if answered_at < checkin.treatment.treated_at:
+        raise InvalidInput("the answers cannot predate the treatment", field="answered_at")
+    if answered_at > now + ENTRY_CLOCK_SKEW:
+        raise InvalidInput("the answers cannot be given in the future", field="answered_at")
 
 
 def _check_window(checkin: CheckIn, patient: Patient, now: datetime) -> None:
