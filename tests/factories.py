@@ -7,6 +7,7 @@ a check-in's delivery ledger as a clinician reads it.
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask.testing import FlaskClient
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from server.models import Base, CheckIn, Clinic, Clinician, Patient, Treatment
 from server.services.clinics import create_clinic, create_clinician, issue_api_token
@@ -206,3 +208,27 @@ def latest_utc(hour: int) -> datetime:
     now = datetime.now(UTC)
     moment = now.replace(hour=hour, minute=0, second=0, microsecond=0)
     return moment if moment <= now else moment - timedelta(days=1)
+
+
+# --- clinician pages ---------------------------------------------------------------------------
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form of a page, as a browser would post it."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+def sign_in_pages(client: FlaskClient, clinician: Clinician) -> None:
+    """Sign the clinician in to the pages (their session cookie, without the login form)."""
+    with client.session_transaction() as cookie:
+        cookie["clinician_id"] = clinician.id
+
+
+def post_form(
+    client: FlaskClient, page_url: str, action: str, fields: dict[str, Any]
+) -> TestResponse:
+    """Open ``page_url``, then post ``fields`` with that page's CSRF token to ``action``."""
+    token = csrf_token(client.get(page_url).get_data(as_text=True))
+    return client.post(action, data={"csrf_token": token, **fields})

@@ -1,15 +1,111 @@
-"""Clinician pages: server-rendered Jinja views calling the same services as the API."""
+"""Clinician pages: server-rendered Jinja views calling the same services as the API.
+
+This module makes the blueprint and registers every view; each view lives with its area
+(auth, today, patients, treatments, protocols). Templates are in ``templates/`` (the layout is
+``base.html``), our CSS and JS in ``static/``, served with plotly.js by ``assets.py``.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from collections.abc import Callable
+
+from flask import Blueprint, request
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
 
 from server.extensions import csrf
 
+from . import auth, compare, patients, protocols, today, treatments
+from .assets import figure_json, load_page_assets, page_asset, serve_asset
+from .formatting import FILTERS
+
 bp = Blueprint("pages", __name__, template_folder="templates", url_prefix="/clinic")
+
+# plotly.js injects <style> elements, hence 'unsafe-inline' for styles; scripts stay 'self' only
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+# (rule, endpoint, view, methods): the whole map of the pages in one place
+ROUTES: list[tuple[str, str, Callable[..., ResponseReturnValue], list[str]]] = [
+    ("/login", "login_form", auth.login_form, ["GET"]),
+    ("/login", "login", auth.login, ["POST"]),
+    ("/logout", "logout", auth.logout, ["POST"]),
+    ("/", "today", today.today, ["GET"]),
+    ("/alerts/<int:alert_id>/ack", "acknowledge_alert", today.acknowledge_alert, ["POST"]),
+    ("/patients", "patients", patients.patient_list, ["GET"]),
+    ("/patients/new", "enrol_form", patients.enrol_form, ["GET"]),
+    ("/patients/new", "enrol", patients.enrol, ["POST"]),
+    ("/patients/<int:patient_id>", "patient", patients.patient_page, ["GET"]),
+    (
+        "/patients/<int:patient_id>/enrolment",
+        "new_enrolment_link",
+        patients.new_enrolment_link,
+        ["POST"],
+    ),
+    (
+        "/patients/<int:patient_id>/treatments/new",
+        "treatment_form",
+        treatments.treatment_form,
+        ["GET"],
+    ),
+    ("/patients/<int:patient_id>/treatments/new", "record_treatment", treatments.record, ["POST"]),
+    (
+        "/treatments/<int:treatment_id>/recovery.csv",
+        "recovery_csv",
+        patients.recovery_csv,
+        ["GET"],
+    ),
+    ("/checkins/<int:checkin_id>/answers", "answers_form", treatments.answers_form, ["GET"]),
+    ("/checkins/<int:checkin_id>/answers", "enter_answers", treatments.enter_answers, ["POST"]),
+    ("/compare", "compare", compare.compare, ["GET"]),
+    ("/compare/<analytic>.csv", "compare_csv", compare.compare_csv, ["GET"]),
+    ("/protocols", "protocols", protocols.protocols_page, ["GET"]),
+    ("/protocols/<modality>", "override_protocol", protocols.override, ["POST"]),
+    ("/protocols/<modality>/reset", "reset_protocol", protocols.reset, ["POST"]),
+    ("/static/<digest>/<path:name>", "asset", serve_asset, ["GET"]),
+]
+for rule, endpoint, view, methods in ROUTES:
+    bp.add_url_rule(rule, endpoint, view, methods=methods)
 
 
 @bp.before_request
 def _check_csrf() -> None:
     # every form of the pages posts a CSRF token; the API (bearer tokens) is not cookie-borne
     csrf.protect()
+
+
+@bp.before_request
+def _load_clinician() -> None:
+    # static files are public and cached by anyone: reading the cookie would add Vary: Cookie
+    if request.endpoint != "pages.asset":
+        auth.load_clinician()
+
+
+@bp.record_once
+def _load_assets(state: BlueprintSetupState) -> None:
+    state.app.extensions["page_assets"] = load_page_assets()
+
+
+@bp.after_app_request
+def _page_headers(response: Response) -> Response:
+    """Every answer under /clinic (error pages too): not cached, as it holds patient data (the
+    hashed assets keep their own year-long caching); HTML gets a strict CSP."""
+    if not request.path.startswith("/clinic"):
+        return response
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+# app-wide, not only for this blueprint's requests: error pages of unknown /clinic paths use them
+bp.add_app_template_global(page_asset)
+bp.add_app_template_filter(figure_json)
+for name, template_filter in FILTERS.items():
+    bp.add_app_template_filter(template_filter, name)

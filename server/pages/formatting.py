@@ -1,0 +1,129 @@
+"""How the pages show times and numbers (Jinja filters), and read local times from forms."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+
+from server.charts.palette import MODALITY_LABELS
+
+# offered first when enrolling; any IANA zone is accepted (the browser's own is added by JS)
+COMMON_TIMEZONES = (
+    "UTC",
+    "America/St_Johns",
+    "America/Halifax",
+    "America/Toronto",
+    "America/New_York",
+    "America/Winnipeg",
+    "America/Chicago",
+    "America/Regina",
+    "America/Edmonton",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Vancouver",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Mexico_City",
+    "America/Bogota",
+    "America/Sao_Paulo",
+    "America/Argentina/Buenos_Aires",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Lisbon",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Amsterdam",
+    "Europe/Stockholm",
+    "Europe/Warsaw",
+    "Europe/Athens",
+    "Europe/Helsinki",
+    "Europe/Istanbul",
+    "Africa/Lagos",
+    "Africa/Johannesburg",
+    "Africa/Nairobi",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Hong_Kong",
+    "Asia/Shanghai",
+    "Asia/Seoul",
+    "Asia/Tokyo",
+    "Australia/Perth",
+    "Australia/Adelaide",
+    "Australia/Brisbane",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+)
+INPUT_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> takes and posts
+
+
+def local_time(moment: datetime | None, zone: str) -> str:
+    """A moment as the patient's clock shows it: 'Tue 24 Nov, 09:00 PST' (this year), else
+    'Tue 24 Nov 2026, 09:00 PST'."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(ZoneInfo(zone))
+    this_year = local.year == datetime.now(UTC).astimezone(local.tzinfo).year
+    return local.strftime("%a %d %b, %H:%M %Z" if this_year else "%a %d %b %Y, %H:%M %Z")
+
+
+def utc_iso(moment: datetime) -> str:
+    """A moment for a <time datetime> attribute."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def local_input(moment: datetime, zone: str) -> str:
+    """A moment as the value of a datetime-local input in the patient's zone."""
+    return moment.astimezone(ZoneInfo(zone)).strftime(INPUT_FORMAT)
+
+
+def from_local_input(local: datetime, zone: str) -> datetime:
+    """A datetime-local value, read as the patient's wall clock, as an aware UTC time."""
+    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def modality_label(modality: str) -> str:
+    """'dry_needling' -> 'Dry needling'."""
+    return MODALITY_LABELS.get(modality, modality)
+
+
+def percent(share: float | None) -> str:
+    """0.857 -> '86 %'; None -> 'no check-in closed yet'."""
+    return "no check-in closed yet" if share is None else f"{round(share * 100)} %"
+
+
+def hours(value: float | None) -> str:
+    """Hours with one decimal at most: 6.0 -> '6', 6.25 -> '6.3'."""
+    if value is None:
+        return ""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def scalable_svg(svg: str) -> Markup:
+    """An SVG (the enrolment QR code, from segno) with a viewBox, so CSS can size it whole, and
+    role="img", so its <title> is read as its name."""
+    size = re.match(r'<svg [^>]*width="(\d+)" height="(\d+)"', svg)
+    if size is None or "viewBox" in svg:
+        return Markup(svg)  # noqa: S704 - our own service's SVG, not user input
+    width, height = size.groups()
+    return Markup(  # noqa: S704 - our own service's SVG, not user input
+        svg.replace("<svg ", f'<svg role="img" viewBox="0 0 {width} {height}" ', 1)
+    )
+
+
+FILTERS: dict[str, Callable[..., str]] = {
+    "local_time": local_time,
+    "utc_iso": utc_iso,
+    "local_input": local_input,
+    "modality_label": modality_label,
+    "percent": percent,
+    "hours": hours,
+    "scalable_svg": scalable_svg,
+}

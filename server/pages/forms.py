@@ -1,0 +1,211 @@
+"""Marshmallow schemas of the pages' forms: the strings a browser posts in, typed values out.
+
+A form's errors are ``{field: [reason, ...]}`` with the same dotted names the services use
+(``baseline.pain``, ``timepoints.2.window_h``), so a template shows each reason by its field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+import marshmallow as ma
+from werkzeug.datastructures import MultiDict
+
+from server.api.patient_schemas import CODE
+from server.errors import DomainError, flatten_errors
+from server.models.treatments import MODALITIES
+from server.protocols import Item
+from server.services.answers import ENTRY_SOURCES
+
+FormErrors = dict[str, list[str]]
+
+
+class FormSchema(ma.Schema):
+    """A posted form: blank fields count as left out, text is trimmed, and unknown fields (the
+    CSRF token, the submit button) are ignored."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    # a password may start or end with a space; never trim it
+    untrimmed: ClassVar[tuple[str, ...]] = ()
+
+    @ma.pre_load
+    def drop_blanks(self, data: Mapping[str, Any], **_: Any) -> dict[str, Any]:
+        """Trim text and leave out what is blank, so ``load_default`` applies."""
+        kept: dict[str, Any] = {}
+        for name, value in data.items():
+            if isinstance(value, str) and name not in self.untrimmed:
+                value = value.strip()
+            if value not in ("", None):
+                kept[name] = value
+        return kept
+
+
+def load_form(
+    schema: ma.Schema, form: MultiDict[str, str], *, lists: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The form's fields through the schema (``lists``: fields posted once per value, like
+    checkboxes); raises ``marshmallow.ValidationError``."""
+    fields: dict[str, Any] = {name: form.get(name) for name in form if name not in lists}
+    for name in lists:
+        fields[name] = [value for value in form.getlist(name) if value.strip()]
+    loaded: dict[str, Any] = schema.load(fields)
+    return loaded
+
+
+def form_errors(error: ma.ValidationError | DomainError) -> FormErrors:
+    """The reasons of a failed form or service call, by field (``_form``: the form as a whole)."""
+    if isinstance(error, ma.ValidationError):
+        return flatten_errors(error.messages)
+    return error.errors or {"_form": [error.message]}
+
+
+class LoginForm(FormSchema):
+    """E-mail and password; ``next`` is where to go afterwards (checked before use)."""
+
+    untrimmed = ("password",)
+
+    email = ma.fields.String(required=True, validate=ma.validate.Length(max=254))
+    password = ma.fields.String(required=True, validate=ma.validate.Length(max=1024))
+    next = ma.fields.String(load_default=None)
+
+
+class NextForm(FormSchema):
+    """A button that comes back to the page it was pressed on."""
+
+    next = ma.fields.String(load_default=None)
+
+
+class PatientSearchArgs(FormSchema):
+    """The patients list: part of a code, and which page."""
+
+    q = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
+
+
+class PageArgs(FormSchema):
+    """Which page of a long list."""
+
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
+
+
+class EnrolForm(FormSchema):
+    """A new patient: the clinic's code for them, time zone, and optional name and e-mail."""
+
+    code = ma.fields.String(required=True, validate=CODE)
+    display_name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+    timezone = ma.fields.String(required=True, validate=ma.validate.Length(1, 64))
+    email = ma.fields.Email(load_default=None, validate=ma.validate.Length(max=254))
+
+
+class TreatmentForm(FormSchema):
+    """A needling session: modality, when it ended (the patient's local time), where."""
+
+    modality = ma.fields.String(required=True, validate=ma.validate.OneOf(MODALITIES))
+    treated_at = ma.fields.NaiveDateTime(required=True)
+    regions = ma.fields.List(ma.fields.String(validate=ma.validate.Length(1, 64)))
+    # blank: derived from the regions (a thoracic region brings the pneumothorax screen)
+    thoracic_region = ma.fields.Boolean(
+        load_default=None, truthy={"yes"}, falsy={"no"}, allow_none=True
+    )
+
+
+class EntryForm(FormSchema):
+    """Answers a clinician collected by phone, on paper or in clinic: how, when, a note.
+
+    ``client_id`` comes with the form, so pressing Save twice stores the answers once.
+    """
+
+    client_id = ma.fields.UUID(required=True)
+    source = ma.fields.String(required=True, validate=ma.validate.OneOf(ENTRY_SOURCES))
+    answered_at = ma.fields.NaiveDateTime(required=True)
+    note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+
+
+def _answer_field(item: Item) -> ma.fields.Field[Any]:
+    if item.kind == "scale":
+        return ma.fields.Integer()
+    if item.kind == "boolean":
+        return ma.fields.Boolean(truthy={"yes"}, falsy={"no"})
+    return ma.fields.String()
+
+
+def load_answers(
+    items: Iterable[Item], form: MultiDict[str, str], *, prefix: str
+) -> dict[str, Any]:
+    """The answered items of a form whose inputs are named ``<prefix>-<code>``, by item code;
+    the service checks each value against its scale. Errors are named ``<prefix>.<code>``."""
+    codes = {item.code: item for item in items}
+    schema = FormSchema.from_dict({code: _answer_field(item) for code, item in codes.items()})()
+    raw = {code: form.get(f"{prefix}-{code}", "") for code in codes}
+    try:
+        loaded: dict[str, Any] = schema.load(raw)
+    except ma.ValidationError as error:
+        raise ma.ValidationError({prefix: error.messages}) from None
+    return loaded
+
+
+class TimePointForm(FormSchema):
+    """One row of a protocol's time points as an admin edits it (the service checks the rules)."""
+
+    slot = ma.fields.String(required=True)
+    label = ma.fields.String(required=True)
+    offset_h = ma.fields.Float(required=True)
+    window_h = ma.fields.Float(load_default=None)
+    reminder_after_h = ma.fields.Float(load_default=None)
+    items = ma.fields.String(required=True)
+    optional_items = ma.fields.String(load_default="")
+    enabled = ma.fields.Boolean(load_default=False, truthy={"on"})
+    latest_open_local = ma.fields.String(load_default=None)
+    expires_local = ma.fields.String(load_default=None)
+    on_skip_move_items = ma.fields.String(load_default="")
+
+    @ma.post_load
+    def to_timepoint(self, row: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """Item lists from 'soreness, pain'; moves from 'rf_faint: 24h'."""
+        row["items"] = _codes(row["items"])
+        row["optional_items"] = _codes(row["optional_items"])
+        moves = [part.split(":", 1) for part in _codes(row["on_skip_move_items"])]
+        if any(len(move) != 2 for move in moves):
+            raise ma.ValidationError("write each move as item: slot", "on_skip_move_items")
+        row["on_skip_move_items"] = {code.strip(): slot.strip() for code, slot in moves}
+        return row
+
+
+def _codes(text: str) -> list[str]:
+    return [part.strip() for part in text.replace(",", " ").split() if part.strip()]
+
+
+TIMEPOINT_FIELDS = tuple(TimePointForm().fields)
+
+
+def timepoint_rows(form: MultiDict[str, str]) -> tuple[list[dict[str, str]], list[int]]:
+    """The posted time-point rows (inputs ``timepoints-<row>-<field>``), less those marked for
+    removal or left blank; and each kept row's number on the form, to put errors back."""
+    numbers = sorted(
+        {int(name.split("-")[1]) for name in form if re.fullmatch(r"timepoints-\d{1,3}-\w+", name)}
+    )
+    rows, kept = [], []
+    for number in numbers:
+        row = {field: form.get(f"timepoints-{number}-{field}", "") for field in TIMEPOINT_FIELDS}
+        if form.get(f"timepoints-{number}-remove") or not any(
+            row[field].strip() for field in ("slot", "label", "offset_h", "items")
+        ):
+            continue
+        rows.append(row)
+        kept.append(number)
+    return rows, kept
+
+
+def renumber_errors(errors: FormErrors, kept: list[int]) -> FormErrors:
+    """``timepoints.<i>.field`` of the i-th kept row as ``timepoints.<row on the form>.field``."""
+    renumbered: FormErrors = {}
+    for key, reasons in errors.items():
+        parts = key.split(".")
+        if len(parts) > 2 and parts[0] == "timepoints" and parts[1].isdigit():
+            parts[1] = str(kept[int(parts[1])])
+        renumbered[".".join(parts)] = reasons
+    return renumbered

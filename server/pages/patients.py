@@ -1,0 +1,201 @@
+"""Patients: the searchable list, one patient's recovery, enrolling a new patient."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from math import ceil
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app, render_template, request
+from flask import session as cookie_session
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
+
+from server.charts.patient import MEASURES, recovery_figure, recovery_rows, recovery_table
+from server.errors import DomainError
+from server.extensions import db
+from server.models import Patient, utcnow
+from server.services.enrolment import EnrolmentLink, issue_enrolment
+from server.services.patient_search import search_patients
+from server.services.patients import create_patient, get_patient
+from server.services.red_flags import list_alerts
+from server.services.treatments import get_treatment, treatment_detail, treatments_of
+
+from .auth import current_clinician, login_required
+from .formatting import COMMON_TIMEZONES, local_time, modality_label
+from .forms import EnrolForm, PageArgs, PatientSearchArgs, form_errors, load_form
+
+PATIENTS_PER_PAGE = 25
+# each treatment brings a chart: a few per page keep the page light on a tablet
+TREATMENTS_PER_PAGE = 5
+
+
+@login_required
+def patient_list() -> ResponseReturnValue:
+    """The clinic's patients, searched by any part of their code."""
+    try:
+        args = load_form(PatientSearchArgs(), request.args)
+    except ma.ValidationError:
+        args = {"q": request.args.get("q", "")[:64], "page": 1}
+    rows, total = search_patients(
+        db.session(),
+        clinic_id=current_clinician().clinic_id,
+        query=args["q"],
+        offset=(args["page"] - 1) * PATIENTS_PER_PAGE,
+        limit=PATIENTS_PER_PAGE,
+    )
+    pages = max(1, ceil(total / PATIENTS_PER_PAGE))
+    return render_template(
+        "patients.html", rows=rows, total=total, page=args["page"], pages=pages, q=args["q"] or ""
+    )
+
+
+@login_required
+def patient_page(patient_id: int) -> ResponseReturnValue:
+    """One patient: open alerts, then each treatment (newest first) with its recovery chart,
+    check-ins and answers. Every treatment shown is written to the audit log as viewed."""
+    clinician, session, now = current_clinician(), db.session(), utcnow()
+    patient = get_patient(session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+    try:
+        page = load_form(PageArgs(), request.args)["page"]
+    except ma.ValidationError:
+        page = 1
+    treatments = treatments_of(session, patient=patient)
+    shown = treatments[(page - 1) * TREATMENTS_PER_PAGE : page * TREATMENTS_PER_PAGE]
+    cards = [
+        _treatment_card(treatment_detail(session, treatment=treatment, viewer=clinician, now=now))
+        for treatment in shown
+    ]
+    html = render_template(
+        "patient.html",
+        patient=patient,
+        cards=cards,
+        alerts=list_alerts(session, clinic_id=clinician.clinic_id, patient_id=patient.id),
+        now=now,
+        page=page,
+        pages=max(1, ceil(len(treatments) / TREATMENTS_PER_PAGE)),
+    )
+    session.commit()  # the audit events of this read (after rendering: nothing to reload)
+    return html
+
+
+def _treatment_card(detail: dict[str, Any]) -> dict[str, Any]:
+    """A treatment as the patient page shows it: detail, chart and the chart's numbers."""
+    points, baseline = recovery_rows(detail["treated_at"], detail["responses"])
+    title = f"{modality_label(detail['modality'])}: hours since treatment"
+    return {
+        **detail,
+        "figure": recovery_figure(points, baseline, title=title) if points or baseline else None,
+        "table": recovery_table(points, baseline),
+        "responses_by_checkin": {
+            response["checkin_id"]: response for response in detail["responses"]
+        },
+        "baseline": next(
+            (response for response in detail["responses"] if response["slot"] == "baseline"),
+            None,
+        ),
+    }
+
+
+@login_required
+def recovery_csv(treatment_id: int) -> ResponseReturnValue:
+    """A treatment's soreness, pain and mobility by hours since treatment, as CSV."""
+    clinician, session, now = current_clinician(), db.session(), utcnow()
+    treatment = get_treatment(session, clinic_id=clinician.clinic_id, treatment_id=treatment_id)
+    detail = treatment_detail(session, treatment=treatment, viewer=clinician, now=now)
+    points, baseline = recovery_rows(detail["treated_at"], detail["responses"])
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=["hours_since_treatment", "checkin", *MEASURES])
+    writer.writeheader()
+    for row in recovery_table(points, baseline):
+        writer.writerow(
+            {"hours_since_treatment": row["hours"], "checkin": row["slot"]}
+            | {code: row[code] for code in MEASURES}
+        )
+    code = treatment.patient.code
+    session.commit()  # the audit event of this read
+    response = Response(text.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{code}-treatment-{treatment_id}-recovery.csv"'
+    )
+    return response
+
+
+def _enrol_page(
+    errors: dict[str, list[str]], fields: dict[str, str], status: int
+) -> tuple[str, int]:
+    default_zone = cookie_session.get("last_timezone")
+    page = render_template(
+        "enrol.html",
+        errors=errors,
+        fields=fields,
+        zones=COMMON_TIMEZONES,
+        default_zone=default_zone or "UTC",
+        zone_from_browser=default_zone is None,
+    )
+    return page, status
+
+
+@login_required
+def enrol_form() -> ResponseReturnValue:
+    """The form to register and enrol a new patient."""
+    return _enrol_page({}, {}, 200)
+
+
+@login_required
+def enrol() -> ResponseReturnValue:
+    """Register the patient and show their one-time enrolment link and QR code."""
+    clinician, session, now = current_clinician(), db.session(), utcnow()
+    try:
+        fields = load_form(EnrolForm(), request.form)
+        patient = create_patient(session, clinician=clinician, now=now, **fields)
+        link = _issue_link(patient)
+    except (ma.ValidationError, DomainError) as error:
+        session.rollback()
+        status = error.status_code if isinstance(error, DomainError) else 422
+        return _enrol_page(form_errors(error), request.form.to_dict(), status)
+    session.commit()
+    # the next patient probably lives in the same zone
+    cookie_session["last_timezone"] = patient.timezone
+    return _link_page(patient, link, is_new=True)
+
+
+@login_required
+def new_enrolment_link(patient_id: int) -> ResponseReturnValue:
+    """A fresh enrolment link for a patient (a new phone); earlier unused links stop working."""
+    clinician = current_clinician()
+    patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
+    link = _issue_link(patient)
+    db.session.commit()
+    return _link_page(patient, link, is_new=False)
+
+
+def _issue_link(patient: Patient) -> EnrolmentLink:
+    return issue_enrolment(
+        db.session(),
+        clinician=current_clinician(),
+        patient=patient,
+        now=utcnow(),
+        base_url=current_app.config["PUBLIC_BASE_URL"],
+        ttl=timedelta(hours=current_app.config["ENROLMENT_TTL_HOURS"]),
+    )
+
+
+def _link_page(patient: Patient, link: EnrolmentLink, *, is_new: bool) -> Response:
+    """The link is shown once, in the answer to the POST that made it: only its hash is kept."""
+    response = Response(
+        render_template(
+            "enrolment_link.html",
+            patient=patient,
+            link=link,
+            expires=local_time(link.expires_at, patient.timezone),
+            is_new=is_new,
+        ),
+        status=201,
+        mimetype="text/html",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
