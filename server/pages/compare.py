@@ -1,0 +1,186 @@
+"""The Compare page: modalities' recovery curves, time to soreness resolution, responders and
+answer rates, split by clinician for clinic admins and by clinic for a network admin. Each chart
+has its numbers beside it as a table and as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict
+from typing import Any
+
+import marshmallow as ma
+from flask import abort, current_app, render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from server.api.analytics_schemas import RecoveryQueryArgsSchema, scale_items
+from server.charts import outcomes
+from server.errors import DomainError
+from server.extensions import db
+from server.models import Clinician, utcnow
+from server.protocols import item_bank, regions
+from server.services import analytics
+from server.services.audit import record_event
+
+from .auth import current_clinician, login_required
+from .forms import form_errors
+
+MEASURES = ("soreness", "pain", "mobility")
+ANALYTICS = ("recovery", "resolution", "responders", "answer-rates")
+
+
+def _figures_of(scope: analytics.Scope, measure: str) -> dict[str, Any]:
+    """Every analytic the page shows, computed once for charts, tables and CSV alike."""
+    session = db.session()
+    measures = list(dict.fromkeys((measure, *MEASURES)))
+    return {
+        "curves": analytics.recovery(session, scope=scope, measures=measures),
+        "resolution": analytics.resolution(session, scope=scope),
+        "responders": analytics.responders(session, scope=scope),
+        "answer_rates": analytics.answer_rates(session, scope=scope),
+    }
+
+
+def _scope(args: dict[str, Any]) -> analytics.Scope:
+    return analytics.scope_for(
+        db.session(),
+        clinician=current_clinician(),
+        filters=args["filters"],
+        by=args["by"],
+        min_patients=current_app.config["SUPPRESS_BELOW_PATIENTS"],
+    )
+
+
+def _choices(clinician: Clinician) -> dict[str, Any]:
+    """What the filter form offers: the clinic's clinicians, regions, measures, groupings."""
+    colleagues = db.session.execute(
+        select(Clinician.id, Clinician.name, Clinician.email)
+        .filter_by(clinic_id=clinician.clinic_id)
+        .order_by(Clinician.name, Clinician.email)
+    ).all()
+    groupings = [("modality", "Modality")]
+    if clinician.is_admin:
+        groupings.append(("clinician", "Modality and clinician"))
+    if clinician.is_network_admin and clinician.clinic.network_id is not None:
+        groupings.append(("clinic", "Modality and clinic"))
+    return {
+        "clinicians": [(row.id, row.name or row.email) for row in colleagues],
+        "regions": [(code, region.label) for code, region in regions().items()],
+        "measures": [(code, item_bank()[code].text) for code in scale_items()],
+        "groupings": groupings,
+    }
+
+
+@login_required
+def compare() -> ResponseReturnValue:
+    """The comparison page, for the filters in the query string."""
+    fields = request.args.to_dict()
+    try:
+        args = RecoveryQueryArgsSchema().load({k: v for k, v in fields.items() if v})
+        scope = _scope(args)
+    except (ma.ValidationError, DomainError) as error:
+        page = render_template(
+            "compare.html",
+            errors=form_errors(error),
+            fields=fields,
+            **_choices(current_clinician()),
+        )
+        return page, 422 if isinstance(error, ma.ValidationError) else error.status_code
+    measure = args["measure"]
+    found = _figures_of(scope, measure)
+    figures = {
+        "main": outcomes.recovery_figure(found["curves"][measure], measure=measure),
+        "measures": outcomes.measures_figure({m: found["curves"][m] for m in MEASURES}),
+        "resolution": outcomes.resolution_figure(found["resolution"]),
+        "responders": outcomes.responders_figure(found["responders"]),
+        "answer_rates": outcomes.answer_rates_figure(found["answer_rates"]),
+    }
+    return render_template(
+        "compare.html",
+        errors={},
+        fields=fields,
+        measure=measure,
+        scope=scope,
+        found=found,
+        figures=figures,
+        series_name=outcomes.series_name,
+        query=request.query_string.decode(),
+        **_choices(current_clinician()),
+    )
+
+
+@login_required
+def compare_csv(analytic: str) -> ResponseReturnValue:
+    """One chart's numbers as CSV, for the same filters as the page."""
+    if analytic not in ANALYTICS:
+        abort(404)
+    fields = {k: v for k, v in request.args.to_dict().items() if v}
+    try:
+        args = RecoveryQueryArgsSchema().load(fields)
+        scope = _scope(args)
+    except (ma.ValidationError, DomainError) as error:
+        return {"message": "the filters are not valid", "errors": form_errors(error)}, 422
+    rows = _csv_rows(analytic, scope, args["measure"])
+    text = io.StringIO()
+    # every key of every row, in first-seen order (a suppressed series has no curve steps)
+    fieldnames = list(dict.fromkeys(key for row in rows for key in row)) or ["modality"]
+    writer = csv.DictWriter(text, fieldnames=fieldnames)
+    writer.writeheader()
+    writer.writerows(rows)
+    clinician = current_clinician()
+    record_event(
+        db.session(),
+        clinic_id=clinician.clinic_id,
+        actor=f"clinician:{clinician.id}",
+        action="export.analytics_csv",
+        at=utcnow(),
+        target=analytic,
+        details={"filters": fields, "rows": len(rows)},
+    )
+    db.session.commit()
+    response = Response(text.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{analytic}.csv"'
+    return response
+
+
+def _group_fields(series: Any) -> dict[str, Any]:
+    group = series.group
+    return {
+        "modality": series.modality,
+        "group": group.label if group else "",
+        "group_id": group.id if group else "",
+    }
+
+
+def _csv_rows(analytic: str, scope: analytics.Scope, measure: str) -> list[dict[str, Any]]:
+    """Tidy rows of one analytic: one per time point (or per step of a survival curve)."""
+    session = db.session()
+    if analytic == "recovery":
+        measures = list(dict.fromkeys((measure, *MEASURES)))
+        curves = analytics.recovery(session, scope=scope, measures=measures)
+        return [
+            _group_fields(curve) | {"measure": name} | asdict(point)
+            for name in measures
+            for curve in curves[name]
+            for point in curve.points
+        ]
+    if analytic == "resolution":
+        return [
+            _group_fields(series)
+            | {key: value for key, value in asdict(series).items() if key not in ("curve", "group")}
+            | {f"curve_{key}": value for key, value in step.items()}
+            for series in analytics.resolution(session, scope=scope)
+            for step in (series.curve or [{}])
+        ]
+    if analytic == "responders":
+        return [
+            _group_fields(series) | {k: v for k, v in asdict(series).items() if k != "group"}
+            for series in analytics.responders(session, scope=scope)
+        ]
+    return [
+        _group_fields(series) | asdict(point)
+        for series in analytics.answer_rates(session, scope=scope)
+        for point in series.points
+    ]

@@ -1,0 +1,166 @@
+"""The Compare page: charts with their numbers, filters, roles, CSV beside each chart."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from server.models import AuditEvent, Network
+from tests.analytics_data import Cohort
+from tests.factories import count_rows, make_clinic, make_clinician, sign_in_pages
+
+PAGE = "/clinic/compare"
+
+
+@pytest.fixture
+def cohort(session: Session) -> Cohort:
+    clinic = make_clinic(session)
+    cohort = Cohort(session, clinic, make_clinician(session, clinic=clinic))
+    for modality, slot, value in (("ims", "2h", 6), ("dry_needling", "0h", 4)):
+        for _ in range(5):
+            treatment = cohort.treatment(modality)
+            cohort.answer(treatment, "baseline", soreness=1, pain=6)
+            cohort.answer(treatment, slot, soreness=value)
+            cohort.answer(treatment, "7d", soreness=0, pain=2)
+            cohort.checkin(treatment, "7d", "answered")
+    for _ in range(3):  # too few acupuncture patients to show
+        cohort.answer(cohort.treatment("acupuncture"), "24h", soreness=2)
+    return cohort
+
+
+def figures(html: str) -> dict[str, Any]:
+    found = re.findall(r'<script type="application/json" id="([^"]+)-figure">(.*?)</script>', html)
+    return {chart_id: json.loads(body) for chart_id, body in found}
+
+
+def test_compare_draws_every_chart_with_plotly_served_here(
+    client: FlaskClient, cohort: Cohort
+) -> None:
+    assert cohort.clinician is not None
+    sign_in_pages(client, cohort.clinician)
+    response = client.get(PAGE)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert set(figures(html)) == {
+        "chart-recovery",
+        "chart-measures",
+        "chart-resolution",
+        "chart-responders",
+        "chart-answer-rates",
+    }
+    assert re.search(r'<script src="/clinic/static/[0-9a-f]+/plotly.min.js"', html)
+    assert "cdn" not in html.lower()
+
+
+def test_all_modalities_on_one_recovery_chart_with_bands(
+    client: FlaskClient, cohort: Cohort
+) -> None:
+    assert cohort.clinician is not None
+    sign_in_pages(client, cohort.clinician)
+    recovery = figures(client.get(PAGE).get_data(as_text=True))["chart-recovery"]
+    names = [trace["name"] for trace in recovery["data"] if trace.get("mode") == "lines+markers"]
+    assert names == ["IMS", "Dry needling", "Acupuncture"]
+    assert sum(1 for trace in recovery["data"] if trace.get("fill") == "toself") == 3
+
+
+def test_a_small_cell_is_hidden_in_the_table(client: FlaskClient, cohort: Cohort) -> None:
+    assert cohort.clinician is not None
+    sign_in_pages(client, cohort.clinician)
+    html = client.get(PAGE).get_data(as_text=True)
+    assert "hidden (fewer than 5 patients)" in html
+
+
+def test_bad_filters_show_the_field_and_reason(client: FlaskClient, cohort: Cohort) -> None:
+    assert cohort.clinician is not None
+    sign_in_pages(client, cohort.clinician)
+    response = client.get(f"{PAGE}?date_from=2026-11-02&date_to=2026-11-01")
+    assert response.status_code == 422
+    assert "must not be before date_from" in response.get_data(as_text=True)
+
+
+def test_comparing_clinicians_is_offered_to_admins_only(
+    client: FlaskClient, session: Session, cohort: Cohort
+) -> None:
+    assert cohort.clinician is not None
+    sign_in_pages(client, cohort.clinician)
+    assert 'name="by"' not in client.get(PAGE).get_data(as_text=True)
+    assert client.get(f"{PAGE}?by=clinician").status_code == 403
+    sign_in_pages(client, make_clinician(session, clinic=cohort.clinic, role="admin"))
+    html = client.get(f"{PAGE}?by=clinician").get_data(as_text=True)
+    assert 'name="by"' in html
+    assert "Modality and clinician" in html
+
+
+def test_a_network_admin_compares_clinics(
+    client: FlaskClient, session: Session, cohort: Cohort
+) -> None:
+    network = Network(name="Coast")
+    session.add(network)
+    session.flush()
+    cohort.clinic.network_id = network.id
+    sign_in_pages(client, make_clinician(session, clinic=cohort.clinic, role="network_admin"))
+    html = client.get(f"{PAGE}?by=clinic").get_data(as_text=True)
+    assert f"IMS - {cohort.clinic.name}" in html
+
+
+def test_each_chart_has_its_numbers_as_csv(client: FlaskClient, cohort: Cohort) -> None:
+    assert cohort.clinician is not None
+    sign_in_pages(client, cohort.clinician)
+    html = client.get(PAGE).get_data(as_text=True)
+    for analytic in ("recovery", "resolution", "responders", "answer-rates"):
+        assert f'href="/clinic/compare/{analytic}.csv"' in html
+    response = client.get("/clinic/compare/recovery.csv?measure=pain")
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    ims_2h = next(
+        r
+        for r in rows
+        if r["modality"] == "ims" and r["slot"] == "2h" and r["measure"] == "soreness"
+    )
+    assert (ims_2h["n"], ims_2h["mean"]) == ("5", "6.0")
+    assert {r["measure"] for r in rows} == {"pain", "soreness", "mobility"}
+    assert count_rows(cohort.session, AuditEvent, AuditEvent.action == "export.analytics_csv") == 1
+
+
+def test_responders_csv_keeps_suppressed_series_visible_as_suppressed(
+    client: FlaskClient, cohort: Cohort
+) -> None:
+    assert cohort.clinician is not None
+    sign_in_pages(client, cohort.clinician)
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client.get("/clinic/compare/responders.csv").get_data(as_text=True))
+        )
+    )
+    assert {(r["modality"], r["responders"], r["suppressed"]) for r in rows} == {
+        ("ims", "5", "False"),
+        ("dry_needling", "5", "False"),
+    }
+
+
+def test_compare_needs_a_signed_in_clinician(client: FlaskClient, cohort: Cohort) -> None:
+    response = client.get(PAGE)
+    assert response.status_code == 302
+    assert "/clinic/login" in response.headers["Location"]
+    assert client.get("/clinic/compare/recovery.csv").status_code == 302
+
+
+def test_unknown_csv_is_404(client: FlaskClient, cohort: Cohort) -> None:
+    assert cohort.clinician is not None
+    sign_in_pages(client, cohort.clinician)
+    assert client.get("/clinic/compare/patients.csv").status_code == 404
+
+
+def test_another_clinics_answers_never_show(
+    client: FlaskClient, session: Session, cohort: Cohort
+) -> None:
+    sign_in_pages(client, make_clinician(session, clinic=make_clinic(session, name="Other")))
+    html = client.get(PAGE).get_data(as_text=True)
+    assert "No answers match these filters." in html
