@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Float, case, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Subquery
+from sqlalchemy.sql.selectable import CTE, Subquery
 
 from server.models import Answer, CheckIn, Response, Treatment
 from server.services.analytics.scope import (
@@ -47,7 +47,7 @@ def _baseline_soreness() -> Subquery:
     )
 
 
-def _resolution_times(session: Session, scope: Scope) -> Any:
+def _resolution_times(session: Session, scope: Scope) -> CTE:
     """Per treatment: the first resolved answer's elapsed hours (NULL if none) and the last
     post-T0 soreness answer's (the censoring time)."""
     baseline = _baseline_soreness()
@@ -74,7 +74,9 @@ def _resolution_times(session: Session, scope: Scope) -> Any:
             *scope.where(),
         )
         .group_by(Treatment.id, Treatment.modality, "grp", Treatment.patient_id)
-        .subquery()
+        # a CTE read twice (the steps and the patient count) in one statement: PostgreSQL
+        # materialises it once, instead of a second pass over the answers
+        .cte("per_treatment")
     )
 
 
@@ -82,20 +84,27 @@ def resolution(session: Session, *, scope: Scope) -> list[Resolution]:
     """Kaplan-Meier of time to soreness resolution per modality (and group), CLINICAL.md §5:
     origin T0, event at the first resolved answer, censored at the last soreness answer."""
     per_treatment = _resolution_times(session, scope)
-    hours = func.coalesce(per_treatment.c.event_h, per_treatment.c.last_h).label("hours")
+    hours = func.coalesce(per_treatment.c.event_h, per_treatment.c.last_h)
     is_event = case((per_treatment.c.event_h.is_not(None), 1), else_=0)
-    rows = session.execute(
-        select(
-            per_treatment.c.modality,
-            per_treatment.c.grp,
-            hours,
-            func.sum(is_event).label("events"),
-            func.sum(1 - is_event).label("censored"),
-        )
-        .group_by(per_treatment.c.modality, per_treatment.c.grp, hours)
-        .order_by(per_treatment.c.modality, per_treatment.c.grp, hours)
-    ).all()
-    patients = _patients_per_series(session, per_treatment)
+    steps = select(
+        literal("step").label("kind"),
+        per_treatment.c.modality,
+        per_treatment.c.grp,
+        hours.label("hours"),
+        func.sum(is_event).label("events"),
+        func.sum(1 - is_event).label("censored"),
+    ).group_by(per_treatment.c.modality, per_treatment.c.grp, hours)
+    people = select(
+        literal("patients").label("kind"),
+        per_treatment.c.modality,
+        per_treatment.c.grp,
+        null().cast(Float).label("hours"),
+        func.count(per_treatment.c.patient_id.distinct()).label("events"),
+        literal(0).label("censored"),
+    ).group_by(per_treatment.c.modality, per_treatment.c.grp)
+    rows = session.execute(union_all(steps, people).order_by("modality", "grp", "hours")).all()
+    patients = {(r.modality, r.grp): int(r.events) for r in rows if r.kind == "patients"}
+    rows = [row for row in rows if row.kind == "step"]
     excluded = _without_soreness(session, scope)
     labels = group_labels(session, scope)
     by_series: dict[tuple[str, Any], list[Any]] = {}
@@ -133,17 +142,6 @@ def resolution(session: Session, *, scope: Scope) -> list[Resolution]:
             )
         )
     return results
-
-
-def _patients_per_series(session: Session, per_treatment: Any) -> dict[tuple[str, Any], int]:
-    rows = session.execute(
-        select(
-            per_treatment.c.modality,
-            per_treatment.c.grp,
-            func.count(per_treatment.c.patient_id.distinct()).label("patients"),
-        ).group_by(per_treatment.c.modality, per_treatment.c.grp)
-    )
-    return {(row.modality, row.grp): int(row.patients) for row in rows}
 
 
 def _without_soreness(session: Session, scope: Scope) -> dict[tuple[str, Any], int]:
