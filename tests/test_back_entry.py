@@ -416,9 +416,22 @@ def test_answered_at_beyond_the_clock_skew_is_rejected(session: Session) -> None
     assert "answered_at" in rejected.value.errors
 
 
-def test_answered_at_the_treatment_time_is_accepted(session: Session) -> None:
+def test_answered_at_the_checkins_opening_is_accepted(session: Session) -> None:
     treatment = service_treatment(session)
+    opens = checkin_for(treatment, "6h").due_at
 
-    response = enter_at(session, treatment, treatment.treated_at)
+    response = enter_at(session, treatment, opens)
 
-    assert response.answered_at == treatment.treated_at
+    assert response.answered_at == opens
+
+
+def test_answers_from_before_the_checkin_opened_are_rejected(session: Session) -> None:
+    """They belong to an earlier time point; counted here they would skew every curve."""
+    treatment = service_treatment(session)
+    opens = checkin_for(treatment, "6h").due_at
+
+    with pytest.raises(InvalidInput) as rejected:
+        enter_at(session, treatment, opens - timedelta(minutes=1))
+
+    assert "answered_at" in rejected.value.errors
+    assert checkin_for(treatment, "6h").status != "answered"

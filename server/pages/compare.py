@@ -23,6 +23,7 @@ from server.models import Clinician, utcnow
 from server.protocols import item_bank, regions
 from server.services import analytics
 from server.services.audit import record_event
+from server.services.exports import spreadsheet_safe
 
 from .auth import current_clinician, login_required
 from .forms import form_errors
@@ -149,7 +150,8 @@ def _group_fields(series: Any) -> dict[str, Any]:
     group = series.group
     return {
         "modality": series.modality,
-        "group": group.label if group else "",
+        # clinician and clinic names are typed by people: never a formula in a spreadsheet
+        "group": spreadsheet_safe(group.label) if group else "",
         "group_id": group.id if group else "",
     }
 

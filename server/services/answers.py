@@ -282,6 +282,14 @@ def _check_entry(checkin: CheckIn, *, answered_at: datetime, source: str, now: d
         raise InvalidInput("the answers cannot predate the treatment", field="answered_at")
     if answered_at > now + ENTRY_CLOCK_SKEW:
         raise InvalidInput("the answers cannot be given in the future", field="answered_at")
+    if answered_at < checkin.due_at:
+        # answers from before the check-in opened belong to an earlier time point: counted
+        # here, they would show at the wrong place on every curve (and the 7 d responder rule)
+        opens = checkin.due_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        raise InvalidInput(
+            f"this check-in opens at {opens}; enter earlier answers on an earlier check-in",
+            field="answered_at",
+        )
 
 
 def _check_window(checkin: CheckIn, patient: Patient, now: datetime) -> None:

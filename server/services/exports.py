@@ -184,7 +184,7 @@ def _csv_row(row: Row[Any]) -> list[str]:
     hundredths = round((row.answered_at - row.treated_at).total_seconds() / 36)
     value = item_bank()[row.item_code].from_columns(row.value_num, row.value_text)
     return [
-        _plain(row.patient_code),
+        spreadsheet_safe(row.patient_code),
         str(row.treatment_id),
         row.modality,
         utc_text(row.treated_at),
@@ -198,9 +198,9 @@ def _csv_row(row: Row[Any]) -> list[str]:
         utc_text(row.answered_at),
         f"{hundredths / 100:.2f}",
         row.item_code,
-        _plain(_readable(value)),
+        spreadsheet_safe(_readable(value)),
         _text(row.value_num),
-        _plain(_text(row.value_text)),
+        spreadsheet_safe(_text(row.value_text)),
     ]
 
 
@@ -211,7 +211,7 @@ def _readable(value: Value | None) -> str:
     return _text(value)
 
 
-def _plain(cell: str) -> str:
+def spreadsheet_safe(cell: str) -> str:
     """Typed text that a spreadsheet would run as a formula, made plain with a leading quote."""
     return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
 
