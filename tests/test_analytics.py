@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 from sqlalchemy.orm import Session
 
+from server.protocols import default_protocols
 from server.services.analytics import (
     Curve,
     Filters,
@@ -350,3 +352,31 @@ def test_date_filter_bounds_are_inclusive_days(cohort: Cohort) -> None:
     curves = recovery(cohort.session, scope=scope, measures=["soreness"])
     cell = point(curves, "soreness", "ims", "2h")
     assert cell.n == 10
+
+
+def test_a_series_with_every_session_excluded_is_shown_with_its_count(cohort: Cohort) -> None:
+    for _ in range(6):  # baseline pain 0: no responder can be judged; no soreness answered
+        treatment = cohort.treatment("ims")
+        cohort.answer(treatment, "baseline", pain=0)
+        cohort.answer(treatment, "7d", pain=0)
+        cohort.checkin(treatment, "7d", "answered")
+    (responders_series,) = responders(cohort.session, scope=scope_of(cohort))
+    assert (responders_series.n, responders_series.excluded) == (0, 6)
+    assert responders_series.rate is None
+    (resolution_series,) = resolution(cohort.session, scope=scope_of(cohort))
+    assert (resolution_series.n, resolution_series.excluded) == (0, 6)
+
+
+def test_the_clinics_own_last_time_point_decides_responders(cohort: Cohort) -> None:
+    protocol = default_protocols()["dry_needling"]
+    without_7d = replace(
+        protocol, timepoints=tuple(p for p in protocol.timepoints if p.slot != "7d")
+    )
+    for _ in range(5):
+        treatment = cohort.treatment("dry_needling")
+        cohort.answer(treatment, "baseline", pain=6)
+        cohort.answer(treatment, "72h", pain=2)
+    scope = scope_of(cohort, protocols={"dry_needling": without_7d})
+    (series,) = responders(cohort.session, scope=scope)
+    assert (series.n, series.responders) == (5, 5)
+    assert responders(cohort.session, scope=scope_of(cohort)) == []

@@ -60,7 +60,7 @@ def recovery(
     cells = {(row.modality, row.grp, row.item_code, row.slot): row for row in rows}
     series_keys = sorted({(row.modality, row.grp) for row in rows}, key=series_order)
     labels = group_labels(session, scope)
-    slots = protocol_slots(protocols)
+    slots = protocol_slots(protocols or scope.protocols)
     curves: dict[str, list[Curve]] = {measure: [] for measure in measures}
     for measure in measures:
         for modality, grp in series_keys:
@@ -165,7 +165,7 @@ def answer_rates(
         .group_by(Treatment.modality, group, CheckIn.slot)
     ).all()
     cells = {(row.modality, row.grp, row.slot): row for row in rows}
-    slots = protocol_slots(protocols)
+    slots = protocol_slots(protocols or scope.protocols)
     labels = group_labels(session, scope)
     results = []
     for modality, grp in sorted({key[:2] for key in cells}, key=series_order):

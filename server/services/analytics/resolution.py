@@ -111,6 +111,10 @@ def resolution(session: Session, *, scope: Scope) -> list[Resolution]:
     for row in rows:
         by_series.setdefault((row.modality, row.grp), []).append(row)
     results = []
+    for key in sorted(set(excluded) - set(by_series), key=series_order):
+        # every session of the series left out (no soreness answer): shown with its count
+        group = series_group(scope, key[1], labels)
+        results.append(Resolution(key[0], group, 0, 0, excluded[key], None, None, None, [], False))
     for key in sorted(by_series, key=series_order):
         series = by_series[key]
         group = series_group(scope, key[1], labels)
@@ -141,7 +145,9 @@ def resolution(session: Session, *, scope: Scope) -> list[Resolution]:
                 suppressed=False,
             )
         )
-    return results
+    return sorted(
+        results, key=lambda item: series_order((item.modality, item.group and item.group.id))
+    )
 
 
 def _without_soreness(session: Session, scope: Scope) -> dict[tuple[str, Any], int]:
@@ -167,3 +173,7 @@ def _without_soreness(session: Session, scope: Scope) -> dict[tuple[str, Any], i
         .group_by(Treatment.modality, group)
     )
     return {(row.modality, row.grp): int(row.n) for row in rows}
+
+
+def _group_id(series: Any) -> Any:
+    return series.group.id if series.group else None

@@ -51,6 +51,7 @@ def responders(
 ) -> list[Responders]:
     """Pain responders per modality (CLINICAL.md §5): at the last time point, pain down by
     ≥ 2 points and ≥ 30 % of a baseline above 0. Others are excluded, and counted."""
+    protocols = protocols or scope.protocols
     baseline_response, final_response = aliased(Response), aliased(Response)
     baseline_pain, final_pain = aliased(Answer), aliased(Answer)
     drop = baseline_pain.value_num - final_pain.value_num
@@ -95,6 +96,13 @@ def responders(
     closed = _closed_final_checkins(session, scope, protocols)
     labels = group_labels(session, scope)
     results = []
+    included = {(row.modality, row.grp) for row in rows}
+    for modality, grp in sorted(set(closed) - included, key=series_order):
+        # every session of the series left out: shown with its count, not dropped
+        group_of = series_group(scope, grp, labels)
+        results.append(
+            Responders(modality, group_of, 0, 0, None, None, None, closed[(modality, grp)], False)
+        )
     for row in sorted(rows, key=lambda row: series_order((row.modality, row.grp))):
         group_of = series_group(scope, row.grp, labels)
         if row.patients < scope.min_patients:
@@ -106,7 +114,9 @@ def responders(
         results.append(
             Responders(row.modality, group_of, n, count, count / n, low, high, excluded, False)
         )
-    return results
+    return sorted(
+        results, key=lambda item: series_order((item.modality, item.group and item.group.id))
+    )
 
 
 def _closed_final_checkins(
@@ -124,3 +134,7 @@ def _closed_final_checkins(
         .group_by(Treatment.modality, group)
     )
     return {(row.modality, row.grp): int(row.n) for row in rows}
+
+
+def _group_id(series: Any) -> Any:
+    return series.group.id if series.group else None

@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from server.errors import Forbidden, InvalidInput
 from server.models import Clinic, Clinician, Treatment
 from server.protocols import Protocol, default_protocols, regions
+from server.services.protocols import clinic_protocols
 from server.services.statistics import summarise
 
 BASELINE = "baseline"
@@ -62,6 +63,8 @@ class Scope:
     filters: Filters = field(default_factory=Filters)
     by: str = "modality"  # also split by "clinician" or "clinic"
     min_patients: int = 5
+    # the time points in force (a clinic's own); None: the defaults (several clinics in view)
+    protocols: dict[str, Protocol] | None = None
 
     def group_column(self) -> ColumnElement[Any]:
         """The column that splits series beside the modality (a constant when by modality)."""
@@ -224,4 +227,8 @@ def scope_for(
         select(Clinician.id).filter_by(id=filters.clinician_id, clinic_id=clinician.clinic_id)
     ):
         raise InvalidInput("no such clinician at this clinic", field="clinician_id")
-    return Scope(clinic_ids, filters, by, min_patients)
+    protocols = None
+    if len(clinic_ids) == 1:  # the clinic's own time points decide the points and the last one
+        in_force = clinic_protocols(session, clinic_id=clinic_ids[0])
+        protocols = {protocol.modality: protocol for protocol, _ in in_force}
+    return Scope(clinic_ids, filters, by, min_patients, protocols)
