@@ -7,7 +7,6 @@ from typing import Any
 from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.extensions import db
@@ -26,6 +25,7 @@ from server.services.history import recovery_history
 from server.services.push import endpoint_policy
 from server.services.questions import questions_for
 from server.services.subscriptions import subscribe, unsubscribe
+from server.transactions import commit_or_replay
 
 from .auth import (
     current_patient,
@@ -217,15 +217,7 @@ class MyResponse(MethodView):
                 now=utcnow(),
             )
 
-        try:
-            result = answer()
-            db.session.commit()
-        except IntegrityError:
-            # the same answer arrived twice at once (a phone replaying its outbox): the other
-            # request stored it, so this one is now a replay and gets the stored body
-            db.session.rollback()
-            result = answer()
-            db.session.commit()  # a replay writes nothing; a retried first answer must land
+        result = commit_or_replay(answer)
         return _result_body(result), 200 if result.is_replay else 201
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy.exc import IntegrityError
 
 from server.extensions import db
 from server.models import CheckIn, DeliveryEvent, utcnow
@@ -20,6 +19,7 @@ from server.services.treatments import (
     record_treatment,
     treatment_detail,
 )
+from server.transactions import commit_or_replay
 
 from .auth import clinician_required, current_clinician
 from .treatment_schemas import (
@@ -156,13 +156,5 @@ class CheckInResponse(MethodView):
                 now=utcnow(),
             )
 
-        try:
-            result = enter()
-            db.session.commit()
-        except IntegrityError:
-            # the same entry arrived twice at once (a double click): the other request stored
-            # it, so this one is now a replay and gets the stored body
-            db.session.rollback()
-            result = enter()
-            db.session.commit()
+        result = commit_or_replay(enter)
         return _entered_body(result), 200 if result.is_replay else 201

@@ -19,6 +19,7 @@ from server.services.patients import get_patient
 from server.services.protocols import clinic_protocols
 from server.services.questions import question, questions_for
 from server.services.treatments import get_checkin, record_treatment
+from server.transactions import commit_or_replay
 
 from .auth import current_clinician, login_required
 from .formatting import from_local_input, local_input, modality_label
@@ -176,22 +177,24 @@ def enter_answers(checkin_id: int) -> ResponseReturnValue:
     patient, treatment_id = checkin.treatment.patient, checkin.treatment_id
     try:
         fields = _load_entry(request.form, [item_bank()[code] for code in checkin.items])
-        result = enter_response(
-            session,
-            clinician=clinician,
-            checkin_id=checkin.id,
-            client_id=fields["client_id"],
-            answers=fields["answers"],
-            answered_at=from_local_input(fields["answered_at"], patient.timezone),
-            source=fields["source"],
-            note=fields["note"],
-            now=now,
+        answered_at = from_local_input(fields["answered_at"], patient.timezone)
+        result = commit_or_replay(
+            lambda: enter_response(
+                db.session(),
+                clinician=clinician,
+                checkin_id=checkin_id,
+                client_id=fields["client_id"],
+                answers=fields["answers"],
+                answered_at=answered_at,
+                source=fields["source"],
+                note=fields["note"],
+                now=now,
+            )
         )
     except (ma.ValidationError, DomainError) as error:
         session.rollback()
         status = error.status_code if isinstance(error, DomainError) else 422
         return _answers_page(checkin, form_errors(error), request.form, status)
-    session.commit()
     message = "These answers were already saved." if result.is_replay else "Answers saved."
     if result.flags:
         raised = ", ".join(
