@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -86,13 +87,14 @@ def console_errors() -> list[str]:
     return []
 
 
-@pytest.fixture
-def page(phone: BrowserContext, console_errors: list[str], live_server: str) -> Iterator[Page]:
-    """A page of the phone; the test fails if the page logged an error it did not expect, or
-    if anything (page or service worker) asked another site for anything."""
-    tab = phone.pages[0] if phone.pages else phone.new_page()
+@contextmanager
+def watched(
+    context: BrowserContext, tab: Page, console_errors: list[str], live_server: str
+) -> Iterator[Page]:
+    """The tab, failing the test afterwards if it logged an error it did not expect, or if
+    anything in the context (page or service worker) asked another site for anything."""
     elsewhere: list[str] = []
-    phone.on(
+    context.on(
         "request",
         lambda request: (
             None
@@ -108,6 +110,14 @@ def page(phone: BrowserContext, console_errors: list[str], live_server: str) -> 
     yield tab
     assert console_errors == [], f"console errors: {console_errors}"
     assert elsewhere == [], f"requests to other sites: {elsewhere}"
+
+
+@pytest.fixture
+def page(phone: BrowserContext, console_errors: list[str], live_server: str) -> Iterator[Page]:
+    """A page of the phone, watched for errors and requests to other sites."""
+    tab = phone.pages[0] if phone.pages else phone.new_page()
+    with watched(phone, tab, console_errors, live_server):
+        yield tab
 
 
 def screenshot(page: Page, name: str) -> None:

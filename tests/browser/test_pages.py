@@ -13,7 +13,7 @@ from playwright.sync_api import BrowserContext, Page, Playwright, ViewportSize, 
 from sqlalchemy.orm import Session
 
 from server.services.demo import DEMO_CLINICIANS, DEMO_PASSWORD, load_demo
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot, watched
 
 TABLET: ViewportSize = {"width": 1024, "height": 768}
 AXE = Axe()
@@ -35,24 +35,8 @@ def clinic_page(
 ) -> Iterator[Page]:
     """A tab of the tablet; fails the test on any console error (CSP violations included) or
     any request to another site."""
-    tab = tablet.new_page()
-    elsewhere: list[str] = []
-    tablet.on(
-        "request",
-        lambda request: (
-            None
-            if request.url.startswith((live_server, "data:", "blob:"))
-            else elsewhere.append(request.url)
-        ),
-    )
-    tab.on(
-        "console",
-        lambda message: console_errors.append(message.text) if message.type == "error" else None,
-    )
-    tab.on("pageerror", lambda error: console_errors.append(str(error)))
-    yield tab
-    assert console_errors == [], f"console errors: {console_errors}"
-    assert elsewhere == [], f"requests to other sites: {elsewhere}"
+    with watched(tablet, tablet.new_page(), console_errors, live_server) as tab:
+        yield tab
 
 
 def check_accessibility(page: Page, name: str, problems: dict[str, list[str]]) -> None:
