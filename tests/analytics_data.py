@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from server.models import Answer, CheckIn, Clinic, Clinician, Patient, Response, Treatment
-from server.protocols import default_protocols, dump_timepoints
+from server.protocols import Protocol, default_protocols, dump_timepoints
+from server.services import outcomes
 from tests.factories import NOW
 
 
@@ -39,9 +40,11 @@ class Cohort:
         treated_at: datetime = NOW - timedelta(days=10),
         regions: list[str] | None = None,
         clinician: Clinician | None = None,
+        protocol: Protocol | None = None,
     ) -> Treatment:
-        """A treatment (with its protocol snapshot, no check-ins until ``checkin`` adds them)."""
-        protocol = default_protocols()[modality]
+        """A treatment (with its protocol snapshot, the default unless given; no check-ins
+        until ``checkin`` adds them)."""
+        protocol = protocol or default_protocols()[modality]
         by = clinician or self.clinician
         treatment = Treatment(
             clinic_id=self.clinic.id,
@@ -55,6 +58,7 @@ class Cohort:
         )
         self.session.add(treatment)
         self.session.flush()
+        outcomes.refresh(self.session, [treatment.id])
         return treatment
 
     def answer(
@@ -84,6 +88,7 @@ class Cohort:
         )
         self.session.add(response)
         self.session.flush()
+        outcomes.refresh(self.session, [treatment.id])
         return response
 
     def checkin(self, treatment: Treatment, slot: str, status: str) -> CheckIn:

@@ -24,8 +24,8 @@ from server.services.analytics import (
 
 def cell(slot: str, hours: float | None, mean: float | None, n: int | None = 8) -> Point:
     if mean is None:
-        return Point(slot, hours, None, None, None, None, None, None, None, True)
-    return Point(slot, hours, n, mean, 1.0, mean - 0.5, mean + 0.5, n, hours, False)
+        return Point(slot, hours, None, None, None, None, None, None, True)
+    return Point(slot, hours, n, mean, 1.0, mean - 0.5, mean + 0.5, hours, False)
 
 
 IMS = Curve(

@@ -15,8 +15,9 @@ from sqlalchemy import inspect
 from server import create_app
 from server.config import Config
 from server.extensions import db
-from server.models import Base
+from server.models import Base, TreatmentOutcome
 from tests.databases import POSTGRES_UNAVAILABLE, drop_postgres_database, postgres_database
+from tests.factories import make_clinic, make_clinician, make_patient, make_treatment
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
@@ -48,3 +49,20 @@ def test_downgrade_to_base_removes_every_table(empty_app: Flask) -> None:
     upgrade()
     downgrade(revision="base")
     assert inspect(db.engine).get_table_names() == ["alembic_version"]
+
+
+def test_upgrade_works_out_the_outcomes_of_treatments_already_recorded(empty_app: Flask) -> None:
+    upgrade()
+    session = db.session()
+    clinician = make_clinician(session, make_clinic(session))
+    patient = make_patient(session, clinician)
+    baseline = {"soreness": 1, "pain": 6, "mobility_activity": "reach", "mobility": 5}
+    treatment_id = make_treatment(session, clinician, patient, baseline=baseline).id
+    session.commit()
+    downgrade(revision="0004")  # as the database was before the outcomes were kept
+
+    upgrade()
+
+    outcome = db.session.get(TreatmentOutcome, treatment_id)
+    assert outcome is not None
+    assert outcome.pain_before == 6

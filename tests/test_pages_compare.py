@@ -142,6 +142,8 @@ def test_responders_csv_keeps_suppressed_series_visible_as_suppressed(
     assert {(r["modality"], r["responders"], r["suppressed"]) for r in rows} == {
         ("ims", "5", "False"),
         ("dry_needling", "5", "False"),
+        # no acupuncture session can be judged (no pain answered): the row says so, with counts
+        ("acupuncture", "0", "False"),
     }
 
 

@@ -82,7 +82,6 @@ class PointSchema(ma.Schema):
     sd = ma.fields.Float(allow_none=True, metadata={"description": "sample SD (n - 1)"})
     ci_low = ma.fields.Float(allow_none=True)
     ci_high = ma.fields.Float(allow_none=True)
-    patients = ma.fields.Integer(allow_none=True)
     elapsed_hours = ma.fields.Float(
         allow_none=True, metadata={"description": "mean actual hours since treatment"}
     )

@@ -5,7 +5,7 @@ from server.models.base import Base, utcnow
 from server.models.clinics import ApiToken, Clinic, Clinician, Network, ProtocolOverride
 from server.models.patients import EnrolmentToken, Patient, PatientToken, PushSubscription
 from server.models.responses import Alert, Answer, Response
-from server.models.treatments import CheckIn, DeliveryEvent, Treatment
+from server.models.treatments import CheckIn, DeliveryEvent, Treatment, TreatmentOutcome
 
 __all__ = [
     "Alert",
@@ -25,5 +25,6 @@ __all__ = [
     "PushSubscription",
     "Response",
     "Treatment",
+    "TreatmentOutcome",
     "utcnow",
 ]

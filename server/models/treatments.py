@@ -49,6 +49,27 @@ class Treatment(Base):
     )
 
 
+class TreatmentOutcome(Base):
+    """A treatment's outcomes as CLINICAL.md §5 defines them, kept by ``services.outcomes``
+    whenever the treatment or one of its answers is stored, so the analytics group treatments
+    instead of reading every answer again."""
+
+    __tablename__ = "treatment_outcomes"
+
+    treatment_id: Mapped[int] = mapped_column(
+        ForeignKey("treatments.id", ondelete="CASCADE"), primary_key=True
+    )
+    # hours from T0 to the first answer with soreness <= max(1, baseline soreness)
+    resolved_hours: Mapped[float | None]
+    # hours from T0 to the last soreness answer after T0 (censoring); NULL: none yet
+    last_soreness_hours: Mapped[float | None]
+    pain_before: Mapped[int | None]
+    # at the last enabled time point of the treatment's own protocol
+    pain_after: Mapped[int | None]
+    # pain down >= 2 points and >= 30 %; NULL: not judged (no baseline pain > 0 or no final pain)
+    responder: Mapped[bool | None]
+
+
 class CheckIn(Base):
     """One scheduled prompt: a time point of the treatment's protocol, with its answer window."""
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 Z_95 = float(stats.norm.ppf(0.975))
@@ -68,7 +69,7 @@ class KaplanMeier:
     median_high: float | None
 
 
-def kaplan_meier(times: list[float], events: list[int], censored: list[int]) -> KaplanMeier:
+def kaplan_meier(times: ArrayLike, events: ArrayLike, censored: ArrayLike) -> KaplanMeier:
     """Kaplan-Meier from distinct times (ascending) with their event and censoring counts.
 
     Matches lifelines' ``KaplanMeierFitter``: the band is the exponential Greenwood ("log-log")

@@ -12,6 +12,7 @@ from server.errors import InvalidInput, NotFound
 from server.models import Alert, CheckIn, Clinician, Patient, Response, Treatment
 from server.protocols import dump_timepoints
 from server.protocols import regions as known_regions
+from server.services import outcomes
 from server.services.answers import answers_of, record_baseline
 from server.services.audit import record_event
 from server.services.protocols import protocol_for
@@ -79,6 +80,7 @@ def record_treatment(
             entered_by_id=clinician.id,
         )
     materialise_checkins(session, treatment, patient, now)
+    outcomes.refresh(session, [treatment.id])
     record_event(
         session,
         clinic_id=clinician.clinic_id,

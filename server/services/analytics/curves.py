@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from server.models import Answer, CheckIn, Response, Treatment
@@ -19,6 +20,7 @@ from server.services.analytics.scope import (
     Scope,
     elapsed_hours,
     group_labels,
+    most_treatments_per_patient,
     point,
     protocol_slots,
     series_group,
@@ -44,7 +46,6 @@ def recovery(
             Answer.item_code,
             Response.slot,
             func.count().label("n"),
-            func.count(Treatment.patient_id.distinct()).label("patients"),
             func.sum(Answer.value_num).label("total"),
             func.sum(Answer.value_num * Answer.value_num).label("total_sq"),
             func.avg(elapsed_hours(session, Response.answered_at, Treatment.treated_at)).label(
@@ -58,6 +59,7 @@ def recovery(
         .group_by(Treatment.modality, group, Answer.item_code, Response.slot)
     ).all()
     cells = {(row.modality, row.grp, row.item_code, row.slot): row for row in rows}
+    hidden = _hidden_cells(session, scope, cells)
     series_keys = sorted({(row.modality, row.grp) for row in rows}, key=series_order)
     labels = group_labels(session, scope)
     slots = protocol_slots(protocols or scope.protocols)
@@ -65,13 +67,61 @@ def recovery(
     for measure in measures:
         for modality, grp in series_keys:
             points = [
-                point(cells.get((modality, grp, measure, slot)), slot, hours, scope.min_patients)
+                point(
+                    cells.get((modality, grp, measure, slot)),
+                    slot,
+                    hours,
+                    hidden=(modality, grp, measure, slot) in hidden,
+                )
                 for slot, hours in slots_with_data(
                     slots.get(modality, []), {key[3] for key in cells if key[0] == modality}
                 )
             ]
             curves[measure].append(Curve(modality, series_group(scope, grp, labels), points))
     return curves
+
+
+def _hidden_cells(
+    session: Session, scope: Scope, cells: dict[tuple[str, Any, str, str], Any]
+) -> set[tuple[str, Any, str, str]]:
+    """The recovery cells (modality, group, item, slot) with fewer than ``min_patients``
+    patients. A treatment answers an item at most once per time point, so a cell of n answers
+    from patients with at most k treatments each in the series has at least n / k patients:
+    only the cells this leaves in doubt are counted one by one (a DISTINCT over every answer
+    would cost as much as the curves themselves)."""
+    most = most_treatments_per_patient(session, scope)
+    doubtful = {
+        key for key, row in cells.items() if row.n < scope.min_patients * most.get(key[:2], 1)
+    }
+    if not doubtful:
+        return set()
+    group = scope.group_column().label("grp")
+    rows = session.execute(
+        select(
+            Treatment.modality,
+            group,
+            Answer.item_code,
+            Response.slot,
+            func.count(Treatment.patient_id.distinct()).label("patients"),
+        )
+        .select_from(Answer)
+        .join(Response, Answer.response_id == Response.id)
+        .join(Treatment, Response.treatment_id == Treatment.id)
+        .where(
+            tuple_(Treatment.modality, Answer.item_code, Response.slot).in_(
+                {(modality, item, slot) for modality, _, item, slot in doubtful}
+            ),
+            Answer.value_num.is_not(None),
+            *scope.where(),
+        )
+        .group_by(Treatment.modality, group, Answer.item_code, Response.slot)
+    )
+    patients = {tuple(row[:4]): row.patients for row in rows}
+    return {key for key in doubtful if patients.get(key, 0) < scope.min_patients}
+
+
+def _too_few(row: Any, min_patients: int) -> bool:
+    return row is not None and row.patients < min_patients
 
 
 def binned_recovery(session: Session, *, scope: Scope, measure: str) -> list[Curve]:
@@ -115,7 +165,7 @@ def binned_recovery(session: Session, *, scope: Scope, measure: str) -> list[Cur
                 cells.get((modality, grp, index)),
                 f"{lower:g}-{upper:g}h",
                 lower,
-                scope.min_patients,
+                hidden=_too_few(cells.get((modality, grp, index)), scope.min_patients),
             )
             for index, (lower, upper) in enumerate(pairwise(edges))
         ]

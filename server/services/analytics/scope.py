@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -99,7 +100,6 @@ class Point:
     sd: float | None
     ci_low: float | None
     ci_high: float | None
-    patients: int | None
     elapsed_hours: float | None  # mean actual time since treatment of the answers
     suppressed: bool
 
@@ -122,6 +122,19 @@ def elapsed_hours(session: Session, later: Any, earlier: Any) -> ColumnElement[A
     if session.get_bind().dialect.name == "postgresql":
         return func.extract("epoch", later - earlier) / 3600.0
     return (func.julianday(later) - func.julianday(earlier)) * 24.0
+
+
+def collect(session: Session, column: Any) -> ColumnElement[Any]:
+    """An aggregate gathering a column's values of each group into one value (an array on
+    PostgreSQL, a JSON array on SQLite): one row per series instead of one per treatment."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.array_agg(column)
+    return func.json_group_array(column)
+
+
+def collected(value: Any) -> list[Any]:
+    """The values ``collect`` gathered, as a list."""
+    return json.loads(value) if isinstance(value, str) else list(value)
 
 
 def group_labels(session: Session, scope: Scope) -> dict[int | None, str]:
@@ -178,9 +191,10 @@ def series_group(scope: Scope, grp: Any, labels: dict[int | None, str]) -> Group
     return Group(scope.by, grp, labels.get(grp, f"#{grp}"))
 
 
-def point(row: Any, slot: str, hours: float | None, min_patients: int) -> Point:
-    if row is None or row.patients < min_patients:
-        return Point(slot, hours, None, None, None, None, None, None, None, row is not None)
+def point(row: Any, slot: str, hours: float | None, *, hidden: bool) -> Point:
+    """A cell's statistics from its aggregates; none when it has no answers or is hidden."""
+    if row is None or hidden:
+        return Point(slot, hours, None, None, None, None, None, None, row is not None)
     summary = summarise(int(row.n), float(row.total), float(row.total_sq))
     elapsed = None if slot == BASELINE or row.elapsed is None else round(float(row.elapsed), 2)
     return Point(
@@ -191,10 +205,26 @@ def point(row: Any, slot: str, hours: float | None, min_patients: int) -> Point:
         summary.sd,
         summary.ci_low,
         summary.ci_high,
-        int(row.patients),
         elapsed,
         False,
     )
+
+
+def most_treatments_per_patient(session: Session, scope: Scope) -> dict[tuple[str, Any], int]:
+    """Per series, the most treatments any one patient has in it."""
+    group = scope.group_column().label("grp")
+    per_patient = (
+        select(Treatment.modality, group, func.count().label("treatments"))
+        .where(*scope.where())
+        .group_by(Treatment.modality, group, Treatment.patient_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            per_patient.c.modality, per_patient.c.grp, func.max(per_patient.c.treatments)
+        ).group_by(per_patient.c.modality, per_patient.c.grp)
+    )
+    return {(modality, grp): int(most) for modality, grp, most in rows}
 
 
 def scope_for(

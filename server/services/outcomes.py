@@ -1,0 +1,117 @@
+"""Each treatment's outcomes (CLINICAL.md §5), kept beside it for the analytics.
+
+Time to soreness resolution and pain response are per-treatment facts: working them out once,
+when a treatment or one of its answers is stored, lets the modality comparison group some
+thousands of treatment rows instead of reading every answer again on each page view.
+``refresh`` is called by every service that stores a treatment or a response; ``rebuild``
+recomputes them all (a migration, bulk-loaded data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from server.models import Answer, Response, Treatment, TreatmentOutcome
+
+BASELINE = "baseline"
+ITEMS = ("soreness", "pain")
+CHUNK = 2_000  # treatments per round trip (SQLite allows 32,766 bound values)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One soreness or pain answer of a treatment."""
+
+    slot: str
+    item_code: str
+    value: int
+    hours: float  # since T0
+
+
+def final_slot(protocol: Sequence[dict[str, Any]]) -> str | None:
+    """The last enabled time point of a protocol snapshot: where responders are judged."""
+    enabled = [point["slot"] for point in protocol if point.get("enabled", True)]
+    return enabled[-1] if enabled else None
+
+
+def outcome(treatment_id: int, final: str | None, readings: list[Reading]) -> dict[str, Any]:
+    """A treatment's outcome row from its soreness and pain answers (CLINICAL.md §5)."""
+    before = {r.item_code: r.value for r in readings if r.slot == BASELINE}
+    # resolved: soreness <= max(1, baseline soreness); no baseline soreness: <= 1
+    threshold = max(1, before.get("soreness", 1))
+    soreness_hours = [
+        (r.hours, r.value)
+        for r in readings
+        if r.item_code == "soreness" and r.slot != BASELINE and r.hours >= 0
+    ]
+    resolved = [hours for hours, value in soreness_hours if value <= threshold]
+    pain_before = before.get("pain")
+    pain_after = next(
+        (r.value for r in readings if r.item_code == "pain" and r.slot == final), None
+    )
+    return {
+        "treatment_id": treatment_id,
+        "resolved_hours": min(resolved, default=None),
+        "last_soreness_hours": max((hours for hours, _ in soreness_hours), default=None),
+        "pain_before": pain_before,
+        "pain_after": pain_after,
+        "responder": is_responder(pain_before, pain_after),
+    }
+
+
+def is_responder(before: int | None, after: int | None) -> bool | None:
+    """Pain down by >= 2 points and >= 30 % of a baseline above 0; None when not judged."""
+    if before is None or after is None or before <= 0:
+        return None
+    drop = before - after
+    return drop >= 2 and drop * 10 >= before * 3
+
+
+def refresh(session: Session, treatment_ids: Iterable[int]) -> None:
+    """Recompute the outcome rows of these treatments from what is stored now."""
+    ids = sorted(set(treatment_ids))
+    for start in range(0, len(ids), CHUNK):
+        _refresh_chunk(session, ids[start : start + CHUNK])
+
+
+def rebuild(session: Session) -> int:
+    """Recompute every treatment's outcome row; the number of treatments."""
+    ids = list(session.scalars(select(Treatment.id)))
+    refresh(session, ids)
+    return len(ids)
+
+
+def _refresh_chunk(session: Session, ids: list[int]) -> None:
+    treatments = session.execute(
+        select(Treatment.id, Treatment.treated_at, Treatment.protocol).where(Treatment.id.in_(ids))
+    ).all()
+    answered = session.execute(
+        select(
+            Response.treatment_id,
+            Response.slot,
+            Response.answered_at,
+            Answer.item_code,
+            Answer.value_num,
+        )
+        .join(Answer, Answer.response_id == Response.id)
+        .where(
+            Response.treatment_id.in_(ids),
+            Answer.item_code.in_(ITEMS),
+            Answer.value_num.is_not(None),
+        )
+    ).all()
+    treated_at: dict[int, datetime] = {row.id: row.treated_at for row in treatments}
+    readings: dict[int, list[Reading]] = {row.id: [] for row in treatments}
+    for row in answered:
+        hours = (row.answered_at - treated_at[row.treatment_id]).total_seconds() / 3600
+        readings[row.treatment_id].append(Reading(row.slot, row.item_code, row.value_num, hours))
+    rows = [outcome(row.id, final_slot(row.protocol), readings[row.id]) for row in treatments]
+    session.execute(delete(TreatmentOutcome).where(TreatmentOutcome.treatment_id.in_(ids)))
+    if rows:
+        session.execute(insert(TreatmentOutcome), rows)
