@@ -258,7 +258,10 @@ function checkinForm(checkin) {
     }
     form.querySelector("button[type=submit]").disabled = true;
     const noteText = form.elements.note.value.trim();
-    await submit(checkin, { client_id: crypto.randomUUID(), answers, note: noteText || null });
+    // answered_at: the server judges the answer by this moment, not by when it arrives
+    await submit(checkin, {
+      client_id: crypto.randomUUID(), answers, note: noteText || null, answered_at: new Date().toISOString(),
+    });
   });
   return form;
 }
@@ -266,7 +269,7 @@ function checkinForm(checkin) {
 const URGENT_ITEMS = ["rf_breath_chest", "rf_faint", "rf_infection", "rf_neuro"];
 
 async function submit(checkin, body) {
-  const item = { client_id: body.client_id, checkin_id: checkin.id, body, token: linkToken, queued_at: new Date().toISOString() };
+  const item = { client_id: body.client_id, checkin_id: checkin.id, body, token: linkToken, queued_at: body.answered_at };
   await store.queue(item); // kept on the phone first: nothing is lost if the network drops now
   try {
     const result = await sendAnswer(item);

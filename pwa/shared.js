@@ -42,10 +42,12 @@
   /* Send one queued answer. Resolves with the server's answer; rejects only when the network
      is down (the answer then stays queued). A replay of the same client_id is harmless. */
   async function sendAnswer(item) {
+    // answers saved by an earlier version carry no answered_at: they were queued as answered
+    const answer = { answered_at: item.queued_at, ...item.body };
     const response = await fetch(`/api/v1/me/checkins/${item.checkin_id}/response`, {
       method: "POST",
       headers: { "Content-Type": "application/json", ...(await bearer(item.token)) },
-      body: JSON.stringify(item.body),
+      body: JSON.stringify(answer),
     });
     const body = await response.json().catch(() => null);
     const fromApi = body !== null && typeof body === "object";

@@ -95,6 +95,11 @@ class Config:
     OPENAPI_URL_PREFIX: str = "/api/v1"
     OPENAPI_JSON_PATH: str = "openapi.json"
     EXPIRE_INTERVAL_S: int = 60
+    # an answer given inside its window on an offline phone still counts when it arrives up to
+    # this long after the window closed. A week covers a phone off the network over a long
+    # weekend or a trip, and the 7 d check-in ends the protocols; any later, a red flag in it
+    # would reach the clinic too late to act on and the treatment's figures would keep moving
+    OFFLINE_ANSWER_GRACE_HOURS: int = 7 * 24
     # Web Push
     VAPID_PRIVATE_KEY: str = ""
     VAPID_SUBJECT: str = "mailto:push-admin@example.org"
@@ -175,6 +180,9 @@ class Config:
             ENROLMENT_TTL_HOURS=int(env.get("ENROLMENT_TTL_HOURS", cls.ENROLMENT_TTL_HOURS)),
             EMERGENCY_NUMBER=env.get("EMERGENCY_NUMBER", cls.EMERGENCY_NUMBER),
             EXPIRE_INTERVAL_S=int(env.get("EXPIRE_INTERVAL_S", cls.EXPIRE_INTERVAL_S)),
+            OFFLINE_ANSWER_GRACE_HOURS=int(
+                env.get("OFFLINE_ANSWER_GRACE_HOURS", cls.OFFLINE_ANSWER_GRACE_HOURS)
+            ),
             TESTING=_bool(env.get("TESTING", "0")),
         )
 

@@ -52,6 +52,12 @@ def test_bad_boolean_setting_is_refused(tmp_path: Path) -> None:
         Config.from_env({"INSTANCE_PATH": str(tmp_path), "TESTING": "maybe"})
 
 
+def test_offline_answer_grace_is_a_week_unless_set(tmp_path: Path) -> None:
+    default = Config.from_env({"INSTANCE_PATH": str(tmp_path)})
+    chosen = Config.from_env({"INSTANCE_PATH": str(tmp_path), "OFFLINE_ANSWER_GRACE_HOURS": "48"})
+    assert (default.OFFLINE_ANSWER_GRACE_HOURS, chosen.OFFLINE_ANSWER_GRACE_HOURS) == (168, 48)
+
+
 def test_sqlite_runs_with_wal_and_foreign_keys(tmp_path: Path) -> None:
     app: Flask = create_app(Config.for_tests(f"sqlite:///{tmp_path / 'pragmas.db'}", tmp_path))
     with app.app_context(), db.engine.connect() as connection:

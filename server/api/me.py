@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app, g
@@ -203,7 +204,11 @@ class MyResponse(MethodView):
         200, schema=ResponseResultSchema, description="a replay of the same client_id"
     )
     def post(self, body: dict[str, Any], checkin_id: int) -> tuple[dict[str, Any], int]:
-        """Answer an open check-in; red-flag advice comes back at once in ``alerts``."""
+        """Answer an open check-in; red-flag advice comes back at once in ``alerts``.
+
+        An answer saved on an offline phone carries ``answered_at``: it counts when given
+        inside the window and sent within a grace period (a week by default) after it closed.
+        """
         patient = current_patient()
 
         def answer() -> AnswerResult:
@@ -215,6 +220,8 @@ class MyResponse(MethodView):
                 answers=body["answers"],
                 note=body.get("note"),
                 now=utcnow(),
+                answered_at=body.get("answered_at"),
+                offline_grace=timedelta(hours=current_app.config["OFFLINE_ANSWER_GRACE_HOURS"]),
             )
 
         result = commit_or_replay(answer)

@@ -66,6 +66,13 @@ class ResponseCreateSchema(ma.Schema):
         metadata={"description": "{item code: value}"},
     )
     note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=1000))
+    answered_at = ma.fields.AwareDateTime(
+        error_messages={"invalid_awareness": "give the time with its UTC offset"},
+        metadata={
+            "description": "when the patient answered, ISO 8601 with its offset; an answer "
+            "saved on an offline phone counts if given inside the window. Absent: when it arrives"
+        },
+    )
 
 
 class FlagSchema(ma.Schema):

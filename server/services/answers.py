@@ -15,6 +15,7 @@ from server.errors import Conflict, InvalidInput, NotFound
 from server.models import Answer, CheckIn, Clinician, DeliveryEvent, Patient, Response, Treatment
 from server.models.treatments import OPEN_STATUSES
 from server.protocols import Value, item_bank
+from server.services import outcomes
 from server.services.audit import record_event
 from server.services.red_flags import Flag, evaluate, flags_for, raise_alerts
 
@@ -131,19 +132,26 @@ def answer_checkin(
     answers: dict[str, object],
     note: str | None,
     now: datetime,
+    answered_at: datetime | None = None,
+    offline_grace: timedelta = timedelta(0),
 ) -> AnswerResult:
-    """Store a patient's answer to their own open check-in; the same client_id replays."""
+    """Store a patient's answer to their own check-in; the same client_id replays.
+
+    It is judged by when the patient answered (``answered_at``, from the phone; else ``now``,
+    when it arrived), which must lie in the window. A phone that was offline sends its saved
+    answers late, so one may arrive up to ``offline_grace`` after the window closed.
+    """
     checkin = _locked_checkin(session, checkin_id, Treatment.patient_id == patient.id)
     replay = _replay_of(session, client_id=client_id, checkin_id=checkin.id)
     if replay is not None:
         return _result(session, replay, is_replay=True, now=now)
-    _check_window(checkin, patient, now)
+    _check_window(checkin, patient, answered_at=answered_at, now=now, offline_grace=offline_grace)
     response = _store_response(
         session,
         checkin,
         answers=answers,
         client_id=client_id,
-        answered_at=now,
+        answered_at=now if answered_at is None else answered_at.astimezone(UTC),
         source="app",
         entered_by_id=None,
         note=note,
@@ -247,6 +255,7 @@ def _store_response(
         note=note,
         flagged_rules=rule_ids,
         answers=_answer_rows(checked),
+        created_at=now,  # when it arrived, which answered_at may precede by days
     )
     session.add(response)
     checkin.status, checkin.answered_at = "answered", answered_at
@@ -254,6 +263,7 @@ def _store_response(
         DeliveryEvent(checkin_id=checkin.id, at=answered_at, kind="answered", channel=source)
     )
     session.flush()
+    outcomes.refresh(session, [treatment.id])
     flags = flags_for(rule_ids, emergency_number=treatment.patient.clinic.emergency_number)
     raise_alerts(session, treatment=treatment, response=response, flags=flags, now=now)
     return response
@@ -292,18 +302,44 @@ def _check_entry(checkin: CheckIn, *, answered_at: datetime, source: str, now: d
         )
 
 
-def _check_window(checkin: CheckIn, patient: Patient, now: datetime) -> None:
-    local = ZoneInfo(patient.timezone)
+def _check_window(
+    checkin: CheckIn,
+    patient: Patient,
+    *,
+    answered_at: datetime | None,
+    now: datetime,
+    offline_grace: timedelta,
+) -> None:
     if checkin.status == "answered":
         raise Conflict("this check-in was already answered", field="checkin")
     if checkin.status == "cancelled":
         raise Conflict("this check-in was cancelled by your clinic", field="checkin")
-    if now < checkin.due_at:
-        opens = checkin.due_at.astimezone(local).strftime("%a %d %b %H:%M")
-        raise Conflict(f"this check-in is not open yet; it opens at {opens}", field="checkin")
-    if checkin.status not in OPEN_STATUSES or now >= checkin.expires_at:
-        closed = checkin.expires_at.astimezone(local).strftime("%a %d %b %H:%M")
-        raise Conflict(f"the time to answer this check-in ended at {closed}", field="checkin")
+    local = ZoneInfo(patient.timezone)
+    opens = checkin.due_at.astimezone(local).strftime("%a %d %b %H:%M")
+    ends = checkin.expires_at.astimezone(local).strftime("%a %d %b %H:%M")
+    if answered_at is None:  # judged by when it arrived
+        if now < checkin.due_at:
+            raise Conflict(f"this check-in is not open yet; it opens at {opens}", field="checkin")
+        if checkin.status not in OPEN_STATUSES or now >= checkin.expires_at:
+            raise Conflict(f"the time to answer this check-in ended at {ends}", field="checkin")
+        return
+    if answered_at.tzinfo is None:
+        raise InvalidInput("give the time with its UTC offset", field="answered_at")
+    if answered_at > now + ENTRY_CLOCK_SKEW:
+        raise InvalidInput("the answers cannot be given in the future", field="answered_at")
+    # the status may be 'missed' by now: that only says the window closed unanswered, and an
+    # answer given in time but kept on an offline phone still turns it 'answered'
+    if not checkin.due_at <= answered_at < checkin.expires_at:
+        raise InvalidInput(
+            f"this check-in is open from {opens} to {ends}; these answers were given outside it",
+            field="answered_at",
+        )
+    if now >= checkin.expires_at + offline_grace:
+        until = (checkin.expires_at + offline_grace).astimezone(local).strftime("%a %d %b %H:%M")
+        raise Conflict(
+            f"answers saved on the phone were taken until {until}; these arrived later",
+            field="answered_at",
+        )
 
 
 def next_checkin_at(session: Session, *, patient_id: int, now: datetime) -> datetime | None:

@@ -258,9 +258,11 @@ def test_an_answer_given_offline_arrives_exactly_once(
     soreness = page.get_by_role("group", name="How sore is the area")
     soreness.get_by_role("radio", name="5", exact=True).click()
     page.context.set_offline(True)
+    submitted = datetime.now(UTC)
     page.get_by_role("button", name="Send answers").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Saved on this phone")
     expect(page.get_by_text("not sent yet").first).to_be_visible()
+    saved = datetime.now(UTC)
     assert responses_for(session, checkin.id) == 0
     screenshot(page, "offline")
     page.context.set_offline(False)
@@ -272,6 +274,9 @@ def test_an_answer_given_offline_arrives_exactly_once(
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     assert responses_for(session, checkin.id) == 1
     assert page.evaluate("self.checkins.store.pending().then(p => p.length)") == 0
+    # stored as answered when the patient submitted, not when the phone was back online
+    stored = session.scalars(select(Response).filter_by(checkin_id=checkin.id)).one()
+    assert submitted - timedelta(milliseconds=1) <= stored.answered_at <= saved < stored.created_at
     # the browser logs the requests it could not make while offline: expected here
     console_errors[:] = [e for e in console_errors if "ERR_INTERNET_DISCONNECTED" not in e]
 
