@@ -113,5 +113,5 @@ def _refresh_chunk(session: Session, ids: list[int]) -> None:
         readings[row.treatment_id].append(Reading(row.slot, row.item_code, row.value_num, hours))
     rows = [outcome(row.id, final_slot(row.protocol), readings[row.id]) for row in treatments]
     session.execute(delete(TreatmentOutcome).where(TreatmentOutcome.treatment_id.in_(ids)))
-    if rows:
-        session.execute(insert(TreatmentOutcome), rows)
+    if rows:  # one multi-row INSERT (executemany would be a round trip per row)
+        session.execute(insert(TreatmentOutcome).values(rows))
