@@ -31,9 +31,9 @@ def upgrade():
     # the outcomes of the treatments already recorded, worked out as new ones will be
     from server.services import outcomes
 
-    session = Session(bind=op.get_bind())
-    outcomes.rebuild(session)
-    session.flush()
+    with Session(bind=op.get_bind()) as session:
+        outcomes.rebuild(session)
+        session.flush()
 
 
 def downgrade():

@@ -88,8 +88,12 @@ def rebuild(session: Session) -> int:
 
 
 def _refresh_chunk(session: Session, ids: list[int]) -> None:
+    # locked first: two answers to one treatment stored at once (a patient's and a clinician's)
+    # must not each recompute from a view lacking the other's
     treatments = session.execute(
-        select(Treatment.id, Treatment.treated_at, Treatment.protocol).where(Treatment.id.in_(ids))
+        select(Treatment.id, Treatment.treated_at, Treatment.protocol)
+        .where(Treatment.id.in_(ids))
+        .with_for_update()
     ).all()
     answered = session.execute(
         select(
