@@ -33,6 +33,7 @@ def empty_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]
     app = create_app(Config.for_tests(url, tmp_path))
     with app.app_context():
         yield app
+        db.session.remove()  # a test's session gives its connection back before the pool goes
         db.engine.dispose()
     if request.param == "postgresql":
         drop_postgres_database(name)
