@@ -10,6 +10,7 @@ import os
 import random
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -58,14 +59,18 @@ class Worker:
         return cls(app=app, sender=sender, mailer=mailer)
 
 
+# stop sending with a quarter of the lease left: time for the message in hand and the record
+LEASE_SAFETY = 0.25
+
+
 def _run(worker: Worker, purpose: str, now: datetime | None) -> int:
     """Claim and deliver batches until nothing more is due (or the worker is stopping)."""
     config = worker.app.config
-    retry = delivery.RetryPolicy(config["RETRY_MAX_ATTEMPTS"], config["RETRY_BASE_S"])
     handled = 0
     with worker.app.app_context():
         session = db.session()
         while not worker.stopping.is_set():
+            lease_start = time.monotonic()  # the lease runs from before the claim
             moment = now or utcnow()
             ids = delivery.claim(
                 session,
@@ -79,34 +84,55 @@ def _run(worker: Worker, purpose: str, now: datetime | None) -> int:
             session.commit()  # the claim is durable before anything is sent
             if not ids:
                 break
+            send_until = lease_start + config["CLAIM_LEASE_S"] * (1 - LEASE_SAFETY)
             try:
-                batch = delivery.outbound(
-                    session,
-                    ids,
-                    purpose=purpose,
-                    now=moment,
-                    base_url=config["PUBLIC_BASE_URL"],
-                    secret=config["SECRET_KEY"],
+                attempts = _send_batch(
+                    worker, session, ids, purpose=purpose, now=now, send_until=send_until
                 )
-                session.commit()
-                attempts = delivery.deliver(batch, sender=worker.sender, mailer=worker.mailer)
-                delivery.record(
-                    session,
-                    attempts,
-                    now=now or utcnow(),
-                    worker=worker.name,
-                    retry=retry,
-                    rng=worker.rng,
-                )
-                session.commit()
             except Exception:
                 session.rollback()
                 _release(session, ids, worker.name)
                 raise
-            handled += len(ids)
-            if len(ids) < config["DISPATCH_BATCH"]:
-                break
+            released = sum(attempt.channel == "released" for attempt in attempts)
+            handled += len(ids) - released
+            if released or len(ids) < config["DISPATCH_BATCH"]:
+                break  # out of time (the next pass sends the rest) or nothing more is due
     return handled
+
+
+def _send_batch(
+    worker: Worker,
+    session: Session,
+    ids: list[int],
+    *,
+    purpose: str,
+    now: datetime | None,
+    send_until: float,
+) -> list[delivery.Attempt]:
+    """Deliver one claimed batch and record the outcome, committing each step."""
+    config = worker.app.config
+    batch = delivery.outbound(
+        session,
+        ids,
+        purpose=purpose,
+        now=now or utcnow(),
+        base_url=config["PUBLIC_BASE_URL"],
+        secret=config["SECRET_KEY"],
+    )
+    session.commit()
+    attempts = delivery.deliver(
+        batch, sender=worker.sender, mailer=worker.mailer, send_until=send_until
+    )
+    delivery.record(
+        session,
+        attempts,
+        now=now or utcnow(),
+        worker=worker.name,
+        retry=delivery.RetryPolicy(config["RETRY_MAX_ATTEMPTS"], config["RETRY_BASE_S"]),
+        rng=worker.rng,
+    )
+    session.commit()
+    return attempts
 
 
 def _release(session: Session, ids: list[int], worker_name: str) -> None:

@@ -178,12 +178,14 @@ def push(
 
 @dataclass
 class Mailbox:
-    """What the local SMTP server received."""
+    """What the local SMTP server received, and from which connection (client address)."""
 
     messages: list[email.message.Message] = field(default_factory=list)
+    peers: list[tuple[str, int]] = field(default_factory=list)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.messages.append(email.message_from_bytes(envelope.content))
+        self.peers.append(session.peer)
         return "250 OK"
 
 
@@ -203,6 +205,7 @@ def _smtp_server() -> Iterator[tuple[Mailbox, int]]:
 def mailbox(_smtp_server: tuple[Mailbox, int]) -> Mailbox:
     """The local SMTP server's inbox, emptied for this test."""
     _smtp_server[0].messages.clear()
+    _smtp_server[0].peers.clear()
     return _smtp_server[0]
 
 

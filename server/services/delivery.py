@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from server.models import CheckIn, DeliveryEvent, Patient, PushSubscription, Treatment
+from server.models import Base, CheckIn, DeliveryEvent, Patient, PushSubscription, Treatment
 from server.services.links import checkin_link_token
 from server.services.mail import Mailer
 from server.services.push import Notification, PushResult, PushSender, Target
@@ -61,7 +62,7 @@ class Outbound:
     notification: Notification
     targets: tuple[Target, ...]
     email: str | None
-    link: str  # opens this check-in without the app's token (for e-mail)
+    link: str | None  # opens this check-in without the app's token; only when e-mailed
 
 
 def _due(purpose: str, now: datetime, fallback_delay: timedelta) -> ColumnElement[bool]:
@@ -194,20 +195,26 @@ def outbound(
             ttl_s=int((row.expires_at - now).total_seconds()),
             urgency="low" if purpose == REMINDER else "high",
         )
-        token = checkin_link_token(
-            secret, checkin_id=row.id, patient_id=row.patient_id, expires_at=row.expires_at
-        )
-        link = f"{base_url}/checkin/{row.id}#link={token}"
-        batch.append(
-            Outbound(row.id, purpose, note, tuple(targets.get(row.patient_id, ())), row.email, link)
-        )
-    if batch:
+        live = tuple(targets.get(row.patient_id, ()))
+        link = None
+        if row.email and not live:  # e-mail goes only where push cannot: sign only its links
+            token = checkin_link_token(
+                secret, checkin_id=row.id, patient_id=row.patient_id, expires_at=row.expires_at
+            )
+            link = f"{base_url}/checkin/{row.id}#link={token}"
+        batch.append(Outbound(row.id, purpose, note, live, row.email, link))
+    if batch:  # one statement, whatever the batch size: the database copies the ids
+        events = _table(DeliveryEvent)
         session.execute(
-            insert(DeliveryEvent),
-            [
-                {"checkin_id": item.checkin_id, "at": now, "kind": "queued", "purpose": purpose}
-                for item in batch
-            ],
+            insert(events).from_select(
+                ["checkin_id", "at", "kind", "purpose"],
+                select(
+                    CheckIn.id,
+                    literal(now, events.c.at.type),
+                    literal("queued", events.c.kind.type),
+                    literal(purpose, events.c.purpose.type),
+                ).where(CheckIn.id.in_([item.checkin_id for item in batch])),
+            )
         )
     return batch
 
@@ -217,7 +224,7 @@ class Attempt:
     """What came of one Outbound: push answers, an e-mail outcome, or no channel at all."""
 
     item: Outbound
-    channel: str  # push | email | none
+    channel: str  # push | email | none | released (not tried: the lease was running out)
     results: tuple[PushResult, ...] = ()
     email_error: str | None = None
 
@@ -243,6 +250,8 @@ class Attempt:
 
 def email_text(item: Outbound) -> tuple[str, str]:
     """Subject and body of a check-in e-mail: no health data, only the link."""
+    if item.link is None:
+        raise ValueError(f"check-in {item.checkin_id} was not prepared for e-mail")
     title, body = TEXTS[item.purpose]
     text = (
         f"{body}\n\nOpen your check-in:\n{item.link}\n\nThe link works until the check-in "
@@ -252,26 +261,36 @@ def email_text(item: Outbound) -> tuple[str, str]:
     return title, text
 
 
-def deliver(batch: list[Outbound], *, sender: PushSender, mailer: Mailer) -> list[Attempt]:
-    """Send a claimed batch: pushes concurrently in the sender's pool, e-mail where no push."""
+def deliver(
+    batch: list[Outbound],
+    *,
+    sender: PushSender,
+    mailer: Mailer,
+    send_until: float,
+) -> list[Attempt]:
+    """Send a claimed batch: pushes concurrently in the sender's pool, e-mail where no push.
+
+    E-mails go one after another through one SMTP session; none is started once
+    ``time.monotonic()`` reaches ``send_until`` (set before the claim's lease ends): those are
+    released unsent, so a slow mail server cannot keep a batch past its lease and so get it sent
+    twice.
+    """
     jobs = [(target, item.notification) for item in batch for target in item.targets]
     results = iter(sender.send_all(jobs))
     attempts = []
-    for item in batch:
-        if item.targets:
-            answers = tuple(next(results) for _ in item.targets)
-            attempts.append(Attempt(item, "push", answers))
-        elif item.email and mailer.is_configured:
-            subject, text = email_text(item)
-            attempts.append(
-                Attempt(
-                    item,
-                    "email",
-                    email_error=mailer.send(to=item.email, subject=subject, text=text),
-                )
-            )
-        else:
-            attempts.append(Attempt(item, "none"))
+    with mailer.session() as mail:
+        for item in batch:
+            if item.targets:
+                answers = tuple(next(results) for _ in item.targets)
+                attempts.append(Attempt(item, "push", answers))
+            elif item.email and mailer.is_configured and time.monotonic() >= send_until:
+                attempts.append(Attempt(item, "released"))
+            elif item.email and mailer.is_configured:
+                subject, text = email_text(item)
+                error = mail.send(to=item.email, subject=subject, text=text)
+                attempts.append(Attempt(item, "email", email_error=error))
+            else:
+                attempts.append(Attempt(item, "none"))
     return attempts
 
 
@@ -302,7 +321,9 @@ def record(
                 )
         if row.claimed_by != worker:
             continue  # our lease lapsed and another worker holds it now: it decides
-        if attempt.is_delivered:
+        if attempt.channel == "released":
+            change = {}  # not tried, so not failed: only the claim is given back
+        elif attempt.is_delivered:
             change = _delivered(row, attempt, now)
         else:
             change = _next_step(row, attempt, now, retry, rng, events)
@@ -328,24 +349,26 @@ def record(
 def _apply(session: Session, changes: list[dict[str, Any]], worker: str) -> None:
     """Write each check-in's next step, but only where this worker still holds it and nobody
     changed its status meanwhile (a patient answering, a clinician cancelling): the WHERE makes
-    that check and the write one step. One executemany per set of columns."""
-    table = CheckIn.__table__
-    assert isinstance(table, Table)  # noqa: S101 - a mapped class's table
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    that check and the write one step. Check-ins with the same next step (most of a batch)
+    share one UPDATE."""
+    table = _table(CheckIn)
+    groups: dict[tuple[Any, ...], list[int]] = {}
     for change in changes:
-        columns = tuple(sorted(key for key in change if not key.startswith("_")))
-        groups.setdefault(columns, []).append(change)
-    for columns, group in groups.items():
-        statement = (
+        values = tuple(sorted((key, value) for key, value in change.items() if key[0] != "_"))
+        groups.setdefault((change["_status"], values), []).append(change["_id"])
+    for (status, values), ids in groups.items():
+        session.execute(
             update(table)
-            .where(
-                table.c.id == bindparam("_id"),
-                table.c.status == bindparam("_status"),
-                table.c.claimed_by == worker,
-            )
-            .values({column: bindparam(column) for column in columns})
+            .where(table.c.id.in_(ids), table.c.status == status, table.c.claimed_by == worker)
+            .values(dict(values))
         )
-        session.connection().execute(statement, group)
+
+
+def _table(model: type[Base]) -> Table:
+    """A mapped class's table, for Core statements over many rows."""
+    table = model.__table__
+    assert isinstance(table, Table)  # noqa: S101 - a mapped class's table
+    return table
 
 
 def _ledger_rows(attempt: Attempt, now: datetime) -> list[dict[str, Any]]:

@@ -199,7 +199,7 @@ class PushSender:
         self._subject = subject
         self._policy = policy
         self._pool_size = pool_size
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._timeout_s = timeout_s
         self._jwt: dict[str, tuple[str, float]] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="push", daemon=True)
@@ -208,11 +208,7 @@ class PushSender:
         self.signatures = 0  # how many JWTs were signed (the cache's effect, for tests and bench)
 
     async def _open(self) -> aiohttp.ClientSession:
-        resolver = None if self._policy.allow_local else PublicOnlyResolver()
-        connector = aiohttp.TCPConnector(
-            limit=self._pool_size, resolver=resolver, ttl_dns_cache=300
-        )
-        return aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        return open_http(self._policy, pool_size=self._pool_size, timeout_s=self._timeout_s)
 
     def close(self) -> None:
         """Finish what is in flight and release connections and the loop."""
@@ -264,29 +260,53 @@ class PushSender:
             return PushResult(
                 target.subscription_id, None, f"refused: cannot encrypt: {error}", refused=True
             )
-        headers = {
-            "Authorization": self.authorization(target.endpoint),
-            "Content-Encoding": "aes128gcm",
-            "Content-Type": "application/octet-stream",
-            "TTL": str(max(0, notification.ttl_s)),
-            "Urgency": notification.urgency,
-            "Topic": notification.topic,
-        }
-        try:
-            async with self._http.post(
-                target.endpoint, data=body, headers=headers, allow_redirects=False
-            ) as response:
-                detail = (await response.text())[:200]
-                return PushResult(
-                    target.subscription_id,
-                    response.status,
-                    detail,
-                    _retry_after(response.headers.get("Retry-After")),
-                )
-        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+        headers = push_headers(notification, self.authorization(target.endpoint))
+        return await post_encrypted(self._http, target, body, headers)
+
+
+def open_http(policy: EndpointPolicy, *, pool_size: int, timeout_s: float) -> aiohttp.ClientSession:
+    """The HTTP client pushes go through: at most ``pool_size`` connections, only public
+    addresses (unless the policy allows local ones), no cookies. Open it on the loop using it."""
+    resolver = None if policy.allow_local else PublicOnlyResolver()
+    connector = aiohttp.TCPConnector(limit=pool_size, resolver=resolver, ttl_dns_cache=300)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=timeout_s),
+        cookie_jar=aiohttp.DummyCookieJar(),  # a push service has no business setting cookies
+    )
+
+
+def push_headers(notification: Notification, authorization: str) -> dict[str, str]:
+    """The headers of one encrypted push message (RFC 8030, 8188, 8292)."""
+    return {
+        "Authorization": authorization,
+        "Content-Encoding": "aes128gcm",
+        "Content-Type": "application/octet-stream",
+        "TTL": str(max(0, notification.ttl_s)),
+        "Urgency": notification.urgency,
+        "Topic": notification.topic,
+    }
+
+
+async def post_encrypted(
+    http: aiohttp.ClientSession, target: Target, body: bytes, headers: dict[str, str]
+) -> PushResult:
+    """Post one encrypted message and read the push service's answer; never raises for it."""
+    try:
+        async with http.post(
+            target.endpoint, data=body, headers=headers, allow_redirects=False
+        ) as response:
+            detail = (await response.text())[:200]
             return PushResult(
-                target.subscription_id, None, f"no answer: {type(error).__name__}: {error}"[:200]
+                target.subscription_id,
+                response.status,
+                detail,
+                _retry_after(response.headers.get("Retry-After")),
             )
+    except (aiohttp.ClientError, TimeoutError, OSError) as error:
+        return PushResult(
+            target.subscription_id, None, f"no answer: {type(error).__name__}: {error}"[:200]
+        )
 
 
 def _retry_after(value: str | None) -> float | None:
