@@ -8,8 +8,7 @@ import numpy as np
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from server.models import CheckIn, Treatment, TreatmentOutcome
-from server.models.treatments import OPEN_STATUSES
+from server.models import Treatment, TreatmentOutcome
 from server.services.analytics.scope import (
     Group,
     Scope,
@@ -18,6 +17,7 @@ from server.services.analytics.scope import (
     group_labels,
     series_group,
     series_order,
+    settled,
 )
 from server.services.statistics import kaplan_meier
 
@@ -46,8 +46,7 @@ def resolution(session: Session, *, scope: Scope) -> list[Resolution]:
     group = scope.group_column().label("grp")
     answered = outcome.last_soreness_hours.is_not(None)
     # left out: every check-in closed without a soreness answer after T0
-    still_open = select(CheckIn.treatment_id).where(CheckIn.status.in_(OPEN_STATUSES))
-    left_out = and_(~answered, Treatment.id.not_in(still_open))
+    left_out = and_(~answered, settled())
     rows = session.execute(
         select(
             Treatment.modality,

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from server.models import CheckIn, Treatment, TreatmentOutcome
-from server.models.treatments import OPEN_STATUSES
+from server.models import Treatment, TreatmentOutcome
 from server.services.analytics.scope import (
     Group,
     Scope,
     group_labels,
     series_group,
     series_order,
+    settled,
 )
 from server.services.statistics import wilson
 
@@ -41,8 +41,7 @@ def responders(session: Session, *, scope: Scope) -> list[Responders]:
     outcome = TreatmentOutcome
     judged = outcome.responder.is_not(None)
     # left out: not judged, and no check-in still open that could bring the final pain
-    still_open = select(CheckIn.treatment_id).where(CheckIn.status.in_(OPEN_STATUSES))
-    left_out = and_(~judged, Treatment.id.not_in(still_open))
+    left_out = and_(~judged, settled())
     group = scope.group_column().label("grp")
     rows = session.execute(
         select(

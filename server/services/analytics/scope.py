@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from server.errors import Forbidden, InvalidInput
-from server.models import Clinic, Clinician, Treatment
+from server.models import CheckIn, Clinic, Clinician, Treatment
+from server.models.treatments import OPEN_STATUSES
 from server.protocols import Protocol, default_protocols, regions
 from server.services.protocols import clinic_protocols
 from server.services.statistics import summarise
@@ -122,6 +123,14 @@ def elapsed_hours(session: Session, later: Any, earlier: Any) -> ColumnElement[A
     if session.get_bind().dialect.name == "postgresql":
         return func.extract("epoch", later - earlier) / 3600.0
     return (func.julianday(later) - func.julianday(earlier)) * 24.0
+
+
+def settled() -> ColumnElement[bool]:
+    """Treatments with no check-in that may still be answered: what they lack now, they keep
+    lacking (so a session without the answers an analytic needs is left out, and counted)."""
+    return Treatment.id.not_in(
+        select(CheckIn.treatment_id).where(CheckIn.status.in_(OPEN_STATUSES))
+    )
 
 
 def collect(session: Session, column: Any) -> ColumnElement[Any]:
