@@ -6,7 +6,7 @@ Prints, on PostgreSQL, with a local push service adding a fixed latency (default
 - the same for a plain sequential loop of ``pywebpush.webpush()`` calls (what a typical app
   writes), measured on a sample because it is slow;
 - the encryption floor: prompts/s if only the per-message ECDH + aes128gcm work were done;
-- the transport ceiling: prompts/s of the worker's HTTP path alone (the sender's aiohttp client,
+- the transport ceiling: prompts/s of the worker's HTTP path alone (the sender's libcurl transfers,
   pool and batches, to the same push service) posting already-encrypted payloads, without
   encryption or database; and the best one process could do doing both, one after the other
   on one core (1 / (1/floor + 1/ceiling)), as a fraction of the floor;
@@ -20,7 +20,6 @@ Uses (and drops) the database ``needling_bench`` on TEST_POSTGRES_URL's server.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import json
 import os
@@ -50,10 +49,9 @@ from server.services.mail import Mailer
 from server.services.push import (
     EndpointPolicy,
     Notification,
+    Post,
     PushSender,
     Target,
-    open_http,
-    post_encrypted,
     push_headers,
 )
 from tests.databases import POSTGRES_URL, postgres_database
@@ -175,34 +173,19 @@ def encryption_floor(keys: tuple[str, str], count: int = 3000) -> float:
 
 
 def transport_ceiling(
-    base: str, keys: tuple[str, str], authorization: str, *, count: int, batch: int, pool: int
+    sender: PushSender, base: str, keys: tuple[str, str], *, count: int, batch: int
 ) -> float:
-    """Prompts/s of the worker's HTTP path alone: the sender's client (same connector, pool and
-    timeout), a batch at a time as the worker sends, one payload encrypted once for all."""
+    """Prompts/s of the worker's HTTP path alone: the sender's libcurl transfers (same pool
+    and timeout), a batch at a time as the worker sends, one payload encrypted once for all."""
     subscription = {"endpoint": f"{base}/push/0", "keys": {"p256dh": keys[0], "auth": keys[1]}}
     body = pywebpush.WebPusher(subscription).encode(NOTE.payload(), "aes128gcm")["body"]
-    targets = [Target(number, f"{base}/push/{number}", *keys) for number in range(count)]
-
-    async def post_all() -> float:
-        http = open_http(
-            EndpointPolicy(allow_local=True), pool_size=pool, timeout_s=Config.PUSH_TIMEOUT_S
-        )
-        try:
-            started = time.perf_counter()
-            for start in range(0, count, batch):
-                results = await asyncio.gather(
-                    *(
-                        post_encrypted(http, target, body, push_headers(NOTE, authorization))
-                        for target in targets[start : start + batch]
-                    )
-                )
-                if not all(result.is_sent for result in results):
-                    raise RuntimeError("the push sink refused a message")
-            return count / (time.perf_counter() - started)
-        finally:
-            await http.close()
-
-    return asyncio.run(post_all())
+    headers = push_headers(NOTE, sender.authorization(base))
+    posts = [Post(Target(n, f"{base}/push/{n}", *keys), body, headers) for n in range(count)]
+    started = time.perf_counter()
+    for start in range(0, count, batch):
+        if not all(result.is_sent for result in sender.post_all(posts[start : start + batch])):
+            raise RuntimeError("the push sink refused a message")
+    return count / (time.perf_counter() - started)
 
 
 def sequential_baseline(base: str, keys: tuple[str, str], pem_path: str, count: int) -> float:
@@ -301,14 +284,7 @@ def main() -> None:
         )
         floor = encryption_floor(keys)
         print(f"encryption floor (ECDH + aes128gcm only):      {floor:8.0f} prompts/s")
-        ceiling = transport_ceiling(
-            base,
-            keys,
-            sender.authorization(base),  # the sender is idle: safe off its loop
-            count=args.transport,
-            batch=args.batch,
-            pool=args.pool,
-        )
+        ceiling = transport_ceiling(sender, base, keys, count=args.transport, batch=args.batch)
         print(f"transport ceiling (HTTP only, pre-encrypted):  {ceiling:8.0f} prompts/s")
         best = 1 / (1 / floor + 1 / ceiling)
         print(

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -94,6 +95,17 @@ def test_prompt_headers_carry_ttl_to_expiry_high_urgency_and_topic(
     assert message.headers["Urgency"] == "high"
     assert message.headers["Topic"] == f"checkin-{two_hours.id}"
     assert message.headers["Content-Encoding"] == "aes128gcm"
+
+
+def test_prompt_never_goes_through_a_proxy_from_the_environment(
+    worker: Worker, session: Session, push: PushService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # would swallow the push if used
+    treatment, browser = treated_patient(session, push)
+    dispatch_due_checkins(worker, NOW + timedelta(hours=2, minutes=30))
+    [message] = push.for_subscriber(browser)
+    assert message.answered == 201
+    assert checkin(session, treatment, "2h").status == "sent"
 
 
 def test_prompted_checkin_is_marked_sent_and_not_prompted_again(

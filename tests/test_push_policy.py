@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import random
 import socket
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import pycurl
 import pytest
-from aiohttp.abc import ResolveResult
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -25,10 +23,11 @@ from server.services.mail import Mailer
 from server.services.push import (
     EndpointPolicy,
     Notification,
-    PublicOnlyResolver,
     PushSender,
     Target,
     UnsafeEndpoint,
+    _public_socket,
+    public_addresses,
     public_key_b64,
 )
 from server.services.subscriptions import subscribe
@@ -70,19 +69,9 @@ def resolving_to(monkeypatch: pytest.MonkeyPatch, *addresses: str) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)  # what the sender resolves with
 
 
-def resolve_for_sending(host: str) -> list[ResolveResult]:
-    """What the sender's resolver answers for a host (the addresses it would connect to)."""
-
-    async def resolve() -> list[ResolveResult]:
-        resolver = PublicOnlyResolver()
-        try:
-            return await resolver.resolve(host, 443, socket.AF_UNSPEC)
-        finally:
-            await resolver.close()
-
-    # a thread of its own: Playwright's sync API may already run an event loop in this one
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, resolve()).result()
+def resolve_for_sending(host: str) -> list[str]:
+    """The addresses the sender would pin a host to (and connect to)."""
+    return public_addresses(host, 443)
 
 
 # --- EndpointPolicy ----------------------------------------------------------------------------
@@ -143,7 +132,7 @@ def test_listed_host_resolving_to_public_addresses_is_accepted(
 ) -> None:
     resolving_to(monkeypatch, "142.250.74.10", "2a00:1450:4007:80e::200a")
 
-    addresses = {answer["host"] for answer in resolve_for_sending("fcm.googleapis.com")}
+    addresses = set(resolve_for_sending("fcm.googleapis.com"))
     assert addresses == {"142.250.74.10", "2a00:1450:4007:80e::200a"}
 
 
@@ -300,6 +289,26 @@ def test_sender_never_connects_to_a_listed_host_resolving_to_loopback(
         with pytest.raises(TimeoutError):  # nothing knocked on the loopback port
             listener.accept()
     assert result.status_code is None
+
+
+@pytest.mark.parametrize(
+    ("address", "family"),
+    [("127.0.0.1", socket.AF_INET), ("10.1.2.3", socket.AF_INET), ("::1", socket.AF_INET6)],
+)
+def test_sender_opens_no_socket_to_a_non_public_address(
+    address: str, family: socket.AddressFamily
+) -> None:
+    # the last check, on the address libcurl is about to connect to (whatever resolved it)
+    opened = _public_socket(0, (family, socket.SOCK_STREAM, 6, (address, 443)))
+
+    assert opened == pycurl.SOCKET_BAD
+
+
+def test_sender_opens_a_socket_to_a_public_address() -> None:
+    opened = _public_socket(0, (socket.AF_INET, socket.SOCK_STREAM, 6, ("142.250.74.10", 443)))
+
+    assert isinstance(opened, socket.socket)
+    opened.close()
 
 
 def test_sender_records_why_it_refused_a_private_address(

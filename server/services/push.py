@@ -7,7 +7,6 @@ tests that run their own push service on 127.0.0.1.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import errno
 import ipaddress
@@ -21,9 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
+import pycurl
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
@@ -50,7 +47,7 @@ class EndpointPolicy:
 
     def check(self, endpoint: str) -> None:
         """Raise ``UnsafeEndpoint`` unless the endpoint may be contacted. The addresses a host
-        resolves to are checked when connecting, by ``PublicOnlyResolver``."""
+        resolves to are checked when connecting, by ``PushSender``."""
         parts = urlsplit(endpoint)
         host = parts.hostname or ""
         if self.allow_local:
@@ -152,35 +149,81 @@ def public_key_b64(private_pem: str) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-class PublicOnlyResolver(AbstractResolver):
-    """Resolves host names and refuses any answer that is not a public address, so a push
-    service's name cannot be pointed at this network (checked on the address actually used)."""
+RESOLVE_TTL_S = 300.0  # how long a push service's checked addresses are reused
+PERFORM_EVERY = 8  # messages encrypted between two nudges of the transfers in flight
 
-    def __init__(self) -> None:
-        self._inner = ThreadedResolver()
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        """Resolve, then drop the connection attempt if any address is private or local."""
-        answers = await self._inner.resolve(host, port, family)
-        for answer in answers:
-            if not ipaddress.ip_address(answer["host"]).is_global:
-                reason = f"{host} resolves to a non-public address {answer['host']}"
-                raise OSError(errno.EACCES, reason)
-        return answers
+def public_addresses(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to, all of them public; ``OSError`` if any is not, so a
+    push service's name cannot be pointed at this network."""
+    try:
+        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise OSError(errno.EHOSTUNREACH, f"cannot resolve {host}: {error}") from error
+    addresses = list(dict.fromkeys(str(answer[4][0]) for answer in answers))
+    for address in addresses:
+        if not ipaddress.ip_address(address).is_global:
+            raise OSError(errno.EACCES, f"{host} resolves to a non-public address {address}")
+    return addresses
 
-    async def close(self) -> None:
-        """Release the inner resolver."""
-        await self._inner.close()
+
+@dataclass(frozen=True)
+class Post:
+    """One encrypted message, ready to go."""
+
+    target: Target
+    body: bytes
+    headers: tuple[str, ...]
+
+
+def push_headers(notification: Notification, authorization: str) -> tuple[str, ...]:
+    """The header lines of one encrypted push message (RFC 8030, 8188, 8292)."""
+    return (
+        f"Authorization: {authorization}",
+        "Content-Encoding: aes128gcm",
+        "Content-Type: application/octet-stream",
+        f"TTL: {max(0, notification.ttl_s)}",
+        f"Urgency: {notification.urgency}",
+        f"Topic: {notification.topic}",
+    )
+
+
+class _Transfer:
+    """What one request in flight keeps: its place in the batch and what came back."""
+
+    __slots__ = ("body", "index", "retry_after", "target")
+
+    def __init__(self, index: int, target: Target) -> None:
+        self.index, self.target = index, target
+        self.body = bytearray()
+        self.retry_after: str | None = None
+
+    def write(self, chunk: bytes) -> None:
+        if len(self.body) < DETAIL_BYTES:
+            self.body += chunk[: DETAIL_BYTES - len(self.body)]
+
+    def header(self, line: bytes) -> None:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"retry-after":
+            self.retry_after = value.strip().decode("latin-1")
+
+
+DETAIL_BYTES = 200
 
 
 class PushSender:
     """Sends notifications concurrently (at most ``pool_size`` at once); one per worker process.
 
-    Requests run on an asyncio loop in a thread of their own (aiohttp), so a slow push service
-    holds a connection slot, not a thread. The VAPID JWT is signed once per push-service origin
-    and reused for its lifetime instead of being signed for every message.
+    The transfers run in libcurl's multi interface (pycurl): connections are kept alive and
+    reused per push service, and the HTTP work is done in C, so the per-message cost left in
+    Python is mostly the encryption. Each message is encrypted just before its transfer starts,
+    while earlier ones wait for their answers. The VAPID JWT is signed once per push-service
+    origin and reused for its lifetime instead of being signed for every message.
+
+    Unless the policy allows local endpoints, a push service's host is resolved here, refused
+    if any address is not public, and libcurl is pinned to the addresses checked; a socket to
+    any other address is refused when libcurl opens it (so no redirect, proxy or DNS answer can
+    reach this network).
     """
 
     def __init__(
@@ -198,29 +241,37 @@ class PushSender:
         self._vapid = Vapid02(private_key=key)
         self._subject = subject
         self._policy = policy
-        self._pool_size = pool_size
-        self._timeout_s = timeout_s
         self._jwt: dict[str, tuple[str, float]] = {}
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="push", daemon=True)
-        self._thread.start()
-        self._http = asyncio.run_coroutine_threadsafe(self._open(), self._loop).result()
+        self._resolved: dict[tuple[str, int], tuple[str, float]] = {}
+        self._lock = threading.Lock()  # one batch at a time through the handles
+        self._multi = pycurl.CurlMulti()
+        self._multi.setopt(pycurl.M_MAX_TOTAL_CONNECTIONS, pool_size)
+        self._multi.setopt(pycurl.M_MAXCONNECTS, pool_size)
+        self._idle = [self._handle(timeout_s) for _ in range(pool_size)]
+        self._handles = list(self._idle)
         self.signatures = 0  # how many JWTs were signed (the cache's effect, for tests and bench)
 
-    async def _open(self) -> aiohttp.ClientSession:
-        return open_http(self._policy, pool_size=self._pool_size, timeout_s=self._timeout_s)
+    def _handle(self, timeout_s: float) -> pycurl.Curl:
+        handle = pycurl.Curl()
+        handle.setopt(pycurl.NOSIGNAL, 1)
+        handle.setopt(pycurl.PROXY, "")  # never through a proxy from the environment
+        handle.setopt(pycurl.FOLLOWLOCATION, 0)
+        handle.setopt(pycurl.TIMEOUT_MS, int(timeout_s * 1000))
+        allowed = pycurl.PROTO_HTTPS | (pycurl.PROTO_HTTP if self._policy.allow_local else 0)
+        handle.setopt(pycurl.PROTOCOLS, allowed)
+        if not self._policy.allow_local:
+            handle.setopt(pycurl.OPENSOCKETFUNCTION, _public_socket)
+        return handle
 
     def close(self) -> None:
-        """Finish what is in flight and release connections and the loop."""
-        asyncio.run_coroutine_threadsafe(self._http.close(), self._loop).result()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+        """Release connections and handles."""
+        with self._lock:
+            for handle in self._handles:
+                handle.close()
+            self._multi.close()
 
     def authorization(self, endpoint: str) -> str:
-        """The VAPID Authorization header for this endpoint's origin (cached until near expiry).
-
-        Called on the sender's loop only, so the cache needs no lock."""
+        """The VAPID Authorization header for this endpoint's origin (cached until near expiry)."""
         parts = urlsplit(endpoint)
         origin = f"{parts.scheme}://{parts.netloc}"
         now = time.time()
@@ -236,14 +287,12 @@ class PushSender:
         return header
 
     def send_all(self, jobs: Iterable[tuple[Target, Notification]]) -> list[PushResult]:
-        """Send many at once; results in the order of the jobs."""
-        return asyncio.run_coroutine_threadsafe(self._send_all(list(jobs)), self._loop).result()
+        """Encrypt and send many at once; results in the order of the jobs. Never raises for
+        what a push service does (or for an endpoint or key it refuses)."""
+        return self.post_all(self._encrypted(target, note) for target, note in jobs)
 
-    async def _send_all(self, jobs: list[tuple[Target, Notification]]) -> list[PushResult]:
-        return list(await asyncio.gather(*(self._send(target, note) for target, note in jobs)))
-
-    async def _send(self, target: Target, notification: Notification) -> PushResult:
-        """Encrypt and post one message; never raises for what a push service does."""
+    def _encrypted(self, target: Target, notification: Notification) -> Post | PushResult:
+        """One message encrypted for its subscription, or why it will not be sent."""
         try:
             self._policy.check(target.endpoint)
         except UnsafeEndpoint as error:
@@ -260,53 +309,112 @@ class PushSender:
             return PushResult(
                 target.subscription_id, None, f"refused: cannot encrypt: {error}", refused=True
             )
-        headers = push_headers(notification, self.authorization(target.endpoint))
-        return await post_encrypted(self._http, target, body, headers)
+        return Post(target, body, push_headers(notification, self.authorization(target.endpoint)))
 
+    def post_all(self, posts: Iterable[Post | PushResult]) -> list[PushResult]:
+        """Post encrypted messages, at most ``pool_size`` in flight; results in their order (a
+        ``PushResult`` among them is passed through). ``posts`` is drawn lazily, as handles
+        free up, so a generator's work overlaps the transfers already started."""
+        with self._lock:
+            results: list[PushResult | None] = []
+            waiting = iter(posts)
+            in_flight: dict[int, _Transfer] = {}
+            exhausted = False
+            while not exhausted or in_flight:
+                started = 0
+                while self._idle and not exhausted:
+                    post = next(waiting, None)
+                    if post is None:
+                        exhausted = True
+                        break
+                    results.append(None)
+                    if isinstance(post, PushResult):
+                        results[-1] = post
+                        continue
+                    error = self._start(len(results) - 1, post, in_flight)
+                    if error is not None:
+                        results[-1] = error
+                        continue
+                    started += 1
+                    if started % PERFORM_EVERY == 0:
+                        self._perform(in_flight, results)
+                self._perform(in_flight, results)
+                if in_flight and (exhausted or not self._idle):
+                    self._multi.select(0.05)
+            finished = [result for result in results if result is not None]
+            if len(finished) != len(results):  # libcurl ends every transfer, one way or another
+                raise RuntimeError("a push transfer was lost")
+            return finished
 
-def open_http(policy: EndpointPolicy, *, pool_size: int, timeout_s: float) -> aiohttp.ClientSession:
-    """The HTTP client pushes go through: at most ``pool_size`` connections, only public
-    addresses (unless the policy allows local ones), no cookies. Open it on the loop using it."""
-    resolver = None if policy.allow_local else PublicOnlyResolver()
-    connector = aiohttp.TCPConnector(limit=pool_size, resolver=resolver, ttl_dns_cache=300)
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=timeout_s),
-        cookie_jar=aiohttp.DummyCookieJar(),  # a push service has no business setting cookies
-    )
+    def _start(self, index: int, post: Post, in_flight: dict[int, _Transfer]) -> PushResult | None:
+        """Hand one post to libcurl; a ``PushResult`` instead when its host may not be reached."""
+        target = post.target
+        handle = self._idle[-1]
+        if not self._policy.allow_local:
+            try:
+                handle.setopt(pycurl.RESOLVE, [self._pinned(target.endpoint)])
+            except OSError as error:
+                return PushResult(target.subscription_id, None, f"no answer: {error}"[:200])
+        transfer = _Transfer(index, target)
+        handle.setopt(pycurl.URL, target.endpoint)
+        handle.setopt(pycurl.HTTPHEADER, list(post.headers))
+        handle.setopt(pycurl.POSTFIELDS, post.body)
+        handle.setopt(pycurl.WRITEFUNCTION, transfer.write)
+        handle.setopt(pycurl.HEADERFUNCTION, transfer.header)
+        self._idle.pop()
+        in_flight[id(handle)] = transfer
+        self._multi.add_handle(handle)
+        return None
 
-
-def push_headers(notification: Notification, authorization: str) -> dict[str, str]:
-    """The headers of one encrypted push message (RFC 8030, 8188, 8292)."""
-    return {
-        "Authorization": authorization,
-        "Content-Encoding": "aes128gcm",
-        "Content-Type": "application/octet-stream",
-        "TTL": str(max(0, notification.ttl_s)),
-        "Urgency": notification.urgency,
-        "Topic": notification.topic,
-    }
-
-
-async def post_encrypted(
-    http: aiohttp.ClientSession, target: Target, body: bytes, headers: dict[str, str]
-) -> PushResult:
-    """Post one encrypted message and read the push service's answer; never raises for it."""
-    try:
-        async with http.post(
-            target.endpoint, data=body, headers=headers, allow_redirects=False
-        ) as response:
-            detail = (await response.text())[:200]
-            return PushResult(
-                target.subscription_id,
-                response.status,
-                detail,
-                _retry_after(response.headers.get("Retry-After")),
+    def _pinned(self, endpoint: str) -> str:
+        """libcurl's RESOLVE entry for an endpoint's host: its checked public addresses."""
+        parts = urlsplit(endpoint)
+        key = (parts.hostname or "", parts.port or 443)
+        now = time.monotonic()
+        cached = self._resolved.get(key)
+        if cached is None or cached[1] < now:
+            addresses = ",".join(
+                f"[{address}]" if ":" in address else address for address in public_addresses(*key)
             )
-    except (aiohttp.ClientError, TimeoutError, OSError) as error:
-        return PushResult(
-            target.subscription_id, None, f"no answer: {type(error).__name__}: {error}"[:200]
-        )
+            cached = (f"{key[0]}:{key[1]}:{addresses}", now + RESOLVE_TTL_S)
+            self._resolved[key] = cached
+        return cached[0]
+
+    def _perform(self, in_flight: dict[int, _Transfer], results: list[PushResult | None]) -> None:
+        """Move the transfers on, and note each one that ended."""
+        while self._multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+            pass
+        while True:
+            queued, done, failed = self._multi.info_read()
+            for handle in done:
+                transfer = self._finish(handle, in_flight)
+                results[transfer.index] = PushResult(
+                    transfer.target.subscription_id,
+                    int(handle.getinfo(pycurl.RESPONSE_CODE)),
+                    transfer.body.decode(errors="replace"),
+                    _retry_after(transfer.retry_after),
+                )
+            for handle, _, message in failed:
+                transfer = self._finish(handle, in_flight)
+                results[transfer.index] = PushResult(
+                    transfer.target.subscription_id, None, f"no answer: {message}"[:200]
+                )
+            if not queued:
+                return
+
+    def _finish(self, handle: pycurl.Curl, in_flight: dict[int, _Transfer]) -> _Transfer:
+        self._multi.remove_handle(handle)
+        self._idle.append(handle)
+        return in_flight.pop(id(handle))
+
+
+def _public_socket(purpose: int, address: Any) -> socket.socket | int:
+    """libcurl's socket opener: a socket only to a public address (the last check, on the
+    address actually connected to)."""
+    family, kind, protocol, sockaddr = address
+    if not ipaddress.ip_address(sockaddr[0]).is_global:
+        return pycurl.SOCKET_BAD
+    return socket.socket(family, kind, protocol)
 
 
 def _retry_after(value: str | None) -> float | None:
