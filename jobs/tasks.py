@@ -63,55 +63,85 @@ class Worker:
 LEASE_SAFETY = 0.25
 
 
+@dataclass
+class _Batch:
+    """A claimed batch, prepared for sending."""
+
+    ids: list[int]
+    items: list[delivery.Outbound]
+    send_until: float  # no e-mail is started after this time.monotonic()
+
+
 def _run(worker: Worker, purpose: str, now: datetime | None) -> int:
-    """Claim and deliver batches until nothing more is due (or the worker is stopping)."""
+    """Claim and deliver batches until nothing more is due (or the worker is stopping).
+
+    Batches overlap: while one batch's pushes are in flight (on the sender's thread), the
+    previous batch's outcome is recorded and the next batch is claimed and prepared, so the
+    database work does not wait for the push services, nor they for it."""
     config = worker.app.config
     handled = 0
     with worker.app.app_context():
         session = db.session()
-        while not worker.stopping.is_set():
-            lease_start = time.monotonic()  # the lease runs from before the claim
-            moment = now or utcnow()
-            ids = delivery.claim(
-                session,
-                purpose=purpose,
-                now=moment,
-                worker=worker.name,
-                limit=config["DISPATCH_BATCH"],
-                lease=timedelta(seconds=config["CLAIM_LEASE_S"]),
-                fallback_delay=timedelta(seconds=config["EMAIL_FALLBACK_DELAY_S"]),
-            )
-            session.commit()  # the claim is durable before anything is sent
-            if not ids:
-                break
-            send_until = lease_start + config["CLAIM_LEASE_S"] * (1 - LEASE_SAFETY)
-            try:
-                attempts = _send_batch(
-                    worker, session, ids, purpose=purpose, now=now, send_until=send_until
+        current = _claim(worker, session, purpose, now)
+        # claimed and not yet recorded, oldest first: given back if anything fails
+        held = [current] if current is not None else []
+        delivered: list[delivery.Attempt] | None = None  # the oldest held, delivered
+        out_of_time = False
+        try:
+            while current is not None:
+                pushed = delivery.send_pushes(current.items, worker.sender)
+                if delivered is not None:
+                    handled += _record(worker, session, delivered, now)
+                    held.pop(0)
+                following = None
+                more = len(current.ids) == config["DISPATCH_BATCH"]
+                if more and not out_of_time and not worker.stopping.is_set():
+                    following = _claim(worker, session, purpose, now)
+                    held += [following] if following is not None else []
+                delivered = delivery.deliver(
+                    current.items,
+                    pushed=pushed,
+                    mailer=worker.mailer,
+                    send_until=current.send_until,
                 )
-            except Exception:
-                session.rollback()
-                _release(session, ids, worker.name)
-                raise
-            released = sum(attempt.channel == "released" for attempt in attempts)
-            handled += len(ids) - released
-            if released or len(ids) < config["DISPATCH_BATCH"]:
-                break  # out of time (the next pass sends the rest) or nothing more is due
+                # out of time: the e-mails left were released, the next pass sends them
+                out_of_time = any(attempt.channel == "released" for attempt in delivered)
+                if following is not None and worker.stopping.is_set():
+                    _release(session, following.ids, worker.name)  # claimed, not started
+                    held.remove(following)
+                    following = None
+                current = following
+            if delivered is not None:
+                handled += _record(worker, session, delivered, now)
+                held.pop(0)
+        except Exception:
+            session.rollback()
+            worker.sender.wait()  # nothing in flight any more when the claims are given back
+            _release(
+                session, [checkin_id for batch in held for checkin_id in batch.ids], worker.name
+            )
+            raise
     return handled
 
 
-def _send_batch(
-    worker: Worker,
-    session: Session,
-    ids: list[int],
-    *,
-    purpose: str,
-    now: datetime | None,
-    send_until: float,
-) -> list[delivery.Attempt]:
-    """Deliver one claimed batch and record the outcome, committing each step."""
+def _claim(worker: Worker, session: Session, purpose: str, now: datetime | None) -> _Batch | None:
+    """Claim a batch (durably, before anything is sent) and prepare it; None if none is due."""
     config = worker.app.config
-    batch = delivery.outbound(
+    lease_start = time.monotonic()  # the lease runs from before the claim
+    moment = now or utcnow()
+    ids = delivery.claim(
+        session,
+        purpose=purpose,
+        now=moment,
+        worker=worker.name,
+        limit=config["DISPATCH_BATCH"],
+        lease=timedelta(seconds=config["CLAIM_LEASE_S"]),
+        fallback_delay=timedelta(seconds=config["EMAIL_FALLBACK_DELAY_S"]),
+    )
+    session.commit()
+    if not ids:
+        return None
+    items = delivery.outbound(
         session,
         ids,
         purpose=purpose,
@@ -120,9 +150,15 @@ def _send_batch(
         secret=config["SECRET_KEY"],
     )
     session.commit()
-    attempts = delivery.deliver(
-        batch, sender=worker.sender, mailer=worker.mailer, send_until=send_until
-    )
+    send_until = lease_start + config["CLAIM_LEASE_S"] * (1 - LEASE_SAFETY)
+    return _Batch(ids, items, send_until)
+
+
+def _record(
+    worker: Worker, session: Session, attempts: list[delivery.Attempt], now: datetime | None
+) -> int:
+    """Record a delivered batch's outcome; returns how many were handled (not released)."""
+    config = worker.app.config
     delivery.record(
         session,
         attempts,
@@ -132,14 +168,14 @@ def _send_batch(
         rng=worker.rng,
     )
     session.commit()
-    return attempts
+    return sum(attempt.channel != "released" for attempt in attempts)
 
 
 def _release(session: Session, ids: list[int], worker_name: str) -> None:
     """Give back claims this worker could not finish, so another takes them at once."""
     session.execute(
         update(CheckIn)
-        .where(CheckIn.id.in_(ids), CheckIn.claimed_by == worker_name)
+        .where(delivery.among(session, CheckIn.id, ids), CheckIn.claimed_by == worker_name)
         .values(claimed_until=None, claimed_by=None)
     )
     session.commit()

@@ -12,7 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.tasks import Worker, dispatch_due_checkins, send_reminders
-from server.models import CheckIn, Clinician, Patient, PushSubscription, Treatment
+from server.models import (
+    CheckIn,
+    Clinician,
+    DeliveryEvent,
+    Patient,
+    PushSubscription,
+    Treatment,
+)
+from server.services import delivery
 from server.services.answers import answer_checkin
 from server.services.push import EndpointPolicy
 from server.services.scheduling import cancel_checkin
@@ -106,6 +114,46 @@ def test_prompt_never_goes_through_a_proxy_from_the_environment(
     [message] = push.for_subscriber(browser)
     assert message.answered == 201
     assert checkin(session, treatment, "2h").status == "sent"
+
+
+def test_next_batch_is_claimed_while_the_previous_ones_pushes_are_out(
+    worker: Worker, session: Session, push: PushService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(worker.app.config, "DISPATCH_BATCH", 2)
+    for number in range(4):
+        treated_patient(session, push, code=f"P-{number}")
+
+    assert dispatch_due_checkins(worker, NOW + timedelta(hours=2)) == 4
+
+    kinds = session.scalars(
+        select(DeliveryEvent.kind)
+        .where(DeliveryEvent.kind.in_(("queued", "sent")))
+        .order_by(DeliveryEvent.id)
+    ).all()
+    # the second batch was queued before the first one's outcome was written
+    assert kinds == ["queued"] * 4 + ["sent"] * 4
+    assert len(push.received) == 4
+
+
+def test_a_failure_gives_back_every_batch_the_worker_holds(
+    worker: Worker, session: Session, push: PushService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(worker.app.config, "DISPATCH_BATCH", 2)
+    for number in range(4):
+        treated_patient(session, push, code=f"P-{number}")
+
+    def broken_record(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(delivery, "record", broken_record)
+
+    with pytest.raises(RuntimeError, match="went away"):
+        dispatch_due_checkins(worker, NOW + timedelta(hours=2))
+
+    session.expire_all()
+    checkins = session.scalars(select(CheckIn).filter_by(slot="2h")).all()
+    assert [checkin.claimed_by for checkin in checkins] == [None] * 4  # both batches released
+    assert {checkin.status for checkin in checkins} == {"scheduled"}
 
 
 def test_prompted_checkin_is_marked_sent_and_not_prompted_again(

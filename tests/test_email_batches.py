@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from jobs.tasks import Worker, dispatch_due_checkins
 from server.models import CheckIn
-from server.services.delivery import PROMPT, Outbound, deliver
+from server.services.delivery import PROMPT, Outbound, deliver, send_pushes
 from server.services.mail import Mailer
 from server.services.push import Notification
 from tests.conftest import Mailbox
@@ -121,7 +121,9 @@ def test_no_email_is_started_once_the_send_deadline_has_passed(
     note = Notification(7, "Time for your check-in", "", "/checkin/7", 3600, "high")
     item = Outbound(7, PROMPT, note, (), "pat@example.org", "https://example.org/checkin/7")
 
-    [attempt] = deliver([item], sender=worker.sender, mailer=worker.mailer, send_until=0.0)
+    pushed = send_pushes([item], worker.sender)
+
+    [attempt] = deliver([item], pushed=pushed, mailer=worker.mailer, send_until=0.0)
 
     assert attempt.channel == "released"
     assert mailbox.messages == []

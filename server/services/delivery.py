@@ -11,12 +11,27 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Table, and_, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from server.models import Base, CheckIn, DeliveryEvent, Patient, PushSubscription, Treatment
@@ -147,7 +162,7 @@ def _claimed_rows(session: Session, ids: list[int]) -> dict[int, ClaimedRow]:
         )
         .join(Treatment, CheckIn.treatment_id == Treatment.id)
         .join(Patient, Treatment.patient_id == Patient.id)
-        .where(CheckIn.id.in_(ids))
+        .where(among(session, CheckIn.id, ids))
     )
     return {row.id: row for row in rows}
 
@@ -165,7 +180,7 @@ def _live_targets(
             PushSubscription.p256dh,
             PushSubscription.auth,
         ).where(
-            PushSubscription.patient_id.in_(patient_ids),
+            among(session, PushSubscription.patient_id, patient_ids),
             PushSubscription.disabled_at.is_(None),
             or_(PushSubscription.expires_at.is_(None), PushSubscription.expires_at > now),
         )
@@ -213,7 +228,7 @@ def outbound(
                     literal(now, events.c.at.type),
                     literal("queued", events.c.kind.type),
                     literal(purpose, events.c.purpose.type),
-                ).where(CheckIn.id.in_([item.checkin_id for item in batch])),
+                ).where(among(session, CheckIn.id, [item.checkin_id for item in batch])),
             )
         )
     return batch
@@ -261,22 +276,27 @@ def email_text(item: Outbound) -> tuple[str, str]:
     return title, text
 
 
+def send_pushes(batch: list[Outbound], sender: PushSender) -> Future[list[PushResult]]:
+    """Start sending a batch's pushes in the sender's pool; their answers, in batch order."""
+    return sender.submit([(target, item.notification) for item in batch for target in item.targets])
+
+
 def deliver(
     batch: list[Outbound],
     *,
-    sender: PushSender,
+    pushed: Future[list[PushResult]],
     mailer: Mailer,
     send_until: float,
 ) -> list[Attempt]:
-    """Send a claimed batch: pushes concurrently in the sender's pool, e-mail where no push.
+    """Finish a batch: the answers to its pushes (started by ``send_pushes``), and e-mail where
+    there is no push.
 
     E-mails go one after another through one SMTP session; none is started once
     ``time.monotonic()`` reaches ``send_until`` (set before the claim's lease ends): those are
     released unsent, so a slow mail server cannot keep a batch past its lease and so get it sent
     twice.
     """
-    jobs = [(target, item.notification) for item in batch for target in item.targets]
-    results = iter(sender.send_all(jobs))
+    results = iter(pushed.result())
     attempts = []
     with mailer.session() as mail:
         for item in batch:
@@ -341,7 +361,9 @@ def record(
     _apply(session, changes, worker)
     if gone:
         session.execute(
-            update(PushSubscription).where(PushSubscription.id.in_(gone)).values(disabled_at=now)
+            update(PushSubscription)
+            .where(among(session, PushSubscription.id, gone))
+            .values(disabled_at=now)
         )
     session.flush()
 
@@ -359,9 +381,25 @@ def _apply(session: Session, changes: list[dict[str, Any]], worker: str) -> None
     for (status, values), ids in groups.items():
         session.execute(
             update(table)
-            .where(table.c.id.in_(ids), table.c.status == status, table.c.claimed_by == worker)
+            .where(
+                among(session, table.c.id, ids),
+                table.c.status == status,
+                table.c.claimed_by == worker,
+            )
             .values(dict(values))
         )
+
+
+def among(session: Session, column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
+    """``column IN ids``; on PostgreSQL ``= ANY`` of one array parameter, so a batch's
+    thousand ids make neither a thousand placeholders nor a new statement text each time."""
+    values = list(ids)
+    clause: ColumnElement[bool]
+    if session.get_bind().dialect.name == "postgresql":
+        clause = column == any_(bindparam(None, values, type_=ARRAY(Integer)))
+    else:
+        clause = column.in_(values)
+    return clause
 
 
 def _table(model: type[Base]) -> Table:

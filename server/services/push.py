@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -244,6 +245,8 @@ class PushSender:
         self._jwt: dict[str, tuple[str, float]] = {}
         self._resolved: dict[tuple[str, int], tuple[str, float]] = {}
         self._lock = threading.Lock()  # one batch at a time through the handles
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push")
+        self._in_flight: Future[list[PushResult]] | None = None
         self._multi = pycurl.CurlMulti()
         self._multi.setopt(pycurl.M_MAX_TOTAL_CONNECTIONS, pool_size)
         self._multi.setopt(pycurl.M_MAXCONNECTS, pool_size)
@@ -264,7 +267,8 @@ class PushSender:
         return handle
 
     def close(self) -> None:
-        """Release connections and handles."""
+        """Finish what is in flight; release connections and handles."""
+        self._thread.shutdown(wait=True)
         with self._lock:
             for handle in self._handles:
                 handle.close()
@@ -290,6 +294,17 @@ class PushSender:
         """Encrypt and send many at once; results in the order of the jobs. Never raises for
         what a push service does (or for an endpoint or key it refuses)."""
         return self.post_all(self._encrypted(target, note) for target, note in jobs)
+
+    def submit(self, jobs: list[tuple[Target, Notification]]) -> Future[list[PushResult]]:
+        """``send_all`` on the sender's own thread: the caller goes on (with the database, say)
+        while the messages are encrypted and sent."""
+        self._in_flight = self._thread.submit(self.send_all, jobs)
+        return self._in_flight
+
+    def wait(self) -> None:
+        """Until the last batch submitted is done (whatever came of it)."""
+        if self._in_flight is not None:
+            wait([self._in_flight])
 
     def _encrypted(self, target: Target, notification: Notification) -> Post | PushResult:
         """One message encrypted for its subscription, or why it will not be sent."""
