@@ -36,6 +36,7 @@ from tests.factories import (
     make_open_checkin_now,
     make_patient,
     make_treated_patient,
+    make_treatment,
 )
 from tests.http import assert_rejected
 from tests.push_service import PushService, Subscriber
@@ -348,6 +349,97 @@ def test_email_link_is_refused_once_the_window_has_closed(
     )
 
     assert_rejected(response, "authorization", status=401)
+
+
+def closed_checkin_link(session: Session, app: Flask) -> tuple[CheckIn, dict[str, str]]:
+    """A dry-needling 6h check-in whose window closed 20 hours ago, and its e-mailed link."""
+    clinician = make_clinician(session)
+    patient = make_patient(session, clinician, email=EMAIL, quiet_hours=None)
+    treatment = make_treatment(
+        session, clinician, patient, treated_at=datetime.now(UTC) - timedelta(hours=30)
+    )
+    closed = checkin_for(treatment, "6h")
+    session.commit()
+    token = checkin_link_token(
+        app.config["SECRET_KEY"],
+        checkin_id=closed.id,
+        patient_id=patient.id,
+        expires_at=closed.expires_at,
+    )
+    return closed, {"Authorization": f"Bearer {token}"}
+
+
+def test_answer_given_in_the_window_through_a_link_is_taken_after_the_link_closed(
+    session: Session, app: Flask, client: FlaskClient
+) -> None:
+    closed, headers = closed_checkin_link(session, app)
+    answered_at = closed.due_at + timedelta(hours=1)  # given offline, sent 20 hours later
+
+    response = client.post(
+        f"/api/v1/me/checkins/{closed.id}/response",
+        headers=headers,
+        json={
+            "client_id": str(uuid4()),
+            "answers": SIX_HOURS,
+            "answered_at": answered_at.isoformat(),
+        },
+    )
+
+    assert response.status_code == 201, response.get_json()
+
+
+def test_answer_given_after_the_window_through_a_late_link_is_refused_by_the_window(
+    session: Session, app: Flask, client: FlaskClient
+) -> None:
+    closed, headers = closed_checkin_link(session, app)
+
+    response = client.post(
+        f"/api/v1/me/checkins/{closed.id}/response",
+        headers=headers,
+        json={"client_id": str(uuid4()), "answers": SIX_HOURS},
+    )
+
+    assert response.status_code == 409, response.get_json()  # the link let it in; not the window
+
+
+def test_closed_link_still_does_not_open_its_checkin(
+    session: Session, app: Flask, client: FlaskClient
+) -> None:
+    closed, headers = closed_checkin_link(session, app)
+
+    response = client.get(f"/api/v1/me/checkins/{closed.id}", headers=headers)
+
+    assert_rejected(response, "authorization", status=401)
+
+
+def test_link_takes_answers_no_longer_than_the_offline_grace(
+    session: Session, app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "OFFLINE_ANSWER_GRACE_HOURS", 12)  # closed 20 h ago
+    closed, headers = closed_checkin_link(session, app)
+    answered_at = closed.due_at + timedelta(hours=1)
+
+    response = client.post(
+        f"/api/v1/me/checkins/{closed.id}/response",
+        headers=headers,
+        json={
+            "client_id": str(uuid4()),
+            "answers": SIX_HOURS,
+            "answered_at": answered_at.isoformat(),
+        },
+    )
+
+    assert_rejected(response, "authorization", status=401)
+
+
+def test_link_token_with_grace_outlives_its_checkin_by_the_grace() -> None:
+    closes = NOW + timedelta(hours=4)
+    token = checkin_link_token(SECRET, checkin_id=3, patient_id=2, expires_at=closes)
+    grace = timedelta(days=7)
+
+    assert read_checkin_link(SECRET, token, now=closes + grace / 2, grace=grace) == (2, 3)
+    with pytest.raises(Unauthorized):
+        read_checkin_link(SECRET, token, now=closes + grace, grace=grace)
 
 
 def test_link_token_expires_when_its_checkin_closes() -> None:

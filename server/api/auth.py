@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -60,16 +61,27 @@ def patient_required(view: Callable[P, R]) -> Callable[P, R]:
 
 
 def patient_or_link_required(view: Callable[P, R]) -> Callable[P, R]:
-    """Like ``patient_required``, but an e-mailed check-in link also opens its one check-in;
-    sets ``g.patient`` and ``g.only_checkin_id`` (None for a device token)."""
+    """Like ``patient_required``, but an e-mailed check-in link also opens its one check-in
+    while it is open; sets ``g.patient`` and ``g.only_checkin_id`` (None for a device token)."""
+    return _patient_or_link(view, answering=False)
 
+
+def patient_or_answer_link_required(view: Callable[P, R]) -> Callable[P, R]:
+    """``patient_or_link_required`` for sending an answer: the link stays good for the
+    offline grace after its check-in closed, so an answer given in the window on a phone
+    without signal is not lost (the answer itself is judged by when it was given)."""
+    return _patient_or_link(view, answering=True)
+
+
+def _patient_or_link(view: Callable[P, R], *, answering: bool) -> Callable[P, R]:
     @wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         token, now = bearer_token(), utcnow()
         if token.startswith(LINK_PREFIX):
-            secret = current_app.config["SECRET_KEY"]
+            config = current_app.config
+            grace = timedelta(hours=config["OFFLINE_ANSWER_GRACE_HOURS"] if answering else 0)
             g.patient, g.only_checkin_id = patient_for_link(
-                db.session(), secret=secret, token=token, now=now
+                db.session(), secret=config["SECRET_KEY"], token=token, now=now, grace=grace
             )
         else:
             g.patient = patient_for_token(db.session(), token=token, now=now)

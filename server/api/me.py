@@ -30,6 +30,7 @@ from server.transactions import commit_or_replay
 
 from .auth import (
     current_patient,
+    patient_or_answer_link_required,
     patient_or_link_required,
     patient_required,
     reachable_checkin,
@@ -196,7 +197,7 @@ def _result_body(result: AnswerResult) -> dict[str, Any]:
 class MyResponse(MethodView):
     """Answering a check-in."""
 
-    decorators = [patient_or_link_required]
+    decorators = [patient_or_answer_link_required]
 
     @blp.arguments(ResponseCreateSchema)
     @blp.response(201, ResponseResultSchema)

@@ -173,10 +173,16 @@ def revoke_patient_tokens(
 
 
 def patient_for_link(
-    session: Session, *, secret: str, token: str, now: datetime
+    session: Session,
+    *,
+    secret: str,
+    token: str,
+    now: datetime,
+    grace: timedelta = timedelta(0),
 ) -> tuple[Patient, int]:
-    """The patient and the one check-in an e-mailed link opens, while that check-in is open."""
-    patient_id, checkin_id = read_checkin_link(secret, token, now=now)
+    """The patient and the one check-in an e-mailed link opens, while that check-in is open
+    (and ``grace`` after: an answer given offline may arrive late)."""
+    patient_id, checkin_id = read_checkin_link(secret, token, now=now, grace=grace)
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise Unauthorized("the link is not valid", field="authorization")

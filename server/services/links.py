@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -22,12 +22,15 @@ def checkin_link_token(
     return PREFIX + str(signed)
 
 
-def read_checkin_link(secret: str, token: str, *, now: datetime) -> tuple[int, int]:
-    """The (patient id, check-in id) of a live link token, else ``Unauthorized``."""
+def read_checkin_link(
+    secret: str, token: str, *, now: datetime, grace: timedelta = timedelta(0)
+) -> tuple[int, int]:
+    """The (patient id, check-in id) of a live link token, else ``Unauthorized``. ``grace``
+    keeps it good that long after its check-in closed (to send an answer given offline)."""
     try:
         claims = URLSafeSerializer(secret, salt=SALT).loads(token.removeprefix(PREFIX))
     except BadSignature:
         raise Unauthorized("the link is not valid", field="authorization") from None
-    if claims["e"] <= now.timestamp():
+    if claims["e"] + grace.total_seconds() <= now.timestamp():
         raise Unauthorized("the link has expired: the check-in has closed", field="authorization")
     return int(claims["p"]), int(claims["c"])
