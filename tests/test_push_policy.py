@@ -13,6 +13,7 @@ import pycurl
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from pywebpush import WebPusher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,12 +24,15 @@ from server.services.mail import Mailer
 from server.services.push import (
     EndpointPolicy,
     Notification,
+    Post,
     PushSender,
     Target,
     UnsafeEndpoint,
     _public_socket,
+    _retry_after,
     public_addresses,
     public_key_b64,
+    push_headers,
 )
 from server.services.subscriptions import subscribe
 from tests.factories import (
@@ -435,3 +439,102 @@ def test_acknowledging_another_patients_checkin_is_not_found(
 
     assert response.status_code == 404
     assert two_hours.shown_at is None
+
+
+# --- a bad endpoint or answer never stops the rest -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://fcm.googleapis.com:99999/fcm/send/abc",
+        "https://fcm.googleapis.com:abc/fcm/send/abc",
+        "https://fcm.googleapis.com/fcm/send/café",
+        "https://fcm.googleapis.com/fcm/send/a\x00b",
+        "https://fcm.googleapis.com/fcm/send/a b",
+    ],
+)
+def test_endpoint_that_is_no_clean_url_is_refused(endpoint: str) -> None:
+    with pytest.raises(UnsafeEndpoint):
+        EndpointPolicy().check(endpoint)
+    with pytest.raises(UnsafeEndpoint):
+        EndpointPolicy(allow_local=True).check(endpoint.replace("https://fcm", "http://fcm"))
+
+
+@pytest.fixture
+def small_sender() -> Iterator[PushSender]:
+    """A sender that may reach the local push service, two transfers at a time."""
+    sender = PushSender(
+        private_pem=new_vapid_key(),
+        subject="mailto:tests@example.org",
+        policy=EndpointPolicy(allow_local=True),
+        pool_size=2,
+        timeout_s=2.0,
+    )
+    yield sender
+    sender.close()
+
+
+def local_post(push: PushService, sender: PushSender) -> Post:
+    """A post, encrypted, to a new subscriber of the local push service."""
+    browser = push.subscribe()
+    keys = browser.to_json()["keys"]
+    target = Target(1, browser.endpoint, keys["p256dh"], keys["auth"])
+    _, note = one_push(browser.endpoint)
+    body = WebPusher(browser.to_json()).encode(note.payload(), "aes128gcm")["body"]
+    return Post(target, body, push_headers(note, sender.authorization(browser.endpoint)))
+
+
+def test_stored_endpoint_libcurl_will_not_take_fails_alone(
+    small_sender: PushSender, push: PushService
+) -> None:
+    bad = local_post(push, small_sender)
+    bad = Post(Target(2, f"{push.base_url}/push/café", "", ""), bad.body, bad.headers)
+
+    results = small_sender.post_all([bad, local_post(push, small_sender)])
+
+    assert [result.status_code for result in results] == [None, 201]
+    assert results[0].refused
+
+
+def test_sender_is_whole_again_after_a_batch_broke_off(
+    small_sender: PushSender, push: PushService
+) -> None:
+    def breaking() -> Iterator[Post]:
+        yield local_post(push, small_sender)
+        raise RuntimeError("the caller's generator broke")  # the first post still in flight
+
+    with pytest.raises(RuntimeError):
+        small_sender.post_all(breaking())
+
+    results = small_sender.post_all([local_post(push, small_sender) for _ in range(4)])
+    assert [result.status_code for result in results] == [201] * 4
+
+
+def test_failed_lookup_is_made_once_per_host_and_remembered(
+    production_sender: PushSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lookups = []
+
+    def failing(host: str, *args: Any, **kwargs: Any) -> list[Any]:
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", failing)
+
+    first = production_sender.send_all([one_push(PUSH_SERVICES[0])] * 5)
+    again = production_sender.send_all([one_push(PUSH_SERVICES[0])])
+
+    assert lookups == ["fcm.googleapis.com"]
+    assert all("cannot resolve" in result.detail for result in [*first, *again])
+    assert all(result.is_retryable for result in [*first, *again])
+
+
+@pytest.mark.parametrize("value", ["²", "soon", ""])
+def test_retry_after_that_is_no_number_nor_date_is_ignored(value: str) -> None:
+    assert _retry_after(value) is None
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    assert _retry_after(" 120 ") == 120.0
+    assert (_retry_after("Thu, 01 Jan 2099 00:00:00 GMT") or 0) > 1e8  # seconds from now

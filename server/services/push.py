@@ -49,8 +49,14 @@ class EndpointPolicy:
     def check(self, endpoint: str) -> None:
         """Raise ``UnsafeEndpoint`` unless the endpoint may be contacted. The addresses a host
         resolves to are checked when connecting, by ``PushSender``."""
+        if not (endpoint.isascii() and endpoint.isprintable()) or " " in endpoint:
+            raise UnsafeEndpoint("must be a URL of printable ASCII characters", field="endpoint")
         parts = urlsplit(endpoint)
         host = parts.hostname or ""
+        try:
+            parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
+        except ValueError:
+            raise UnsafeEndpoint("has no valid port", field="endpoint") from None
         if self.allow_local:
             if parts.scheme not in ("https", "http") or not host:
                 raise UnsafeEndpoint("must be an absolute http(s) URL", field="endpoint")
@@ -151,6 +157,7 @@ def public_key_b64(private_pem: str) -> str:
 
 
 RESOLVE_TTL_S = 300.0  # how long a push service's checked addresses are reused
+RESOLVE_FAILURE_TTL_S = 30.0  # how long a failed lookup stands before it is tried again
 PERFORM_EVERY = 8  # messages encrypted between two nudges of the transfers in flight
 
 
@@ -190,12 +197,12 @@ def push_headers(notification: Notification, authorization: str) -> tuple[str, .
 
 
 class _Transfer:
-    """What one request in flight keeps: its place in the batch and what came back."""
+    """What one request in flight keeps: its handle, its place in the batch, what came back."""
 
-    __slots__ = ("body", "index", "retry_after", "target")
+    __slots__ = ("body", "handle", "index", "retry_after", "target")
 
-    def __init__(self, index: int, target: Target) -> None:
-        self.index, self.target = index, target
+    def __init__(self, handle: pycurl.Curl, index: int, target: Target) -> None:
+        self.handle, self.index, self.target = handle, index, target
         self.body = bytearray()
         self.retry_after: str | None = None
 
@@ -204,6 +211,8 @@ class _Transfer:
             self.body += chunk[: DETAIL_BYTES - len(self.body)]
 
     def header(self, line: bytes) -> None:
+        if line.startswith(b"HTTP/"):  # a new answer's headers (after a 1xx, say)
+            self.retry_after = None
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"retry-after":
             self.retry_after = value.strip().decode("latin-1")
@@ -243,7 +252,8 @@ class PushSender:
         self._subject = subject
         self._policy = policy
         self._jwt: dict[str, tuple[str, float]] = {}
-        self._resolved: dict[tuple[str, int], tuple[str, float]] = {}
+        # (host, port) -> libcurl's RESOLVE entry or why not, and until when it stands
+        self._resolved: dict[tuple[str, int], tuple[str | OSError, float]] = {}
         self._lock = threading.Lock()  # one batch at a time through the handles
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push")
         self._in_flight: Future[list[PushResult]] | None = None
@@ -293,6 +303,8 @@ class PushSender:
     def send_all(self, jobs: Iterable[tuple[Target, Notification]]) -> list[PushResult]:
         """Encrypt and send many at once; results in the order of the jobs. Never raises for
         what a push service does (or for an endpoint or key it refuses)."""
+        jobs = list(jobs)
+        self._resolve_all(target.endpoint for target, _ in jobs)
         return self.post_all(self._encrypted(target, note) for target, note in jobs)
 
     def submit(self, jobs: list[tuple[Target, Notification]]) -> Future[list[PushResult]]:
@@ -335,34 +347,39 @@ class PushSender:
             waiting = iter(posts)
             in_flight: dict[int, _Transfer] = {}
             exhausted = False
-            while not exhausted or in_flight:
-                started = 0
-                while self._idle and not exhausted:
-                    post = next(waiting, None)
-                    if post is None:
-                        exhausted = True
-                        break
-                    results.append(None)
-                    if isinstance(post, PushResult):
-                        results[-1] = post
-                        continue
-                    error = self._start(len(results) - 1, post, in_flight)
-                    if error is not None:
-                        results[-1] = error
-                        continue
-                    started += 1
-                    if started % PERFORM_EVERY == 0:
-                        self._perform(in_flight, results)
-                self._perform(in_flight, results)
-                if in_flight and (exhausted or not self._idle):
-                    self._multi.select(0.05)
+            try:
+                while not exhausted or in_flight:
+                    started = 0
+                    while self._idle and not exhausted:
+                        post = next(waiting, None)
+                        if post is None:
+                            exhausted = True
+                            break
+                        results.append(None)
+                        if isinstance(post, PushResult):
+                            results[-1] = post
+                            continue
+                        error = self._start(len(results) - 1, post, in_flight)
+                        if error is not None:
+                            results[-1] = error
+                            continue
+                        started += 1
+                        if started % PERFORM_EVERY == 0:
+                            self._perform(in_flight, results)
+                    self._perform(in_flight, results)
+                    if in_flight and (exhausted or not self._idle):
+                        self._multi.select(0.05)
+            finally:  # whatever went wrong, no transfer is left in the multi for the next batch
+                for transfer in list(in_flight.values()):
+                    self._finish(transfer.handle, in_flight)
             finished = [result for result in results if result is not None]
             if len(finished) != len(results):  # libcurl ends every transfer, one way or another
                 raise RuntimeError("a push transfer was lost")
             return finished
 
     def _start(self, index: int, post: Post, in_flight: dict[int, _Transfer]) -> PushResult | None:
-        """Hand one post to libcurl; a ``PushResult`` instead when its host may not be reached."""
+        """Hand one post to libcurl; a ``PushResult`` instead when its host may not be reached
+        or libcurl will not take it."""
         target = post.target
         handle = self._idle[-1]
         if not self._policy.allow_local:
@@ -370,10 +387,15 @@ class PushSender:
                 handle.setopt(pycurl.RESOLVE, [self._pinned(target.endpoint)])
             except OSError as error:
                 return PushResult(target.subscription_id, None, f"no answer: {error}"[:200])
-        transfer = _Transfer(index, target)
-        handle.setopt(pycurl.URL, target.endpoint)
-        handle.setopt(pycurl.HTTPHEADER, list(post.headers))
-        handle.setopt(pycurl.POSTFIELDS, post.body)
+        transfer = _Transfer(handle, index, target)
+        try:
+            handle.setopt(pycurl.URL, target.endpoint)
+            handle.setopt(pycurl.HTTPHEADER, list(post.headers))
+            handle.setopt(pycurl.POSTFIELDS, post.body)
+        except (ValueError, UnicodeError, pycurl.error) as error:
+            return PushResult(
+                target.subscription_id, None, f"refused: cannot send: {error}"[:200], refused=True
+            )
         handle.setopt(pycurl.WRITEFUNCTION, transfer.write)
         handle.setopt(pycurl.HEADERFUNCTION, transfer.header)
         self._idle.pop()
@@ -381,19 +403,43 @@ class PushSender:
         self._multi.add_handle(handle)
         return None
 
-    def _pinned(self, endpoint: str) -> str:
-        """libcurl's RESOLVE entry for an endpoint's host: its checked public addresses."""
-        parts = urlsplit(endpoint)
-        key = (parts.hostname or "", parts.port or 443)
+    def _resolve_all(self, endpoints: Iterable[str]) -> None:
+        """Look up, all at once and before any transfer starts, the push services' hosts not
+        looked up lately (a slow lookup then stalls no transfer in flight)."""
+        if self._policy.allow_local:
+            return
         now = time.monotonic()
+        stale = set()
+        for endpoint in endpoints:
+            try:
+                self._policy.check(endpoint)
+            except UnsafeEndpoint:
+                continue  # refused before any lookup
+            key = _host_and_port(endpoint)
+            if key not in stale and self._resolved.get(key, ("", 0.0))[1] <= now:
+                stale.add(key)
+        if not stale:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(stale))) as lookups:
+            for key, entry in zip(stale, lookups.map(_pin_entry, stale), strict=True):
+                self._remember(key, entry)
+
+    def _pinned(self, endpoint: str) -> str:
+        """libcurl's RESOLVE entry for an endpoint's host, pinning it to its checked public
+        addresses; ``OSError`` when it has a non-public one or cannot be looked up."""
+        key = _host_and_port(endpoint)
         cached = self._resolved.get(key)
-        if cached is None or cached[1] < now:
-            addresses = ",".join(
-                f"[{address}]" if ":" in address else address for address in public_addresses(*key)
-            )
-            cached = (f"{key[0]}:{key[1]}:{addresses}", now + RESOLVE_TTL_S)
-            self._resolved[key] = cached
-        return cached[0]
+        entry = cached[0] if cached and cached[1] > time.monotonic() else None
+        if entry is None:  # not looked up by _resolve_all (a caller of post_all alone)
+            entry = self._remember(key, _pin_entry(key))
+        if isinstance(entry, OSError):
+            raise OSError(entry.errno, entry.strerror)
+        return entry
+
+    def _remember(self, key: tuple[str, int], entry: str | OSError) -> str | OSError:
+        ttl = RESOLVE_FAILURE_TTL_S if isinstance(entry, OSError) else RESOLVE_TTL_S
+        self._resolved[key] = (entry, time.monotonic() + ttl)
+        return entry
 
     def _perform(self, in_flight: dict[int, _Transfer], results: list[PushResult | None]) -> None:
         """Move the transfers on, and note each one that ended."""
@@ -423,6 +469,23 @@ class PushSender:
         return in_flight.pop(id(handle))
 
 
+def _host_and_port(endpoint: str) -> tuple[str, int]:
+    """The host and port an endpoint (one the policy accepted) connects to."""
+    parts = urlsplit(endpoint)
+    return parts.hostname or "", parts.port or 443
+
+
+def _pin_entry(key: tuple[str, int]) -> str | OSError:
+    """libcurl's RESOLVE entry for a host and port ("host:port:address,…"), or why not."""
+    host, port = key
+    try:
+        addresses = public_addresses(host, port)
+    except OSError as error:
+        return error
+    listed = ",".join(f"[{address}]" if ":" in address else address for address in addresses)
+    return f"{host}:{port}:{listed}"
+
+
 def _public_socket(purpose: int, address: Any) -> socket.socket | int:
     """libcurl's socket opener: a socket only to a public address (the last check, on the
     address actually connected to)."""
@@ -436,7 +499,7 @@ def _retry_after(value: str | None) -> float | None:
     """Retry-After in seconds, from either of its two forms."""
     if not value:
         return None
-    if value.strip().isdigit():
+    if value.strip().isascii() and value.strip().isdigit():
         return float(value)
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
