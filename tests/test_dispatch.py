@@ -116,12 +116,20 @@ def test_prompt_never_goes_through_a_proxy_from_the_environment(
     assert checkin(session, treatment, "2h").status == "sent"
 
 
-def test_next_batch_is_claimed_while_the_previous_ones_pushes_are_out(
+def four_due_in_batches_of_two(
     worker: Worker, session: Session, push: PushService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Four subscribed patients whose 2h prompts fall due together; the worker takes two at
+    a time."""
     monkeypatch.setitem(worker.app.config, "DISPATCH_BATCH", 2)
     for number in range(4):
         treated_patient(session, push, code=f"P-{number}")
+
+
+def test_next_batch_is_claimed_while_the_previous_ones_pushes_are_out(
+    worker: Worker, session: Session, push: PushService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    four_due_in_batches_of_two(worker, session, push, monkeypatch)
 
     assert dispatch_due_checkins(worker, NOW + timedelta(hours=2)) == 4
 
@@ -138,9 +146,7 @@ def test_next_batch_is_claimed_while_the_previous_ones_pushes_are_out(
 def test_a_failure_gives_back_every_batch_the_worker_holds(
     worker: Worker, session: Session, push: PushService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(worker.app.config, "DISPATCH_BATCH", 2)
-    for number in range(4):
-        treated_patient(session, push, code=f"P-{number}")
+    four_due_in_batches_of_two(worker, session, push, monkeypatch)
 
     def broken_record(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the database went away")

@@ -10,6 +10,7 @@ import re
 import socket
 from datetime import UTC, datetime, timedelta
 from email.message import Message
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -17,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from jobs.tasks import Worker, dispatch_due_checkins, send_email_fallbacks
 from server.errors import Unauthorized
@@ -369,21 +371,21 @@ def closed_checkin_link(session: Session, app: Flask) -> tuple[CheckIn, dict[str
     return closed, {"Authorization": f"Bearer {token}"}
 
 
+def answer_through(
+    client: FlaskClient, checkin: CheckIn, headers: dict[str, str], **fields: Any
+) -> TestResponse:
+    """Send the 6h answers through an e-mailed link, with ``fields`` added."""
+    body = {"client_id": str(uuid4()), "answers": SIX_HOURS, **fields}
+    return client.post(f"/api/v1/me/checkins/{checkin.id}/response", headers=headers, json=body)
+
+
 def test_answer_given_in_the_window_through_a_link_is_taken_after_the_link_closed(
     session: Session, app: Flask, client: FlaskClient
 ) -> None:
     closed, headers = closed_checkin_link(session, app)
     answered_at = closed.due_at + timedelta(hours=1)  # given offline, sent 20 hours later
 
-    response = client.post(
-        f"/api/v1/me/checkins/{closed.id}/response",
-        headers=headers,
-        json={
-            "client_id": str(uuid4()),
-            "answers": SIX_HOURS,
-            "answered_at": answered_at.isoformat(),
-        },
-    )
+    response = answer_through(client, closed, headers, answered_at=answered_at.isoformat())
 
     assert response.status_code == 201, response.get_json()
 
@@ -393,11 +395,7 @@ def test_answer_given_after_the_window_through_a_late_link_is_refused_by_the_win
 ) -> None:
     closed, headers = closed_checkin_link(session, app)
 
-    response = client.post(
-        f"/api/v1/me/checkins/{closed.id}/response",
-        headers=headers,
-        json={"client_id": str(uuid4()), "answers": SIX_HOURS},
-    )
+    response = answer_through(client, closed, headers)
 
     assert response.status_code == 409, response.get_json()  # the link let it in; not the window
 
@@ -419,15 +417,7 @@ def test_link_takes_answers_no_longer_than_the_offline_grace(
     closed, headers = closed_checkin_link(session, app)
     answered_at = closed.due_at + timedelta(hours=1)
 
-    response = client.post(
-        f"/api/v1/me/checkins/{closed.id}/response",
-        headers=headers,
-        json={
-            "client_id": str(uuid4()),
-            "answers": SIX_HOURS,
-            "answered_at": answered_at.isoformat(),
-        },
-    )
+    response = answer_through(client, closed, headers, answered_at=answered_at.isoformat())
 
     assert_rejected(response, "authorization", status=401)
 
