@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import pages
 from server.api import alerts, analytics, auth, exports, me, patients, protocols, push, treatments
@@ -28,6 +29,9 @@ def create_app(config: Config | None = None) -> Flask:
         "security": [{"bearerAuth": []}],
     }
     Path(config.INSTANCE_PATH).mkdir(parents=True, exist_ok=True)
+    if config.PROXY_HOPS:  # the client's address and scheme as the proxies in front saw them
+        hops = config.PROXY_HOPS
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

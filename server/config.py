@@ -130,6 +130,10 @@ class Config:
     RATELIMIT_STORAGE_URI: str = "memory://"
     RATELIMIT_HEADERS_ENABLED: bool = True
     LOGIN_RATE_LIMIT: str = "10 per minute;50 per hour"
+    # how many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host; 0: none,
+    # the headers are ignored (a client could forge them to dodge the login limit). Behind one
+    # proxy (nginx, a load balancer) set 1, or every clinician shares the proxy's allowance
+    PROXY_HOPS: int = 0
     # analytics: a cell with fewer patients than this is suppressed (figures hidden, not 0)
     SUPPRESS_BELOW_PATIENTS: int = 5
 
@@ -170,6 +174,7 @@ class Config:
             SESSION_COOKIE_SECURE=env_name == "production",
             RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI", cls.RATELIMIT_STORAGE_URI),
             LOGIN_RATE_LIMIT=env.get("LOGIN_RATE_LIMIT", cls.LOGIN_RATE_LIMIT),
+            PROXY_HOPS=int(env.get("PROXY_HOPS", cls.PROXY_HOPS)),
             SUPPRESS_BELOW_PATIENTS=int(
                 env.get("SUPPRESS_BELOW_PATIENTS", cls.SUPPRESS_BELOW_PATIENTS)
             ),

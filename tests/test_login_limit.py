@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from server import create_app
+from server.config import Config
+from server.extensions import db, limiter
 from tests.factories import PASSWORD, bearer, make_clinician
 from tests.http import assert_error_shape
 
@@ -88,3 +94,48 @@ def test_other_endpoints_are_not_limited(client: FlaskClient, session: Session) 
     statuses = {client.get("/api/v1/patients", headers=headers).status_code for _ in range(12)}
 
     assert statuses == {200}
+
+
+@pytest.fixture
+def behind_a_proxy(database_url: str, tmp_path: Path) -> Iterator[FlaskClient]:
+    """A client of the app configured to sit behind one reverse proxy (PROXY_HOPS=1)."""
+    app = create_app(Config.for_tests(database_url, tmp_path).with_overrides(PROXY_HOPS=1))
+    with app.app_context():
+        db.create_all()
+    limiter.reset()
+    yield app.test_client()
+    with app.app_context():
+        db.engine.dispose()
+
+
+def sign_in_through_proxy(client: FlaskClient, forwarded_for: str) -> TestResponse:
+    """A sign-in the proxy at 10.0.0.2 passed on for the client at ``forwarded_for``."""
+    return client.post(
+        TOKEN_URL,
+        json={"email": "lee@example.org", "password": WRONG_PASSWORD},
+        headers={"X-Forwarded-For": forwarded_for},
+        environ_base={"REMOTE_ADDR": "10.0.0.2"},
+    )
+
+
+def test_behind_a_proxy_the_limit_is_per_forwarded_client(
+    behind_a_proxy: FlaskClient,
+) -> None:
+    for _ in range(PER_MINUTE):
+        assert sign_in_through_proxy(behind_a_proxy, "203.0.113.7").status_code == 401
+
+    other_clinician = sign_in_through_proxy(behind_a_proxy, "198.51.100.20")
+    same_one = sign_in_through_proxy(behind_a_proxy, "203.0.113.7")
+
+    assert (other_clinician.status_code, same_one.status_code) == (401, 429)
+
+
+def test_without_a_proxy_a_forged_forwarded_for_does_not_dodge_the_limit(
+    client: FlaskClient, session: Session
+) -> None:
+    for number in range(PER_MINUTE):
+        assert sign_in_through_proxy(client, f"192.0.2.{number}").status_code == 401
+
+    response = sign_in_through_proxy(client, "192.0.2.99")
+
+    assert response.status_code == 429
