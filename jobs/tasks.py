@@ -75,9 +75,10 @@ class _Batch:
 def _run(worker: Worker, purpose: str, now: datetime | None) -> int:
     """Claim and deliver batches until nothing more is due (or the worker is stopping).
 
-    Batches overlap: while one batch's pushes are in flight (on the sender's thread), the
-    previous batch's outcome is recorded and the next batch is claimed and prepared, so the
-    database work does not wait for the push services, nor they for it."""
+    Batches overlap: while one batch's pushes are in flight (on the sender's thread), the next
+    batch is claimed, prepared and handed to the sender (its pushes start as soon as the last
+    of this batch's are out), and the previous batch's outcome is recorded, so neither the
+    database work nor the push services' answers leave the sender waiting."""
     config = worker.app.config
     handled = 0
     with worker.app.app_context():
@@ -85,19 +86,17 @@ def _run(worker: Worker, purpose: str, now: datetime | None) -> int:
         current = _claim(worker, session, purpose, now)
         # claimed and not yet recorded, oldest first: given back if anything fails
         held = [current] if current is not None else []
-        delivered: list[delivery.Attempt] | None = None  # the oldest held, delivered
         out_of_time = False
         try:
-            while current is not None:
-                pushed = delivery.send_pushes(current.items, worker.sender)
-                if delivered is not None:
-                    handled += _record(worker, session, delivered, now)
-                    held.pop(0)
-                following = None
+            pushed = delivery.send_pushes(current.items, worker.sender) if current else None
+            while current is not None and pushed is not None:
+                following, following_pushed = None, None
                 more = len(current.ids) == config["DISPATCH_BATCH"]
-                if more and not out_of_time and not worker.stopping.is_set():
+                if more and not out_of_time and not worker.stopping.is_set():  # SIGTERM: no more
                     following = _claim(worker, session, purpose, now)
-                    held += [following] if following is not None else []
+                if following is not None:
+                    held.append(following)
+                    following_pushed = delivery.send_pushes(following.items, worker.sender)
                 delivered = delivery.deliver(
                     current.items,
                     pushed=pushed,
@@ -106,14 +105,9 @@ def _run(worker: Worker, purpose: str, now: datetime | None) -> int:
                 )
                 # out of time: the e-mails left were released, the next pass sends them
                 out_of_time = any(attempt.channel == "released" for attempt in delivered)
-                if following is not None and worker.stopping.is_set():
-                    _release(session, following.ids, worker.name)  # claimed, not started
-                    held.remove(following)
-                    following = None
-                current = following
-            if delivered is not None:
                 handled += _record(worker, session, delivered, now)
                 held.pop(0)
+                current, pushed = following, following_pushed
         except Exception:
             session.rollback()
             worker.sender.wait()  # nothing in flight any more when the claims are given back

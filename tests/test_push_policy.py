@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import random
 import socket
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -47,7 +48,7 @@ from tests.factories import (
     make_treatment,
 )
 from tests.http import assert_rejected
-from tests.push_service import PushService
+from tests.push_service import PushService, Subscriber
 from tests.test_dispatch import checkin, subscribe_local
 
 DUE = NOW + timedelta(hours=2)  # the IMS '2h' check-in opens at T0 + 2 h
@@ -475,6 +476,13 @@ def small_sender() -> Iterator[PushSender]:
     sender.close()
 
 
+def to_browser(browser: Subscriber) -> tuple[Target, Notification]:
+    """A message for a subscriber of the local push service, with its own keys."""
+    keys = browser.to_json()["keys"]
+    _, note = one_push(browser.endpoint)
+    return Target(1, browser.endpoint, keys["p256dh"], keys["auth"]), note
+
+
 def local_post(push: PushService, sender: PushSender) -> Post:
     """A post, encrypted, to a new subscriber of the local push service."""
     browser = push.subscribe()
@@ -509,6 +517,31 @@ def test_sender_is_whole_again_after_a_batch_broke_off(
 
     results = small_sender.post_all([local_post(push, small_sender) for _ in range(4)])
     assert [result.status_code for result in results] == [201] * 4
+
+
+def test_next_batch_starts_while_the_last_one_waits_for_its_answers(
+    small_sender: PushSender, push: PushService
+) -> None:
+    push.delay_s = 0.5  # each answer takes half a second
+    first_browser, second_browser = push.subscribe(), push.subscribe()
+    started = time.monotonic()
+
+    first = small_sender.submit([to_browser(first_browser)])
+    second = small_sender.submit([to_browser(second_browser)])
+    results = [first.result(timeout=5), second.result(timeout=5)]
+
+    # one after the other would take a second at least: the second was posted at once
+    assert time.monotonic() - started < 0.95
+    assert [[result.status_code for result in batch] for batch in results] == [[201], [201]]
+    assert {message.subscription for message in push.received} == {
+        first_browser.name,
+        second_browser.name,
+    }
+
+
+def test_an_empty_batch_is_answered_at_once(small_sender: PushSender) -> None:
+    assert small_sender.submit([]).result(timeout=5) == []
+    assert small_sender.send_all([]) == []
 
 
 def test_failed_lookup_is_made_once_per_host_and_remembered(

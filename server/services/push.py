@@ -14,11 +14,12 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pycurl
@@ -196,6 +197,28 @@ def push_headers(notification: Notification, authorization: str) -> tuple[str, .
     )
 
 
+@dataclass
+class _Drawn:
+    """A submitted batch being sent: its future, where it starts in the stream, its answers."""
+
+    future: Future[list[PushResult]]
+    first: int
+    results: list[PushResult | None]
+    left: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.left = len(self.results)
+
+    def answer(self, index: int, result: PushResult) -> bool:
+        """Note one message's result; whether that was the batch's last (its future is then
+        answered)."""
+        self.results[index - self.first] = result
+        self.left -= 1
+        if self.left == 0:
+            self.future.set_result(cast(list[PushResult], self.results))
+        return self.left == 0
+
+
 class _Transfer:
     """What one request in flight keeps: its handle, its place in the batch, what came back."""
 
@@ -254,9 +277,13 @@ class PushSender:
         self._jwt: dict[str, tuple[str, float]] = {}
         # (host, port) -> libcurl's RESOLVE entry or why not, and until when it stands
         self._resolved: dict[tuple[str, int], tuple[str | OSError, float]] = {}
-        self._lock = threading.Lock()  # one batch at a time through the handles
+        self._lock = threading.Lock()  # one stream of posts at a time through the handles
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push")
-        self._in_flight: Future[list[PushResult]] | None = None
+        # batches submitted and not yet drawn into the stream, and the pass that draws them
+        self._pending: deque[tuple[list[tuple[Target, Notification]], Future[list[PushResult]]]]
+        self._pending = deque()
+        self._pending_lock = threading.Lock()
+        self._serving: Future[None] | None = None
         self._multi = pycurl.CurlMulti()
         self._multi.setopt(pycurl.M_MAX_TOTAL_CONNECTIONS, pool_size)
         self._multi.setopt(pycurl.M_MAXCONNECTS, pool_size)
@@ -278,6 +305,7 @@ class PushSender:
 
     def close(self) -> None:
         """Finish what is in flight; release connections and handles."""
+        self.wait()
         self._thread.shutdown(wait=True)
         with self._lock:
             for handle in self._handles:
@@ -303,20 +331,65 @@ class PushSender:
     def send_all(self, jobs: Iterable[tuple[Target, Notification]]) -> list[PushResult]:
         """Encrypt and send many at once; results in the order of the jobs. Never raises for
         what a push service does (or for an endpoint or key it refuses)."""
-        jobs = list(jobs)
-        self._resolve_all(target.endpoint for target, _ in jobs)
-        return self.post_all(self._encrypted(target, note) for target, note in jobs)
+        return self.submit(list(jobs)).result()
 
     def submit(self, jobs: list[tuple[Target, Notification]]) -> Future[list[PushResult]]:
         """``send_all`` on the sender's own thread: the caller goes on (with the database, say)
-        while the messages are encrypted and sent."""
-        self._in_flight = self._thread.submit(self.send_all, jobs)
-        return self._in_flight
+        while the messages are encrypted and sent. Batches submitted while one is being sent
+        join the same stream: the next batch's first messages go out while the last ones of
+        this batch wait for their answers, so no batch ends in a pause."""
+        future: Future[list[PushResult]] = Future()
+        with self._pending_lock:
+            self._pending.append((jobs, future))
+            if self._serving is None:
+                self._serving = self._thread.submit(self._serve)
+        return future
 
     def wait(self) -> None:
-        """Until the last batch submitted is done (whatever came of it)."""
-        if self._in_flight is not None:
-            wait([self._in_flight])
+        """Until every batch submitted is done (whatever came of it)."""
+        while (serving := self._serving) is not None:  # a pass may hand on to another
+            wait([serving])
+
+    def _serve(self) -> None:
+        """The sender thread: send the batches submitted, one stream through the handles,
+        until none is left; each batch's future is answered as soon as all its messages are."""
+        drawn: list[_Drawn] = []  # batches drawn into the stream, not all answered yet
+        count = 0  # posts drawn so far
+
+        def stream() -> Iterator[Post | PushResult]:
+            nonlocal count
+            while True:
+                with self._pending_lock:
+                    if not self._pending:
+                        return
+                    jobs, future = self._pending.popleft()
+                if not future.set_running_or_notify_cancel():
+                    continue  # cancelled before it was started
+                if not jobs:
+                    future.set_result([])
+                    continue
+                drawn.append(_Drawn(future, count, [None] * len(jobs)))
+                self._resolve_all(target.endpoint for target, _ in jobs)
+                for target, notification in jobs:
+                    count += 1
+                    yield self._encrypted(target, notification)
+
+        def answered(index: int, result: PushResult) -> None:
+            batch = next(batch for batch in reversed(drawn) if batch.first <= index)
+            if batch.answer(index, result):
+                drawn.remove(batch)
+
+        try:
+            self._transfer(stream(), answered)
+            if drawn:  # libcurl ends every transfer, one way or another
+                raise RuntimeError("a push transfer was lost")
+        except BaseException as error:
+            for batch in drawn:
+                batch.future.set_exception(error)
+            raise
+        finally:
+            with self._pending_lock:  # batches submitted after the stream ended: another pass
+                self._serving = self._thread.submit(self._serve) if self._pending else None
 
     def _encrypted(self, target: Target, notification: Notification) -> Post | PushResult:
         """One message encrypted for its subscription, or why it will not be sent."""
@@ -340,12 +413,24 @@ class PushSender:
 
     def post_all(self, posts: Iterable[Post | PushResult]) -> list[PushResult]:
         """Post encrypted messages, at most ``pool_size`` in flight; results in their order (a
-        ``PushResult`` among them is passed through). ``posts`` is drawn lazily, as handles
-        free up, so a generator's work overlaps the transfers already started."""
+        ``PushResult`` among them is passed through)."""
+        results: dict[int, PushResult] = {}
+        drawn = self._transfer(posts, results.__setitem__)
+        if len(results) != drawn:  # libcurl ends every transfer, one way or another
+            raise RuntimeError("a push transfer was lost")
+        return [results[index] for index in range(drawn)]
+
+    def _transfer(
+        self, posts: Iterable[Post | PushResult], answered: Callable[[int, PushResult], None]
+    ) -> int:
+        """Post each message, at most ``pool_size`` in flight, and call ``answered`` with its
+        place in ``posts`` and its result when it ends; returns how many were drawn.
+        ``posts`` is drawn lazily, as handles free up, so a generator's work overlaps the
+        transfers already started."""
         with self._lock:
-            results: list[PushResult | None] = []
             waiting = iter(posts)
             in_flight: dict[int, _Transfer] = {}
+            drawn = 0
             exhausted = False
             try:
                 while not exhausted or in_flight:
@@ -355,27 +440,24 @@ class PushSender:
                         if post is None:
                             exhausted = True
                             break
-                        results.append(None)
+                        drawn += 1
                         if isinstance(post, PushResult):
-                            results[-1] = post
+                            answered(drawn - 1, post)
                             continue
-                        error = self._start(len(results) - 1, post, in_flight)
+                        error = self._start(drawn - 1, post, in_flight)
                         if error is not None:
-                            results[-1] = error
+                            answered(drawn - 1, error)
                             continue
                         started += 1
                         if started % PERFORM_EVERY == 0:
-                            self._perform(in_flight, results)
-                    self._perform(in_flight, results)
+                            self._perform(in_flight, answered)
+                    self._perform(in_flight, answered)
                     if in_flight and (exhausted or not self._idle):
                         self._multi.select(0.05)
             finally:  # whatever went wrong, no transfer is left in the multi for the next batch
                 for transfer in list(in_flight.values()):
                     self._finish(transfer.handle, in_flight)
-            finished = [result for result in results if result is not None]
-            if len(finished) != len(results):  # libcurl ends every transfer, one way or another
-                raise RuntimeError("a push transfer was lost")
-            return finished
+        return drawn
 
     def _start(self, index: int, post: Post, in_flight: dict[int, _Transfer]) -> PushResult | None:
         """Hand one post to libcurl; a ``PushResult`` instead when its host may not be reached
@@ -441,7 +523,9 @@ class PushSender:
         self._resolved[key] = (entry, time.monotonic() + ttl)
         return entry
 
-    def _perform(self, in_flight: dict[int, _Transfer], results: list[PushResult | None]) -> None:
+    def _perform(
+        self, in_flight: dict[int, _Transfer], answered: Callable[[int, PushResult], None]
+    ) -> None:
         """Move the transfers on, and note each one that ended."""
         while self._multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
             pass
@@ -449,16 +533,22 @@ class PushSender:
             queued, done, failed = self._multi.info_read()
             for handle in done:
                 transfer = self._finish(handle, in_flight)
-                results[transfer.index] = PushResult(
-                    transfer.target.subscription_id,
-                    int(handle.getinfo(pycurl.RESPONSE_CODE)),
-                    transfer.body.decode(errors="replace"),
-                    _retry_after(transfer.retry_after),
+                answered(
+                    transfer.index,
+                    PushResult(
+                        transfer.target.subscription_id,
+                        int(handle.getinfo(pycurl.RESPONSE_CODE)),
+                        transfer.body.decode(errors="replace"),
+                        _retry_after(transfer.retry_after),
+                    ),
                 )
             for handle, _, message in failed:
                 transfer = self._finish(handle, in_flight)
-                results[transfer.index] = PushResult(
-                    transfer.target.subscription_id, None, f"no answer: {message}"[:200]
+                answered(
+                    transfer.index,
+                    PushResult(
+                        transfer.target.subscription_id, None, f"no answer: {message}"[:200]
+                    ),
                 )
             if not queued:
                 return
