@@ -28,7 +28,7 @@ def tick(worker: Worker, now: datetime | None) -> dict[str, int]:
 
 
 def run_scheduler(worker: Worker) -> None:
-    """Run every job on its interval until SIGTERM or SIGINT; the batch in hand is finished."""
+    """Run every job on its interval until SIGTERM or SIGINT; the batches in hand are finished."""
     scheduler = BlockingScheduler(timezone="UTC")
     for job, interval in JOBS:
         scheduler.add_job(

@@ -369,10 +369,16 @@ class PushSender:
                     future.set_result([])
                     continue
                 drawn.append(_Drawn(future, count, [None] * len(jobs)))
-                self._resolve_all(target.endpoint for target, _ in jobs)
+                refusals = self._refusals(target.endpoint for target, _ in jobs)
+                self._resolve_all({target.endpoint for target, _ in jobs} - refusals.keys())
                 for target, notification in jobs:
                     count += 1
-                    yield self._encrypted(target, notification)
+                    refusal = refusals.get(target.endpoint)
+                    yield (
+                        PushResult(target.subscription_id, None, refusal, refused=True)
+                        if refusal
+                        else self._encrypted(target, notification)
+                    )
 
         def answered(index: int, result: PushResult) -> None:
             batch = next(batch for batch in reversed(drawn) if batch.first <= index)
@@ -391,14 +397,19 @@ class PushSender:
             with self._pending_lock:  # batches submitted after the stream ended: another pass
                 self._serving = self._thread.submit(self._serve) if self._pending else None
 
+    def _refusals(self, endpoints: Iterable[str]) -> dict[str, str]:
+        """The endpoints the policy will not let this sender contact, and why."""
+        refusals = {}
+        for endpoint in set(endpoints):
+            try:
+                self._policy.check(endpoint)
+            except UnsafeEndpoint as error:
+                refusals[endpoint] = f"refused: {error.message}"
+        return refusals
+
     def _encrypted(self, target: Target, notification: Notification) -> Post | PushResult:
-        """One message encrypted for its subscription, or why it will not be sent."""
-        try:
-            self._policy.check(target.endpoint)
-        except UnsafeEndpoint as error:
-            return PushResult(
-                target.subscription_id, None, f"refused: {error.message}", refused=True
-            )
+        """One message encrypted for its subscription (one the policy accepted), or why it
+        will not be sent."""
         subscription = {
             "endpoint": target.endpoint,
             "keys": {"p256dh": target.p256dh, "auth": target.auth},
@@ -492,11 +503,7 @@ class PushSender:
             return
         now = time.monotonic()
         stale = set()
-        for endpoint in endpoints:
-            try:
-                self._policy.check(endpoint)
-            except UnsafeEndpoint:
-                continue  # refused before any lookup
+        for endpoint in endpoints:  # each one the policy accepted: refused ones are not looked up
             key = _host_and_port(endpoint)
             if key not in stale and self._resolved.get(key, ("", 0.0))[1] <= now:
                 stale.add(key)
