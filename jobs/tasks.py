@@ -11,6 +11,7 @@ import random
 import socket
 import threading
 import time
+from concurrent.futures import wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -87,6 +88,7 @@ def _run(worker: Worker, purpose: str, now: datetime | None) -> int:
         # claimed and not yet recorded, oldest first: given back if anything fails
         held = [current] if current is not None else []
         out_of_time = False
+        pushed = following_pushed = None
         try:
             pushed = delivery.send_pushes(current.items, worker.sender) if current else None
             while current is not None and pushed is not None:
@@ -110,7 +112,10 @@ def _run(worker: Worker, purpose: str, now: datetime | None) -> int:
                 current, pushed = following, following_pushed
         except Exception:
             session.rollback()
-            worker.sender.wait()  # nothing in flight any more when the claims are given back
+            in_hand = [future for future in (pushed, following_pushed) if future is not None]
+            for future in in_hand:
+                future.cancel()  # not sent at all if the sender has not started it yet
+            wait(in_hand)  # nothing of ours in flight any more when the claims are given back
             _release(
                 session, [checkin_id for batch in held for checkin_id in batch.ids], worker.name
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -22,7 +23,7 @@ from server.models import (
 )
 from server.services import delivery
 from server.services.answers import answer_checkin
-from server.services.push import EndpointPolicy
+from server.services.push import EndpointPolicy, PushResult
 from server.services.scheduling import cancel_checkin
 from server.services.subscriptions import subscribe
 from tests.factories import NOW, bearer, make_clinician, make_patient, make_treatment
@@ -286,3 +287,29 @@ def checkins_of(session: Session, treatment: Treatment) -> list[CheckIn]:
             select(CheckIn).filter_by(treatment_id=treatment.id).order_by(CheckIn.due_at)
         )
     )
+
+
+def test_a_push_services_answer_with_a_nul_byte_is_recorded_without_it(
+    session: Session, push: PushService
+) -> None:
+    treated_patient(session, push)
+    at = NOW + timedelta(hours=2)
+    ids = delivery.claim(
+        session, purpose=delivery.PROMPT, now=at, worker="w", limit=10, lease=timedelta(minutes=1)
+    )
+    [item] = delivery.outbound(
+        session, ids, purpose=delivery.PROMPT, now=at, base_url="http://x", secret="s"
+    )
+    answer = PushResult(item.targets[0].subscription_id, 500, "odd\x00answer")
+    delivery.record(
+        session,
+        [delivery.Attempt(item, "push", (answer,))],
+        now=at,
+        worker="w",
+        retry=delivery.RetryPolicy(),
+        rng=random.Random(1),
+    )
+    session.commit()  # PostgreSQL text holds no NUL: the whole record would fail with it
+
+    failed = select(DeliveryEvent.detail).where(DeliveryEvent.status_code == 500)
+    assert session.scalars(failed).all() == ["oddanswer"]

@@ -453,6 +453,7 @@ def test_acknowledging_another_patients_checkin_is_not_found(
         "https://fcm.googleapis.com/fcm/send/café",
         "https://fcm.googleapis.com/fcm/send/a\x00b",
         "https://fcm.googleapis.com/fcm/send/a b",
+        "https://[::1/fcm/send/abc",  # urlsplit raises ValueError for the broken IPv6 literal
     ],
 )
 def test_endpoint_that_is_no_clean_url_is_refused(endpoint: str) -> None:
@@ -544,6 +545,23 @@ def test_an_empty_batch_is_answered_at_once(small_sender: PushSender) -> None:
     assert small_sender.send_all([]) == []
 
 
+def test_push_services_are_looked_up_before_the_batch_reaches_the_sender_thread(
+    production_sender: PushSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lookups = []
+
+    def failing(host: str, *args: Any, **kwargs: Any) -> list[Any]:
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", failing)
+
+    pushed = production_sender.submit([one_push(PUSH_SERVICES[0])])
+    assert lookups == ["fcm.googleapis.com"]  # done when submit returns: no transfer waits on it
+    [result] = pushed.result(timeout=5)
+    assert "cannot resolve" in result.detail
+
+
 def test_failed_lookup_is_made_once_per_host_and_remembered(
     production_sender: PushSender, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -563,7 +581,7 @@ def test_failed_lookup_is_made_once_per_host_and_remembered(
     assert all(result.is_retryable for result in [*first, *again])
 
 
-@pytest.mark.parametrize("value", ["²", "soon", ""])
+@pytest.mark.parametrize("value", ["²", "soon", "", "x, 1 Jan 99999999999 0:0:0 GMT"])
 def test_retry_after_that_is_no_number_nor_date_is_ignored(value: str) -> None:
     assert _retry_after(value) is None
 

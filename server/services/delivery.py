@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import random
 import time
 from collections.abc import Iterable
@@ -402,13 +403,14 @@ def _apply(session: Session, changes: list[dict[str, Any]], worker: str) -> None
 class IdArray(TypeDecorator[list[int]]):
     """Integers bound as one PostgreSQL array literal (``'{1,2,3}'::integer[]``): psycopg
     adapts a list's items one by one in Python, a millisecond a thousand; this joins them in
-    C. ``int()`` first, so nothing but digits reaches the literal."""
+    C. Only true integers are taken (``operator.index``), so nothing but digits reaches the
+    literal."""
 
     impl = Text
     cache_ok = True
 
     def process_bind_param(self, value: list[int] | None, dialect: Dialect) -> str | None:
-        return None if value is None else "{" + ",".join(map(str, map(int, value))) + "}"
+        return None if value is None else "{" + ",".join(map(str, map(operator.index, value))) + "}"
 
     def bind_expression(self, bindvalue: BindParameter[Any]) -> ColumnElement[Any]:
         return cast(bindvalue, ARRAY(Integer))
@@ -436,7 +438,7 @@ def _insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
         session.execute(insert(table), rows)
         return
     columns = list(rows[0])
-    document = json.dumps(rows, default=_json_value, separators=(",", ":"))
+    document = json.dumps(rows, default=_json_value, separators=(",", ":"), allow_nan=False)
     recordset = (
         func.json_to_recordset(cast(bindparam(None, document, type_=Text), JSON))
         .table_valued(*(column(name, table.c[name].type) for name in columns))
@@ -485,7 +487,8 @@ def _ledger_rows(attempt: Attempt, now: datetime) -> list[dict[str, Any]]:
             "kind": "sent" if result.is_sent else "failed",
             "subscription_id": result.subscription_id,
             "status_code": result.status_code,
-            "detail": result.detail[:300] or None,
+            # a push service's own words: PostgreSQL text holds no NUL
+            "detail": result.detail[:300].replace("\x00", "") or None,
         }
         for result in attempt.results
     ]

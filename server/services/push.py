@@ -52,7 +52,10 @@ class EndpointPolicy:
         resolves to are checked when connecting, by ``PushSender``."""
         if not (endpoint.isascii() and endpoint.isprintable()) or " " in endpoint:
             raise UnsafeEndpoint("must be a URL of printable ASCII characters", field="endpoint")
-        parts = urlsplit(endpoint)
+        try:
+            parts = urlsplit(endpoint)  # raises for a broken IPv6 literal, say
+        except ValueError:
+            raise UnsafeEndpoint("is not a valid URL", field="endpoint") from None
         host = parts.hostname or ""
         try:
             parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
@@ -197,6 +200,10 @@ def push_headers(notification: Notification, authorization: str) -> tuple[str, .
     )
 
 
+# a batch submitted, not yet drawn into the stream: its jobs, the policy's refusals, its future
+_Pending = tuple[list[tuple[Target, Notification]], dict[str, str], Future[list[PushResult]]]
+
+
 @dataclass
 class _Drawn:
     """A submitted batch being sent: its future, where it starts in the stream, its answers."""
@@ -280,8 +287,7 @@ class PushSender:
         self._lock = threading.Lock()  # one stream of posts at a time through the handles
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push")
         # batches submitted and not yet drawn into the stream, and the pass that draws them
-        self._pending: deque[tuple[list[tuple[Target, Notification]], Future[list[PushResult]]]]
-        self._pending = deque()
+        self._pending: deque[_Pending] = deque()
         self._pending_lock = threading.Lock()
         self._serving: Future[None] | None = None
         self._multi = pycurl.CurlMulti()
@@ -331,16 +337,21 @@ class PushSender:
     def send_all(self, jobs: Iterable[tuple[Target, Notification]]) -> list[PushResult]:
         """Encrypt and send many at once; results in the order of the jobs. Never raises for
         what a push service does (or for an endpoint or key it refuses)."""
-        return self.submit(list(jobs)).result()
+        return self.submit(jobs).result()
 
-    def submit(self, jobs: list[tuple[Target, Notification]]) -> Future[list[PushResult]]:
+    def submit(self, jobs: Iterable[tuple[Target, Notification]]) -> Future[list[PushResult]]:
         """``send_all`` on the sender's own thread: the caller goes on (with the database, say)
         while the messages are encrypted and sent. Batches submitted while one is being sent
         join the same stream: the next batch's first messages go out while the last ones of
         this batch wait for their answers, so no batch ends in a pause."""
+        jobs = list(jobs)
+        # the policy's check and the hosts' lookups happen here, on the caller's thread: a slow
+        # lookup then stalls no transfer in flight on the sender's
+        refusals = self._refusals(target.endpoint for target, _ in jobs)
+        self._resolve_all({target.endpoint for target, _ in jobs} - refusals.keys())
         future: Future[list[PushResult]] = Future()
         with self._pending_lock:
-            self._pending.append((jobs, future))
+            self._pending.append((jobs, refusals, future))
             if self._serving is None:
                 self._serving = self._thread.submit(self._serve)
         return future
@@ -362,15 +373,13 @@ class PushSender:
                 with self._pending_lock:
                     if not self._pending:
                         return
-                    jobs, future = self._pending.popleft()
+                    jobs, refusals, future = self._pending.popleft()
                 if not future.set_running_or_notify_cancel():
                     continue  # cancelled before it was started
                 if not jobs:
                     future.set_result([])
                     continue
                 drawn.append(_Drawn(future, count, [None] * len(jobs)))
-                refusals = self._refusals(target.endpoint for target, _ in jobs)
-                self._resolve_all({target.endpoint for target, _ in jobs} - refusals.keys())
                 for target, notification in jobs:
                     count += 1
                     refusal = refusals.get(target.endpoint)
@@ -497,8 +506,8 @@ class PushSender:
         return None
 
     def _resolve_all(self, endpoints: Iterable[str]) -> None:
-        """Look up, all at once and before any transfer starts, the push services' hosts not
-        looked up lately (a slow lookup then stalls no transfer in flight)."""
+        """Look up, all at once and before the batch joins the stream, the push services'
+        hosts not looked up lately."""
         if self._policy.allow_local:
             return
         now = time.monotonic()
@@ -600,5 +609,5 @@ def _retry_after(value: str | None) -> float | None:
         return float(value)
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
