@@ -545,9 +545,9 @@ def test_an_empty_batch_is_answered_at_once(small_sender: PushSender) -> None:
     assert small_sender.send_all([]) == []
 
 
-def test_push_services_are_looked_up_before_the_batch_reaches_the_sender_thread(
-    production_sender: PushSender, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def failing_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every host lookup fails (as with no DNS); the hosts looked up, in order."""
     lookups = []
 
     def failing(host: str, *args: Any, **kwargs: Any) -> list[Any]:
@@ -555,28 +555,25 @@ def test_push_services_are_looked_up_before_the_batch_reaches_the_sender_thread(
         raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
 
     monkeypatch.setattr(socket, "getaddrinfo", failing)
+    return lookups
 
+
+def test_push_services_are_looked_up_before_the_batch_reaches_the_sender_thread(
+    production_sender: PushSender, failing_lookups: list[str]
+) -> None:
     pushed = production_sender.submit([one_push(PUSH_SERVICES[0])])
-    assert lookups == ["fcm.googleapis.com"]  # done when submit returns: no transfer waits on it
+    assert failing_lookups == ["fcm.googleapis.com"]  # done when submit returns
     [result] = pushed.result(timeout=5)
     assert "cannot resolve" in result.detail
 
 
 def test_failed_lookup_is_made_once_per_host_and_remembered(
-    production_sender: PushSender, monkeypatch: pytest.MonkeyPatch
+    production_sender: PushSender, failing_lookups: list[str]
 ) -> None:
-    lookups = []
-
-    def failing(host: str, *args: Any, **kwargs: Any) -> list[Any]:
-        lookups.append(host)
-        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
-
-    monkeypatch.setattr(socket, "getaddrinfo", failing)
-
     first = production_sender.send_all([one_push(PUSH_SERVICES[0])] * 5)
     again = production_sender.send_all([one_push(PUSH_SERVICES[0])])
 
-    assert lookups == ["fcm.googleapis.com"]
+    assert failing_lookups == ["fcm.googleapis.com"]
     assert all("cannot resolve" in result.detail for result in [*first, *again])
     assert all(result.is_retryable for result in [*first, *again])
 
