@@ -66,7 +66,10 @@ COLUMNS = {
         *("id", "client_id", "treatment_id", "checkin_id", "slot", "answered_at", "source"),
         *("flagged_rules", "created_at"),
     ),
-    "answers": ("id", "response_id", "item_code", "value_num", "value_text"),
+    "answers": (
+        *("id", "response_id", "item_code", "value_num", "value_text"),
+        *("clinic_id", "modality", "slot", "elapsed_hours"),
+    ),
 }
 Row = tuple[object, ...]
 
@@ -139,16 +142,19 @@ def _treatment(
         *(json.dumps(regions), thoracic, _protocol_json(modality), stamp(treated_at)),
     )
     baseline = _baseline(rng, modality)
-    given_at = stamp(treated_at - timedelta(minutes=rng.randint(10, 60)))
+    given = treated_at - timedelta(minutes=rng.randint(10, 60))
+    given_at = stamp(given)
     response_id = dataset.add(
         "responses",
         *(_client_id(rng), treatment_id, None, "baseline", given_at, "baseline", "[]", given_at),
     )
+    # what the services store beside each answer: clinic, modality, time point, hours from T0
+    grouped = (CLINIC_ID, modality, "baseline", (given - treated_at).total_seconds() / 3600)
     for code, value in baseline.items():
         if isinstance(value, str):
-            dataset.add("answers", response_id, code, None, value)
+            dataset.add("answers", response_id, code, None, value, *grouped)
         else:
-            dataset.add("answers", response_id, code, value, None)
+            dataset.add("answers", response_id, code, value, None, *grouped)
     for point in default_protocols()[modality].timepoints:
         if point.enabled:
             _checkin(rng, dataset, treatment_id, modality, treated_at, point, baseline)
@@ -206,7 +212,9 @@ def _checkin(
     )
     hours = (answered_at - treated_at).total_seconds() / 3600
     for code, number, text in _answers(rng, modality, point, baseline, hours):
-        dataset.add("answers", response_id, code, number, text)
+        dataset.add(
+            "answers", response_id, code, number, text, CLINIC_ID, modality, point.slot, hours
+        )
 
 
 def _status(rng: random.Random, due: datetime, expires: datetime) -> str:

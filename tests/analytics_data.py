@@ -81,7 +81,14 @@ class Cohort:
             answered_at=treatment.treated_at + timedelta(hours=hours),
             source="baseline" if slot == "baseline" else source,
             answers=[
-                Answer(item_code=code, value_num=value)
+                Answer(
+                    item_code=code,
+                    value_num=value,
+                    clinic_id=treatment.clinic_id,
+                    modality=treatment.modality,
+                    slot=slot,
+                    elapsed_hours=hours,
+                )
                 for code, value in values.items()
                 if value is not None
             ],

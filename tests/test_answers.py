@@ -93,6 +93,17 @@ def test_valid_answer_stores_one_answer_row_per_item(session: Session) -> None:
     }
 
 
+def test_each_answer_row_carries_what_the_analytics_group_it_by(session: Session) -> None:
+    patient, treatment = treated_patient(session, modality="dry_needling", hours_ago=6.5)
+
+    result = answer(session, patient, checkin_for(treatment, "6h"), SIX_HOURS)
+
+    rows = session.scalars(select(Answer).filter_by(response_id=result.response.id)).all()
+    assert {(row.clinic_id, row.modality, row.slot, row.elapsed_hours) for row in rows} == {
+        (treatment.clinic_id, "dry_needling", "6h", 6.5)
+    }
+
+
 def test_valid_answer_marks_the_checkin_answered(session: Session) -> None:
     patient, treatment = treated_patient(session)
     checkin = checkin_for(treatment, "6h")

@@ -49,14 +49,22 @@ class Response(Base):
 
 
 class Answer(Base):
-    """One item's answer, keyed by item code, so a new item needs no schema change."""
+    """One item's answer, keyed by item code, so a new item needs no schema change.
+
+    Each answer also carries what the analytics group it by: its treatment's clinic and
+    modality, its response's time point and the hours from T0 to the answer. Treatments and
+    responses never change once stored, so these copies stay true; with them a recovery curve
+    is one pass over one index instead of a three-table join (bench/analytics.py)."""
 
     __tablename__ = "answers"
     __table_args__ = (
         UniqueConstraint("response_id", "item_code"),
-        # analytics read one item's values across many responses: covering, so the GROUP BYs
-        # never visit the table (bench/analytics.py measured 2x on the passes that use it)
-        Index(None, "item_code", "response_id", "value_num"),
+        # covering and in GROUP BY order: the curves of a clinic's items never visit the table
+        # nor sort (SQLite otherwise sorts every answer: n log n)
+        Index(
+            "ix_answers_grouping",
+            *("clinic_id", "item_code", "modality", "slot", "value_num", "elapsed_hours"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +73,10 @@ class Answer(Base):
     # scales as integers, yes/no as 1/0; choices and free text in value_text
     value_num: Mapped[int | None]
     value_text: Mapped[str | None] = mapped_column(Text)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    modality: Mapped[str] = mapped_column(String(20))
+    slot: Mapped[str] = mapped_column(String(32))
+    elapsed_hours: Mapped[float]  # answered_at - treated_at; negative for a baseline
 
     response: Mapped[Response] = relationship(back_populates="answers")
 

@@ -62,12 +62,26 @@ def check_answers(answers: dict[str, object], *, asked: list[str]) -> dict[str, 
     return checked
 
 
-def _answer_rows(checked: dict[str, Value]) -> list[Answer]:
+def _answer_rows(
+    checked: dict[str, Value], *, treatment: Treatment, slot: str, answered_at: datetime
+) -> list[Answer]:
+    """The rows of checked answers, each with what the analytics group it by."""
     bank = item_bank()
+    elapsed_hours = (answered_at - treatment.treated_at).total_seconds() / 3600
     rows = []
     for code, value in checked.items():
         value_num, value_text = bank[code].to_columns(value)
-        rows.append(Answer(item_code=code, value_num=value_num, value_text=value_text))
+        rows.append(
+            Answer(
+                item_code=code,
+                value_num=value_num,
+                value_text=value_text,
+                clinic_id=treatment.clinic_id,
+                modality=treatment.modality,
+                slot=slot,
+                elapsed_hours=elapsed_hours,
+            )
+        )
     return rows
 
 
@@ -117,7 +131,9 @@ def record_baseline(
         answered_at=answered_at,
         source="baseline",
         entered_by_id=entered_by_id,
-        answers=_answer_rows(checked),
+        answers=_answer_rows(
+            checked, treatment=treatment, slot="baseline", answered_at=answered_at
+        ),
     )
     session.add(response)
     return response
@@ -254,7 +270,9 @@ def _store_response(
         entered_by_id=entered_by_id,
         note=note,
         flagged_rules=rule_ids,
-        answers=_answer_rows(checked),
+        answers=_answer_rows(
+            checked, treatment=treatment, slot=checkin.slot, answered_at=answered_at
+        ),
         created_at=now,  # when it arrived, which answered_at may precede by days
     )
     session.add(response)

@@ -38,25 +38,20 @@ def recovery(
 ) -> dict[str, list[Curve]]:
     """Recovery curves per measure: at the baseline and each protocol time point, n, mean,
     sample SD and the t-based 95 % CI per modality (and group), in one GROUP BY."""
-    group = scope.group_column().label("grp")
+    group = scope.answer_group_column().label("grp")
     rows = session.execute(
-        select(
-            Treatment.modality,
+        scope.answers(
+            Answer.modality,
             group,
             Answer.item_code,
-            Response.slot,
+            Answer.slot,
             func.count().label("n"),
             func.sum(Answer.value_num).label("total"),
             func.sum(Answer.value_num * Answer.value_num).label("total_sq"),
-            func.avg(elapsed_hours(session, Response.answered_at, Treatment.treated_at)).label(
-                "elapsed"
-            ),
+            func.avg(Answer.elapsed_hours).label("elapsed"),
         )
-        .select_from(Answer)
-        .join(Response, Answer.response_id == Response.id)
-        .join(Treatment, Response.treatment_id == Treatment.id)
-        .where(Answer.item_code.in_(measures), Answer.value_num.is_not(None), *scope.where())
-        .group_by(Treatment.modality, group, Answer.item_code, Response.slot)
+        .where(Answer.item_code.in_(measures), Answer.value_num.is_not(None))
+        .group_by(Answer.modality, *scope.split_by(group), Answer.item_code, Answer.slot)
     ).all()
     cells = {(row.modality, row.grp, row.item_code, row.slot): row for row in rows}
     hidden = _hidden_cells(session, scope, cells)
@@ -95,26 +90,23 @@ def _hidden_cells(
     }
     if not doubtful:
         return set()
-    group = scope.group_column().label("grp")
+    group = scope.answer_group_column().label("grp")
     rows = session.execute(
-        select(
-            Treatment.modality,
+        scope.answers(
+            Answer.modality,
             group,
             Answer.item_code,
-            Response.slot,
+            Answer.slot,
             func.count(Treatment.patient_id.distinct()).label("patients"),
+            with_treatments=True,
         )
-        .select_from(Answer)
-        .join(Response, Answer.response_id == Response.id)
-        .join(Treatment, Response.treatment_id == Treatment.id)
         .where(
-            tuple_(Treatment.modality, Answer.item_code, Response.slot).in_(
+            tuple_(Answer.modality, Answer.item_code, Answer.slot).in_(
                 {(modality, item, slot) for modality, _, item, slot in doubtful}
             ),
             Answer.value_num.is_not(None),
-            *scope.where(),
         )
-        .group_by(Treatment.modality, group, Answer.item_code, Response.slot)
+        .group_by(Answer.modality, *scope.split_by(group), Answer.item_code, Answer.slot)
     )
     patients = {tuple(row[:4]): row.patients for row in rows}
     return {key for key in doubtful if patients.get(key, 0) < scope.min_patients}
@@ -154,7 +146,7 @@ def binned_recovery(session: Session, *, scope: Scope, measure: str) -> list[Cur
             elapsed >= 0,
             *scope.where(),
         )
-        .group_by(Treatment.modality, group, bin_index)
+        .group_by(Treatment.modality, *scope.split_by(group), bin_index)
     ).all()
     cells = {(row.modality, row.grp, row.bin): row for row in rows if row.bin is not None}
     labels = group_labels(session, scope)
@@ -212,7 +204,7 @@ def answer_rates(
         )
         .join(CheckIn, CheckIn.treatment_id == Treatment.id)
         .where(CheckIn.status.in_(("answered", "missed")), *scope.where())
-        .group_by(Treatment.modality, group, CheckIn.slot)
+        .group_by(Treatment.modality, *scope.split_by(group), CheckIn.slot)
     ).all()
     cells = {(row.modality, row.grp, row.slot): row for row in rows}
     slots = protocol_slots(protocols or scope.protocols)

@@ -63,7 +63,7 @@ def resolution(session: Session, *, scope: Scope) -> list[Resolution]:
         )
         .outerjoin(outcome, outcome.treatment_id == Treatment.id)
         .where(*scope.where())
-        .group_by(Treatment.modality, group)
+        .group_by(Treatment.modality, *scope.split_by(group))
     ).all()
     labels = group_labels(session, scope)
     results = []

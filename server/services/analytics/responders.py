@@ -54,7 +54,7 @@ def responders(session: Session, *, scope: Scope) -> list[Responders]:
         )
         .join(outcome, outcome.treatment_id == Treatment.id)
         .where(*scope.where())
-        .group_by(Treatment.modality, group)
+        .group_by(Treatment.modality, *scope.split_by(group))
     ).all()
     labels = group_labels(session, scope)
     results = []

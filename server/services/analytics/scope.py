@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, exists, func, literal, select
+from sqlalchemy import Select, String, cast, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from server.errors import Forbidden, InvalidInput
-from server.models import CheckIn, Clinic, Clinician, Treatment
+from server.models import Answer, CheckIn, Clinic, Clinician, Response, Treatment
 from server.models.treatments import OPEN_STATUSES
 from server.protocols import Protocol, default_protocols, regions
 from server.services.protocols import clinic_protocols
@@ -79,6 +79,27 @@ class Scope:
     def where(self) -> list[ColumnElement[bool]]:
         """Every WHERE clause on ``Treatment``: the clinics, then the filters."""
         return [Treatment.clinic_id.in_(self.clinic_ids), *self.filters.clauses()]
+
+    def answers(self, *columns: Any, with_treatments: bool = False) -> Select[Any]:
+        """The answers in scope. Each answer row carries its clinic, modality, time point and
+        elapsed hours, so the unfiltered comparison reads the answers alone; they are joined to
+        their responses and treatments only for what a treatment alone holds (the filters, the
+        clinician, the patient), or when ``with_treatments`` asks."""
+        query = select(*columns).select_from(Answer)
+        if with_treatments or self.by == "clinician" or self.filters != Filters():
+            query = query.join(Response, Answer.response_id == Response.id).join(
+                Treatment, Response.treatment_id == Treatment.id
+            )
+        return query.where(Answer.clinic_id.in_(self.clinic_ids), *self.filters.clauses())
+
+    def split_by(self, group: ColumnElement[Any]) -> tuple[ColumnElement[Any], ...]:
+        """``group`` for a GROUP BY: nothing when split by modality alone (its column is then a
+        constant, and grouping by it would cost SQLite a sort of every row)."""
+        return () if self.by == "modality" else (group,)
+
+    def answer_group_column(self) -> ColumnElement[Any]:
+        """``group_column`` for ``answers``: the clinic on the answer row itself."""
+        return Answer.clinic_id.expression if self.by == "clinic" else self.group_column()
 
 
 @dataclass(frozen=True)
@@ -225,15 +246,16 @@ def most_treatments_per_patient(session: Session, scope: Scope) -> dict[tuple[st
     per_patient = (
         select(Treatment.modality, group, func.count().label("treatments"))
         .where(*scope.where())
-        .group_by(Treatment.modality, group, Treatment.patient_id)
+        .group_by(Treatment.modality, *scope.split_by(group), Treatment.patient_id)
         .subquery()
     )
+    split = scope.split_by(per_patient.c.grp)
     rows = session.execute(
-        select(
-            per_patient.c.modality, per_patient.c.grp, func.max(per_patient.c.treatments)
-        ).group_by(per_patient.c.modality, per_patient.c.grp)
+        select(per_patient.c.modality, func.max(per_patient.c.treatments), *split).group_by(
+            per_patient.c.modality, *split
+        )
     )
-    return {(modality, grp): int(most) for modality, grp, most in rows}
+    return {(row[0], row[2] if split else None): int(row[1]) for row in rows}
 
 
 def scope_for(
