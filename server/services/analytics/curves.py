@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from server.models import Answer, CheckIn, Response, Treatment
+from server.models import Answer, CheckIn, Treatment
 from server.protocols import Protocol
 from server.services.analytics.scope import (
     BASELINE,
@@ -18,7 +18,6 @@ from server.services.analytics.scope import (
     Curve,
     Group,
     Scope,
-    elapsed_hours,
     group_labels,
     most_treatments_per_patient,
     point,
@@ -119,15 +118,15 @@ def _too_few(row: Any, min_patients: int) -> bool:
 def binned_recovery(session: Session, *, scope: Scope, measure: str) -> list[Curve]:
     """A measure's curve on actual elapsed time: the same statistics in hours-since-treatment
     bins (``slot`` names the bin, ``hours`` is its lower edge)."""
-    elapsed = elapsed_hours(session, Response.answered_at, Treatment.treated_at)
+    elapsed = Answer.elapsed_hours
     edges = BIN_EDGES
     bin_index = case(
         *((elapsed < upper, index) for index, upper in enumerate(edges[1:])), else_=None
     ).label("bin")
-    group = scope.group_column().label("grp")
+    group = scope.answer_group_column().label("grp")
     rows = session.execute(
-        select(
-            Treatment.modality,
+        scope.answers(
+            Answer.modality,
             group,
             bin_index,
             func.count().label("n"),
@@ -135,18 +134,15 @@ def binned_recovery(session: Session, *, scope: Scope, measure: str) -> list[Cur
             func.sum(Answer.value_num).label("total"),
             func.sum(Answer.value_num * Answer.value_num).label("total_sq"),
             func.avg(elapsed).label("elapsed"),
+            with_treatments=True,
         )
-        .select_from(Answer)
-        .join(Response, Answer.response_id == Response.id)
-        .join(Treatment, Response.treatment_id == Treatment.id)
         .where(
             Answer.item_code == measure,
             Answer.value_num.is_not(None),
-            Response.slot != BASELINE,
+            Answer.slot != BASELINE,
             elapsed >= 0,
-            *scope.where(),
         )
-        .group_by(Treatment.modality, *scope.split_by(group), bin_index)
+        .group_by(Answer.modality, *scope.split_by(group), bin_index)
     ).all()
     cells = {(row.modality, row.grp, row.bin): row for row in rows if row.bin is not None}
     labels = group_labels(session, scope)

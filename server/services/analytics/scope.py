@@ -139,13 +139,6 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
-def elapsed_hours(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
-    """Hours between two UTC timestamps, in the database's own arithmetic."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", later - earlier) / 3600.0
-    return (func.julianday(later) - func.julianday(earlier)) * 24.0
-
-
 def settled() -> ColumnElement[bool]:
     """Treatments with no check-in that may still be answered: what they lack now, they keep
     lacking (so a session without the answers an analytic needs is left out, and counted)."""
