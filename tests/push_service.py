@@ -73,6 +73,8 @@ class PushService:
     received: list[Received] = field(default_factory=list)
     delay_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int = 0  # requests being answered now
+    most_in_flight: int = 0  # the most ever answered at once
 
     def subscribe(self, name: str | None = None) -> Subscriber:
         """A new browser subscription at this service."""
@@ -120,6 +122,16 @@ def _handler(service: PushService) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             name = self.path.rsplit("/", 1)[-1]
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            with service.lock:
+                service.in_flight += 1
+                service.most_in_flight = max(service.most_in_flight, service.in_flight)
+            try:
+                self._answer(name, body)
+            finally:
+                with service.lock:
+                    service.in_flight -= 1
+
+        def _answer(self, name: str, body: bytes) -> None:
             if service.delay_s:
                 time.sleep(service.delay_s)
             subscriber = service.subscribers.get(name)

@@ -367,13 +367,15 @@ class PushSender:
         drawn: list[_Drawn] = []  # batches drawn into the stream, not all answered yet
         count = 0  # posts drawn so far
 
-        def stream() -> Iterator[Post | PushResult]:
+        def stream() -> Iterator[Post | PushResult | None]:
             nonlocal count
             while True:
                 with self._pending_lock:
-                    if not self._pending:
-                        return
-                    jobs, refusals, future = self._pending.popleft()
+                    batch = self._pending.popleft() if self._pending else None
+                if batch is None:  # none now: asked again while transfers are in flight
+                    yield None
+                    continue
+                jobs, refusals, future = batch
                 if not future.set_running_or_notify_cancel():
                     continue  # cancelled before it was started
                 if not jobs:
@@ -441,24 +443,27 @@ class PushSender:
         return [results[index] for index in range(drawn)]
 
     def _transfer(
-        self, posts: Iterable[Post | PushResult], answered: Callable[[int, PushResult], None]
+        self,
+        posts: Iterable[Post | PushResult | None],
+        answered: Callable[[int, PushResult], None],
     ) -> int:
         """Post each message, at most ``pool_size`` in flight, and call ``answered`` with its
         place in ``posts`` and its result when it ends; returns how many were drawn.
         ``posts`` is drawn lazily, as handles free up, so a generator's work overlaps the
-        transfers already started."""
+        transfers already started. A None drawn (or the end) means nothing to start now: it is
+        drawn again while transfers are in flight, and ends the transfer when none is."""
         with self._lock:
             waiting = iter(posts)
             in_flight: dict[int, _Transfer] = {}
             drawn = 0
-            exhausted = False
             try:
-                while not exhausted or in_flight:
+                while True:
                     started = 0
-                    while self._idle and not exhausted:
+                    nothing_now = False
+                    while self._idle:
                         post = next(waiting, None)
                         if post is None:
-                            exhausted = True
+                            nothing_now = True
                             break
                         drawn += 1
                         if isinstance(post, PushResult):
@@ -472,7 +477,9 @@ class PushSender:
                         if started % PERFORM_EVERY == 0:
                             self._perform(in_flight, answered)
                     self._perform(in_flight, answered)
-                    if in_flight and (exhausted or not self._idle):
+                    if not in_flight and nothing_now:
+                        break
+                    if in_flight and (nothing_now or not self._idle):
                         self._multi.select(0.05)
             finally:  # whatever went wrong, no transfer is left in the multi for the next batch
                 for transfer in list(in_flight.values()):
