@@ -35,6 +35,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -53,14 +54,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from werkzeug.serving import make_server
 
-from bench.analytics_data import CLINIC_ID, Dataset, build, load, throwaway_database
+from bench.analytics_data import CLINIC_ID, NOW, Dataset, build, load, throwaway_database
 from server import create_app
 from server.config import Config
 from server.extensions import db
 from server.models import Clinic
 from server.protocols import default_protocols
 from server.services import analytics, outcomes
-from server.services.analytics import BASELINE, Scope
+from server.services.analytics import BASELINE, Filters, Scope
 from server.services.clinics import create_clinician
 from server.services.statistics import kaplan_meier, wilson
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -309,6 +310,8 @@ def time_comparison(database: str, size: int, answers: int, args: argparse.Names
     totals = [sum(run) for run in zip(*(times[name] for name in parts), strict=True)]
     pandas_s = median_time(lambda: pandas_comparison(db.engine), args.pandas_runs)
     problems = disagreements(results, pandas_comparison(db.engine))
+    if sorted(map(tuple, results["floor"])) != sorted(map(tuple, results["joined"])):
+        problems.append("the answers' own grouping columns and their responses' and treatments'")
     heap_sql = peak_heap_mb(lambda: [part() for part in comparison_parts(scope).values()])
     heap_pandas = peak_heap_mb(lambda: pandas_comparison(db.engine))
     figures = Figures(
@@ -322,6 +325,7 @@ def time_comparison(database: str, size: int, answers: int, args: argparse.Names
         pandas=pandas_s,
     )
     print_figures(figures, args)
+    print_filtered(args.runs)
     agreement = f"THEY DIFFER: {', '.join(problems)}" if problems else "both count the same answers"
     print(
         f"    Python heap peak (tracemalloc): comparison {heap_sql:.1f} MB, "
@@ -359,6 +363,22 @@ def print_figures(figures: Figures, args: argparse.Namespace) -> None:
         f"{args.pandas_runs}): the comparison is {speedup:.1f}x faster, "
         f"target >= {PANDAS_TARGET:g}x at 1M: {at_1m}"
     )
+
+
+def print_filtered(runs: int) -> None:
+    """The comparison of some treatments only, which reads the answers through them: the last
+    90 days, one region, split by clinician (no target; medians)."""
+    views = {
+        "last 90 days": Scope((CLINIC_ID,), Filters(date_from=(NOW - timedelta(days=90)).date())),
+        "region neck": Scope((CLINIC_ID,), Filters(region="neck")),
+        "by clinician": Scope((CLINIC_ID,), by="clinician"),
+    }
+    timed = []
+    for name, scope in views.items():
+        times, _ = time_rounds(comparison_parts(scope), runs)
+        total = sum(statistics.median(values) for values in times.values())
+        timed.append(f"{name} {ms(total)} ms")
+    print(f"    filtered   {', '.join(timed)} (the comparison of some treatments; no target)")
 
 
 def ms(seconds: float) -> str:

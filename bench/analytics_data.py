@@ -68,7 +68,7 @@ COLUMNS = {
     ),
     "answers": (
         *("id", "response_id", "item_code", "value_num", "value_text"),
-        *("clinic_id", "modality", "slot", "elapsed_hours"),
+        *("treatment_id", "clinic_id", "modality", "slot", "elapsed_hours"),
     ),
 }
 Row = tuple[object, ...]
@@ -148,8 +148,10 @@ def _treatment(
         "responses",
         *(_client_id(rng), treatment_id, None, "baseline", given_at, "baseline", "[]", given_at),
     )
-    # what the services store beside each answer: clinic, modality, time point, hours from T0
-    grouped = (CLINIC_ID, modality, "baseline", (given - treated_at).total_seconds() / 3600)
+    # what the services store beside each answer: treatment, clinic, modality, time point and
+    # hours from T0
+    hours = (given - treated_at).total_seconds() / 3600
+    grouped = (treatment_id, CLINIC_ID, modality, "baseline", hours)
     for code, value in baseline.items():
         if isinstance(value, str):
             dataset.add("answers", response_id, code, None, value, *grouped)
@@ -212,9 +214,8 @@ def _checkin(
     )
     hours = (answered_at - treated_at).total_seconds() / 3600
     for code, number, text in _answers(rng, modality, point, baseline, hours):
-        dataset.add(
-            "answers", response_id, code, number, text, CLINIC_ID, modality, point.slot, hours
-        )
+        grouped = (treatment_id, CLINIC_ID, modality, point.slot, hours)
+        dataset.add("answers", response_id, code, number, text, *grouped)
 
 
 def _status(rng: random.Random, due: datetime, expires: datetime) -> str:

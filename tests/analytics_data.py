@@ -84,6 +84,7 @@ class Cohort:
                 Answer(
                     item_code=code,
                     value_num=value,
+                    treatment_id=treatment.id,
                     clinic_id=treatment.clinic_id,
                     modality=treatment.modality,
                     slot=slot,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,9 +17,17 @@ from sqlalchemy import inspect, select
 from server import create_app
 from server.config import Config
 from server.extensions import db
-from server.models import Answer, Base, TreatmentOutcome
+from server.models import Answer, Base, Treatment, TreatmentOutcome
+from server.services.answers import answer_checkin
 from tests.databases import POSTGRES_UNAVAILABLE, drop_postgres_database, postgres_database
-from tests.factories import NOW, make_clinic, make_clinician, make_patient, make_treatment
+from tests.factories import (
+    NOW,
+    checkin_for,
+    make_clinic,
+    make_clinician,
+    make_patient,
+    make_treatment,
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
@@ -70,34 +79,52 @@ def test_upgrade_works_out_the_outcomes_of_treatments_already_recorded(empty_app
     assert outcome.pain_before == 6
 
 
-def test_upgrade_gives_answers_already_stored_their_grouping(empty_app: Flask) -> None:
+def test_upgrade_gives_answers_already_stored_their_treatment_and_grouping(
+    empty_app: Flask,
+) -> None:
     upgrade()
     session = db.session()
-    clinician = make_clinician(session, make_clinic(session))
-    patient = make_patient(session, clinician)
     baseline = {"soreness": 1, "pain": 6, "mobility_activity": "reach", "mobility": 5}
-    treatment = make_treatment(
-        session,
-        clinician,
-        patient,
-        modality="acupuncture",
-        baseline=baseline,
-        baseline_at=NOW - timedelta(minutes=45),
-    )
-    expected = {
-        (answer.item_code, answer.clinic_id, answer.modality, answer.slot, answer.elapsed_hours)
-        for answer in session.scalars(select(Answer))
+    six_hours = {
+        "soreness": 4,
+        "bruise_bleed": "small",
+        "rf_breath_chest": False,
+        "rf_neuro": False,
     }
+    expected = set()
+    for clinic_name, modality in (("Harbour Physio", "dry_needling"), ("Elsewhere", "ims")):
+        clinician = make_clinician(session, make_clinic(session, name=clinic_name))
+        patient = make_patient(session, clinician, quiet_hours=None)
+        treatment = make_treatment(
+            session,
+            clinician,
+            patient,
+            modality=modality,
+            treated_at=NOW - timedelta(hours=6.5),
+            baseline=baseline,
+            baseline_at=NOW - timedelta(hours=7.25),
+        )
+        if modality == "dry_needling":  # and a check-in answered 6.5 h after T0
+            answer_checkin(
+                session,
+                patient=patient,
+                checkin_id=checkin_for(treatment, "6h").id,
+                client_id=uuid.uuid4(),
+                answers=six_hours,
+                note=None,
+                now=NOW,
+            )
+            expected |= {(code, treatment.id, modality, "6h", 6.5) for code in six_hours}
+        expected |= {(code, treatment.id, modality, "baseline", -0.75) for code in baseline}
+    clinic_of = {t.id: t.clinic_id for t in session.scalars(select(Treatment))}
     session.commit()
     downgrade(revision="0005")  # as the database was before answers carried them
 
     upgrade()
 
-    stored = db.session.scalars(select(Answer)).all()
-    assert {(a.item_code, a.clinic_id, a.modality, a.slot) for a in stored} == {
-        row[:4] for row in expected
+    stored = {
+        (a.item_code, a.treatment_id, a.modality, a.slot, round(a.elapsed_hours, 6), a.clinic_id)
+        for a in db.session.scalars(select(Answer))
     }
-    assert {row[3] for row in expected} == {"baseline"}
-    assert {row[2] for row in expected} == {treatment.modality}
-    assert {row[4] for row in expected} == {-0.75}
-    assert [answer.elapsed_hours for answer in stored] == pytest.approx([-0.75] * 4, abs=1e-6)
+    assert stored == {(*row, clinic_of[row[1]]) for row in expected}
+    assert len(set(clinic_of.values())) == 2

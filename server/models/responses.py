@@ -51,10 +51,11 @@ class Response(Base):
 class Answer(Base):
     """One item's answer, keyed by item code, so a new item needs no schema change.
 
-    Each answer also carries what the analytics group it by: its treatment's clinic and
-    modality, its response's time point and the hours from T0 to the answer. Treatments and
-    responses never change once stored, so these copies stay true; with them a recovery curve
-    is one pass over one index instead of a three-table join (bench/analytics.py)."""
+    Each answer also carries what the analytics group it by: its treatment (and that
+    treatment's clinic and modality), its response's time point and the hours from T0 to the
+    answer. Treatments and responses are never changed once stored, so these copies stay true;
+    with them a recovery curve is one pass over one index instead of a three-table join
+    (bench/analytics.py). A feature that edits a treatment must update its answers too."""
 
     __tablename__ = "answers"
     __table_args__ = (
@@ -65,6 +66,12 @@ class Answer(Base):
             "ix_answers_grouping",
             *("clinic_id", "item_code", "modality", "slot", "value_num", "elapsed_hours"),
         ),
+        # covering too, for the curves of some treatments only (filtered, split by clinician,
+        # patients counted): reached from the treatments, not by reading every answer
+        Index(
+            "ix_answers_by_treatment",
+            *("treatment_id", "item_code", "modality", "slot", "value_num", "elapsed_hours"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -73,6 +80,7 @@ class Answer(Base):
     # scales as integers, yes/no as 1/0; choices and free text in value_text
     value_num: Mapped[int | None]
     value_text: Mapped[str | None] = mapped_column(Text)
+    treatment_id: Mapped[int] = mapped_column(ForeignKey("treatments.id", ondelete="CASCADE"))
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
     modality: Mapped[str] = mapped_column(String(20))
     slot: Mapped[str] = mapped_column(String(32))

@@ -63,11 +63,10 @@ def check_answers(answers: dict[str, object], *, asked: list[str]) -> dict[str, 
 
 
 def _answer_rows(
-    checked: dict[str, Value], *, treatment: Treatment, slot: str, answered_at: datetime
+    checked: dict[str, Value], *, treatment: Treatment, slot: str, elapsed_hours: float
 ) -> list[Answer]:
     """The rows of checked answers, each with what the analytics group it by."""
     bank = item_bank()
-    elapsed_hours = (answered_at - treatment.treated_at).total_seconds() / 3600
     rows = []
     for code, value in checked.items():
         value_num, value_text = bank[code].to_columns(value)
@@ -76,6 +75,7 @@ def _answer_rows(
                 item_code=code,
                 value_num=value_num,
                 value_text=value_text,
+                treatment_id=treatment.id,
                 clinic_id=treatment.clinic_id,
                 modality=treatment.modality,
                 slot=slot,
@@ -83,6 +83,11 @@ def _answer_rows(
             )
         )
     return rows
+
+
+def hours_since(treatment: Treatment, moment: datetime) -> float:
+    """Hours from the treatment's T0 to ``moment`` (negative before it)."""
+    return (moment - treatment.treated_at).total_seconds() / 3600
 
 
 def answers_of(response: Response) -> dict[str, Value | None]:
@@ -132,7 +137,10 @@ def record_baseline(
         source="baseline",
         entered_by_id=entered_by_id,
         answers=_answer_rows(
-            checked, treatment=treatment, slot="baseline", answered_at=answered_at
+            checked,
+            treatment=treatment,
+            slot="baseline",
+            elapsed_hours=hours_since(treatment, answered_at),
         ),
     )
     session.add(response)
@@ -258,7 +266,7 @@ def _store_response(
     checked = check_answers(answers, asked=checkin.items)
     treatment = checkin.treatment
     # red flags depend on the time since T0 at which the patient answered, not was recorded
-    elapsed_h = (answered_at - treatment.treated_at).total_seconds() / 3600
+    elapsed_h = hours_since(treatment, answered_at)
     rule_ids = evaluate(checked, baseline=baseline_of(session, treatment.id), elapsed_h=elapsed_h)
     response = Response(
         client_id=client_id,
@@ -271,7 +279,7 @@ def _store_response(
         note=note,
         flagged_rules=rule_ids,
         answers=_answer_rows(
-            checked, treatment=treatment, slot=checkin.slot, answered_at=answered_at
+            checked, treatment=treatment, slot=checkin.slot, elapsed_hours=elapsed_h
         ),
         created_at=now,  # when it arrived, which answered_at may precede by days
     )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from server.errors import Forbidden, InvalidInput
-from server.models import Answer, CheckIn, Clinic, Clinician, Response, Treatment
+from server.models import Answer, CheckIn, Clinic, Clinician, Treatment
 from server.models.treatments import OPEN_STATUSES
 from server.protocols import Protocol, default_protocols, regions
 from server.services.protocols import clinic_protocols
@@ -81,16 +81,15 @@ class Scope:
         return [Treatment.clinic_id.in_(self.clinic_ids), *self.filters.clauses()]
 
     def answers(self, *columns: Any, with_treatments: bool = False) -> Select[Any]:
-        """The answers in scope. Each answer row carries its clinic, modality, time point and
-        elapsed hours, so the unfiltered comparison reads the answers alone; they are joined to
-        their responses and treatments only for what a treatment alone holds (the filters, the
-        clinician, the patient), or when ``with_treatments`` asks."""
+        """The answers in scope. Each answer row carries its treatment, clinic, modality, time
+        point and elapsed hours, so the unfiltered comparison reads the answers alone (one
+        clinic-wide index); they are joined to their treatments, and reached through them, for
+        what only a treatment holds (the filters, the clinician, the patient), or when
+        ``with_treatments`` asks."""
         query = select(*columns).select_from(Answer)
         if with_treatments or self.by == "clinician" or self.filters != Filters():
-            query = query.join(Response, Answer.response_id == Response.id).join(
-                Treatment, Response.treatment_id == Treatment.id
-            )
-        return query.where(Answer.clinic_id.in_(self.clinic_ids), *self.filters.clauses())
+            return query.join(Treatment, Answer.treatment_id == Treatment.id).where(*self.where())
+        return query.where(Answer.clinic_id.in_(self.clinic_ids))
 
     def split_by(self, group: ColumnElement[Any]) -> tuple[ColumnElement[Any], ...]:
         """``group`` for a GROUP BY: nothing when split by modality alone (its column is then a
@@ -244,11 +243,13 @@ def most_treatments_per_patient(session: Session, scope: Scope) -> dict[tuple[st
     )
     split = scope.split_by(per_patient.c.grp)
     rows = session.execute(
-        select(per_patient.c.modality, func.max(per_patient.c.treatments), *split).group_by(
-            per_patient.c.modality, *split
-        )
+        select(
+            per_patient.c.modality,
+            (split[0] if split else literal(None)).label("grp"),
+            func.max(per_patient.c.treatments).label("most"),
+        ).group_by(per_patient.c.modality, *split)
     )
-    return {(row[0], row[2] if split else None): int(row[1]) for row in rows}
+    return {(row.modality, row.grp): int(row.most) for row in rows}
 
 
 def scope_for(
