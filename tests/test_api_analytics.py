@@ -135,6 +135,18 @@ def test_bad_filters_are_422_naming_the_field(
     assert field in str(response.get_json()["errors"])
 
 
+def test_a_colleagues_outcomes_alone_are_for_admins(client: FlaskClient, cohort: Cohort) -> None:
+    colleague = make_clinician(cohort.session, clinic=cohort.clinic, email="colleague@example.org")
+    url = f"/api/v1/analytics/recovery?clinician_id={colleague.id}"
+    forbidden = client.get(url, headers=headers(cohort))
+    assert forbidden.status_code == 403
+    assert "clinician_id" in forbidden.get_json()["errors"]
+    assert client.get(url, headers=headers(cohort, "admin")).status_code == 200
+    assert cohort.clinician is not None
+    own = f"/api/v1/analytics/recovery?clinician_id={cohort.clinician.id}"
+    assert client.get(own, headers=headers(cohort)).status_code == 200
+
+
 def test_comparing_clinicians_is_for_admins(client: FlaskClient, cohort: Cohort) -> None:
     url = "/api/v1/analytics/recovery?by=clinician"
     forbidden = client.get(url, headers=headers(cohort))

@@ -98,6 +98,21 @@ def test_comparing_clinicians_is_offered_to_admins_only(
     assert "Modality and clinician" in html
 
 
+def test_a_clinician_filters_by_themselves_and_an_admin_by_anyone(
+    client: FlaskClient, session: Session, cohort: Cohort
+) -> None:
+    assert cohort.clinician is not None
+    colleague = make_clinician(session, clinic=cohort.clinic, email="colleague@example.org")
+    sign_in_pages(client, cohort.clinician)
+    html = client.get(PAGE).get_data(as_text=True)
+    assert f'<option value="{cohort.clinician.id}"' in html
+    assert f'<option value="{colleague.id}"' not in html
+    assert client.get(f"{PAGE}?clinician_id={colleague.id}").status_code == 403
+    sign_in_pages(client, make_clinician(session, clinic=cohort.clinic, role="admin"))
+    assert f'<option value="{colleague.id}"' in client.get(PAGE).get_data(as_text=True)
+    assert client.get(f"{PAGE}?clinician_id={colleague.id}").status_code == 200
+
+
 def test_a_network_admin_compares_clinics(
     client: FlaskClient, session: Session, cohort: Cohort
 ) -> None:

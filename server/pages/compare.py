@@ -55,10 +55,14 @@ def _scope(args: dict[str, Any]) -> analytics.Scope:
 
 
 def _choices(clinician: Clinician) -> dict[str, Any]:
-    """What the filter form offers: the clinic's clinicians, regions, measures, groupings."""
+    """What the filter form offers: the clinicians (the clinic's for an admin, else oneself),
+    regions, measures, groupings."""
+    shown = {"clinic_id": clinician.clinic_id}
+    if not clinician.is_admin:
+        shown["id"] = clinician.id
     colleagues = db.session.execute(
         select(Clinician.id, Clinician.name, Clinician.email)
-        .filter_by(clinic_id=clinician.clinic_id)
+        .filter_by(**shown)
         .order_by(Clinician.name, Clinician.email)
     ).all()
     groupings = [("modality", "Modality")]

@@ -282,6 +282,9 @@ def scope_for(
         select(Clinician.id).filter_by(id=filters.clinician_id, clinic_id=clinician.clinic_id)
     ):
         raise InvalidInput("no such clinician at this clinic", field="clinician_id")
+    if filters.clinician_id not in (None, clinician.id) and not clinician.is_admin:
+        # one colleague's outcomes alone are a comparison of clinicians, as by="clinician" is
+        raise Forbidden("a colleague's outcomes are for clinic admins", field="clinician_id")
     protocols = None
     if len(clinic_ids) == 1:  # the clinic's own time points decide the points and the last one
         in_force = clinic_protocols(session, clinic_id=clinic_ids[0])
