@@ -113,7 +113,20 @@ def test_lookalike_of_a_listed_host_is_refused(endpoint: str) -> None:
         EndpointPolicy().check(endpoint)
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.1", "169.254.169.254", "::1"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.0.0.1",
+        "169.254.169.254",
+        "::1",
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::808:808",  # a local-use NAT64 prefix
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "::a00:1",  # IPv4-compatible 10.0.0.1
+    ],
+)
 def test_listed_host_resolving_to_a_non_public_address_is_refused(
     monkeypatch: pytest.MonkeyPatch, address: str
 ) -> None:
@@ -135,10 +148,10 @@ def test_listed_host_with_one_non_public_address_among_public_ones_is_refused(
 def test_listed_host_resolving_to_public_addresses_is_accepted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    resolving_to(monkeypatch, "142.250.74.10", "2a00:1450:4007:80e::200a")
+    resolving_to(monkeypatch, "142.250.74.10", "2a00:1450:4007:80e::200a", "64:ff9b::808:808")
 
     addresses = set(resolve_for_sending("fcm.googleapis.com"))
-    assert addresses == {"142.250.74.10", "2a00:1450:4007:80e::200a"}
+    assert addresses == {"142.250.74.10", "2a00:1450:4007:80e::200a", "64:ff9b::808:808"}
 
 
 def test_allow_local_accepts_a_loopback_http_endpoint() -> None:
@@ -298,7 +311,12 @@ def test_sender_never_connects_to_a_listed_host_resolving_to_loopback(
 
 @pytest.mark.parametrize(
     ("address", "family"),
-    [("127.0.0.1", socket.AF_INET), ("10.1.2.3", socket.AF_INET), ("::1", socket.AF_INET6)],
+    [
+        ("127.0.0.1", socket.AF_INET),
+        ("10.1.2.3", socket.AF_INET),
+        ("::1", socket.AF_INET6),
+        ("64:ff9b::a01:203", socket.AF_INET6),  # NAT64 of 10.1.2.3
+    ],
 )
 def test_sender_opens_no_socket_to_a_non_public_address(
     address: str, family: socket.AddressFamily

@@ -165,6 +165,27 @@ RESOLVE_FAILURE_TTL_S = 30.0  # how long a failed lookup stands before it is tri
 PERFORM_EVERY = 8  # messages encrypted between two nudges of the transfers in flight
 
 
+# IPv6 prefixes that carry an IPv4 address to a translator (RFC 6052, RFC 8215: local use)
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def is_public(address: str) -> bool:
+    """A global address, and so is any IPv4 address inside it (IPv4-mapped, 6to4, NAT64,
+    IPv4-compatible): through a translator such an address leads wherever its IPv4 part does."""
+    ip = ipaddress.ip_address(address)
+    if not ip.is_global:
+        return False
+    if isinstance(ip, ipaddress.IPv4Address):
+        return True
+    if ip in LOCAL_NAT64:
+        return False
+    inner = ip.ipv4_mapped or ip.sixtofour
+    if inner is None and (ip in NAT64 or int(ip) >> 32 == 0):
+        inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return inner is None or inner.is_global
+
+
 def public_addresses(host: str, port: int) -> list[str]:
     """The addresses ``host`` resolves to, all of them public; ``OSError`` if any is not, so a
     push service's name cannot be pointed at this network."""
@@ -174,7 +195,7 @@ def public_addresses(host: str, port: int) -> list[str]:
         raise OSError(errno.EHOSTUNREACH, f"cannot resolve {host}: {error}") from error
     addresses = list(dict.fromkeys(str(answer[4][0]) for answer in answers))
     for address in addresses:
-        if not ipaddress.ip_address(address).is_global:
+        if not is_public(address):
             raise OSError(errno.EACCES, f"{host} resolves to a non-public address {address}")
     return addresses
 
@@ -603,7 +624,7 @@ def _public_socket(purpose: int, address: Any) -> socket.socket | int:
     """libcurl's socket opener: a socket only to a public address (the last check, on the
     address actually connected to)."""
     family, kind, protocol, sockaddr = address
-    if not ipaddress.ip_address(sockaddr[0]).is_global:
+    if not is_public(sockaddr[0]):
         return pycurl.SOCKET_BAD
     return socket.socket(family, kind, protocol)
 
