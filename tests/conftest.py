@@ -173,6 +173,7 @@ def push(
     service.scripts.clear()
     service.received.clear()
     service.delay_s = 0.0
+    service.most_in_flight = 0
     return service
 
 
