@@ -108,6 +108,8 @@ def test_a_clinician_filters_by_themselves_and_an_admin_by_anyone(
     assert f'<option value="{cohort.clinician.id}"' in html
     assert f'<option value="{colleague.id}"' not in html
     assert client.get(f"{PAGE}?clinician_id={colleague.id}").status_code == 403
+    csv_url = f"{PAGE}/recovery.csv?clinician_id={colleague.id}"
+    assert client.get(csv_url).status_code == 403
     sign_in_pages(client, make_clinician(session, clinic=cohort.clinic, role="admin"))
     assert f'<option value="{colleague.id}"' in client.get(PAGE).get_data(as_text=True)
     assert client.get(f"{PAGE}?clinician_id={colleague.id}").status_code == 200

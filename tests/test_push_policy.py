@@ -125,6 +125,7 @@ def test_lookalike_of_a_listed_host_is_refused(endpoint: str) -> None:
         "64:ff9b:1::808:808",  # a local-use NAT64 prefix
         "2002:a00:1::1",  # 6to4 of 10.0.0.1
         "::a00:1",  # IPv4-compatible 10.0.0.1
+        "::ffff:0:a00:1",  # SIIT's IPv4-translated 10.0.0.1
     ],
 )
 def test_listed_host_resolving_to_a_non_public_address_is_refused(

@@ -126,7 +126,8 @@ def compare_csv(analytic: str) -> ResponseReturnValue:
         args = RecoveryQueryArgsSchema().load(fields)
         scope = _scope(args)
     except (ma.ValidationError, DomainError) as error:
-        return {"message": "the filters are not valid", "errors": form_errors(error)}, 422
+        status = 422 if isinstance(error, ma.ValidationError) else error.status_code
+        return {"message": "the filters are not valid", "errors": form_errors(error)}, status
     rows = _csv_rows(analytic, scope, args["measure"])
     text = io.StringIO()
     # every key of every row, in first-seen order (a suppressed series has no curve steps)

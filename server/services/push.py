@@ -165,8 +165,11 @@ RESOLVE_FAILURE_TTL_S = 30.0  # how long a failed lookup stands before it is tri
 PERFORM_EVERY = 8  # messages encrypted between two nudges of the transfers in flight
 
 
-# IPv6 prefixes that carry an IPv4 address to a translator (RFC 6052, RFC 8215: local use)
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits to a translator (RFC 6052
+# NAT64; RFC 2765 SIIT's IPv4-translated addresses), and the local-use NAT64 prefix (RFC 8215),
+# where the IPv4 part may sit elsewhere: refused whole
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
 LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
@@ -181,7 +184,7 @@ def is_public(address: str) -> bool:
     if ip in LOCAL_NAT64:
         return False
     inner = ip.ipv4_mapped or ip.sixtofour
-    if inner is None and (ip in NAT64 or int(ip) >> 32 == 0):
+    if inner is None and (ip in NAT64 or ip in IPV4_TRANSLATED or int(ip) >> 32 == 0):
         inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return inner is None or inner.is_global
 
