@@ -71,6 +71,8 @@ def test_demo_loads_a_meaningful_clinic_and_does_not_duplicate(
     }
     assert count_rows(session, Clinician) == 2
     assert counts[Patient] == 62
+    # what it says it loaded is what is there
+    assert f"{counts[Patient]} patients, {counts[Treatment]} treatments" in first.output
     modalities = set(session.scalars(select(Treatment.modality).distinct()))
     assert modalities == {"ims", "dry_needling", "acupuncture"}
     assert count_rows(session, Alert) >= 3

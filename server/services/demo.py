@@ -89,7 +89,7 @@ def load_demo(session: Session, *, now: datetime, seed: int = 20261124) -> str:
     return (
         f"Loaded {DEMO_CLINIC!r}: {len(clinicians)} clinicians, "
         f"{PATIENTS + len(TODAYS_FLAGS)} patients, "
-        f"{treatments} treatments, {missed} missed check-ins. "
+        f"{treatments + len(TODAYS_FLAGS)} treatments, {missed} missed check-ins. "
         f"Log in as {DEMO_CLINICIANS[0][0]} / {DEMO_PASSWORD}."
     )
 
