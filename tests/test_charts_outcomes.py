@@ -20,6 +20,7 @@ from server.services.analytics import (
     Resolution,
     Responders,
 )
+from server.services.statistics import KaplanMeier
 
 
 def cell(slot: str, hours: float | None, mean: float | None, n: int | None = 8) -> Point:
@@ -82,13 +83,10 @@ def test_groups_take_distinct_colours_and_names() -> None:
 
 
 def km(modality: str, suppressed: bool = False) -> Resolution:
-    curve = [
-        {"hours": 0.0, "survival": 1.0, "ci_low": 1.0, "ci_high": 1.0},
-        {"hours": 24.0, "survival": 0.4, "ci_low": 0.2, "ci_high": 0.6},
-    ]
+    fit = KaplanMeier([0.0, 24.0], [1.0, 0.4], [1.0, 0.2], [1.0, 0.6], 24.0, 24.0, None)
     if suppressed:
-        return Resolution(modality, None, None, None, None, None, None, None, [], True)
-    return Resolution(modality, None, 10, 6, 0, 24.0, 24.0, None, curve, False)
+        return Resolution(modality, None, None, None, None, None, None, None, None, True)
+    return Resolution(modality, None, 10, 6, 0, 24.0, 24.0, None, fit, False)
 
 
 def test_kaplan_meier_is_drawn_as_steps_and_skips_suppressed_series() -> None:
@@ -98,6 +96,9 @@ def test_kaplan_meier_is_drawn_as_steps_and_skips_suppressed_series() -> None:
     assert curve.line.shape == "hv"
     assert list(curve.y) == [1.0, 0.4]
     assert "median 24.0 h" in curve.name
+    band = figure.data[0]
+    assert list(band.x) == [0.0, 24.0, 24.0, 0.0]
+    assert list(band.y) == [1.0, 0.6, 0.2, 1.0]  # the upper edge out, the lower back
 
 
 def test_responders_bars_carry_wilson_error_bars() -> None:

@@ -148,11 +148,12 @@ def resolution_figure(series: Sequence[Resolution]) -> go.Figure:
             continue
         colour = _colour(item.modality, item.group, groups)
         name = series_name(item.modality, item.group)
-        hours = [p["hours"] for p in item.curve]
+        fit = item.fit  # None: every session of the series left out (an empty curve)
+        hours, survival = (fit.hours, fit.survival) if fit else ([], [])
         figure.add_trace(
             go.Scatter(
                 x=hours + hours[::-1],
-                y=[p["ci_high"] for p in item.curve] + [p["ci_low"] for p in item.curve][::-1],
+                y=fit.upper + fit.lower[::-1] if fit else [],
                 fill="toself",
                 fillcolor=band(colour),
                 line={"width": 0, "shape": "hv"},
@@ -165,7 +166,7 @@ def resolution_figure(series: Sequence[Resolution]) -> go.Figure:
         figure.add_trace(
             go.Scatter(
                 x=hours,
-                y=[p["survival"] for p in item.curve],
+                y=survival,
                 mode="lines",
                 line={"shape": "hv", "color": colour, "dash": MODALITY_DASHES.get(item.modality)},
                 name=f"{name} (median {median}, n = {item.n})",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 import marshmallow as ma
@@ -176,7 +176,11 @@ def _csv_rows(analytic: str, scope: analytics.Scope, measure: str) -> list[dict[
     if analytic == "resolution":
         return [
             _group_fields(series)
-            | {key: value for key, value in asdict(series).items() if key not in ("curve", "group")}
+            | {
+                f.name: getattr(series, f.name)
+                for f in fields(series)
+                if f.name not in ("fit", "group")
+            }
             | {f"curve_{key}": value for key, value in step.items()}
             for series in analytics.resolution(session, scope=scope)
             for step in (series.curve or [{}])

@@ -19,7 +19,7 @@ from server.services.analytics.scope import (
     series_order,
     settled,
 )
-from server.services.statistics import kaplan_meier
+from server.services.statistics import KaplanMeier, kaplan_meier
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,19 @@ class Resolution:
     median_hours: float | None
     ci_low: float | None
     ci_high: float | None
-    curve: list[dict[str, float]]
+    fit: KaplanMeier | None  # the curve and its band, one point per distinct time
     suppressed: bool
+
+    @property
+    def curve(self) -> list[dict[str, float]]:
+        """The Kaplan-Meier curve as points: hours, survival and the band (ci_low, ci_high)."""
+        if self.fit is None:
+            return []
+        columns = (self.fit.hours, self.fit.survival, self.fit.lower, self.fit.upper)
+        return [
+            {"hours": h, "survival": s, "ci_low": lo, "ci_high": hi}
+            for h, s, lo, hi in zip(*columns, strict=True)
+        ]
 
 
 def resolution(session: Session, *, scope: Scope) -> list[Resolution]:
@@ -76,11 +87,13 @@ def resolution(session: Session, *, scope: Scope) -> list[Resolution]:
         if not hours.size:
             if excluded:  # every session of the series left out: shown with its count
                 results.append(
-                    Resolution(row.modality, group_of, 0, 0, excluded, None, None, None, [], False)
+                    Resolution(
+                        row.modality, group_of, 0, 0, excluded, None, None, None, None, False
+                    )
                 )
             continue
         if row.patients < scope.min_patients:
-            results.append(Resolution(row.modality, group_of, *(None,) * 6, [], True))
+            results.append(Resolution(row.modality, group_of, *(None,) * 7, True))
             continue
         times, at_time = np.unique(hours, return_inverse=True)
         died = np.bincount(at_time, weights=events)
@@ -95,12 +108,7 @@ def resolution(session: Session, *, scope: Scope) -> list[Resolution]:
                 median_hours=fit.median,
                 ci_low=fit.median_low,
                 ci_high=fit.median_high,
-                curve=[
-                    {"hours": h, "survival": s, "ci_low": lo, "ci_high": hi}
-                    for h, s, lo, hi in zip(
-                        fit.hours, fit.survival, fit.lower, fit.upper, strict=True
-                    )
-                ],
+                fit=fit,
                 suppressed=False,
             )
         )
