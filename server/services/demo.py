@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from server.models import Alert, CheckIn, Clinic, Clinician, Patient, Treatment
 from server.protocols import Value, item_bank
-from server.services.answers import answer_checkin
+from server.services.answers import answer_checkin, hours_since
 from server.services.clinics import create_clinic, create_clinician
 from server.services.patients import create_patient
 from server.services.red_flags import acknowledge_alert
@@ -215,7 +215,7 @@ def _answers(
     baseline: dict[str, object],
     answered_at: datetime,
 ) -> dict[str, object]:
-    hours = (answered_at - treatment.treated_at).total_seconds() / 3600
+    hours = hours_since(treatment, answered_at)
     peak, tau = SORENESS_COURSE[treatment.modality]
     base_pain = int(str(baseline["pain"]))
     relief = PAIN_RELIEF_7D[treatment.modality] * min(1.0, hours / 168) * rng.uniform(0.3, 1.7)
