@@ -36,10 +36,11 @@ def _figures_of(scope: analytics.Scope, measure: str) -> dict[str, Any]:
     """Every analytic the page shows, computed once for charts, tables and CSV alike."""
     session = db.session()
     measures = list(dict.fromkeys((measure, *MEASURES)))
+    outcomes = analytics.outcomes(session, scope=scope)
     return {
         "curves": analytics.recovery(session, scope=scope, measures=measures),
-        "resolution": analytics.resolution(session, scope=scope),
-        "responders": analytics.responders(session, scope=scope),
+        "resolution": outcomes.resolution,
+        "responders": outcomes.responders,
         "answer_rates": analytics.answer_rates(session, scope=scope),
     }
 

@@ -13,8 +13,14 @@ from server.services.analytics.curves import (
     binned_recovery,
     recovery,
 )
-from server.services.analytics.resolution import Resolution, resolution
-from server.services.analytics.responders import Responders, responders
+from server.services.analytics.outcomes import (
+    Outcomes,
+    Resolution,
+    Responders,
+    outcomes,
+    resolution,
+    responders,
+)
 from server.services.analytics.scope import (
     BASELINE,
     Curve,
@@ -32,12 +38,14 @@ __all__ = [
     "Curve",
     "Filters",
     "Group",
+    "Outcomes",
     "Point",
     "Resolution",
     "Responders",
     "Scope",
     "answer_rates",
     "binned_recovery",
+    "outcomes",
     "recovery",
     "resolution",
     "responders",

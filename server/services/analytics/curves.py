@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import case, func, select, tuple_
+from sqlalchemy import Select, case, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from server.models import Answer, CheckIn, Treatment
@@ -18,6 +18,7 @@ from server.services.analytics.scope import (
     Curve,
     Group,
     Scope,
+    built_once,
     group_labels,
     most_treatments_per_patient,
     point,
@@ -37,21 +38,7 @@ def recovery(
 ) -> dict[str, list[Curve]]:
     """Recovery curves per measure: at the baseline and each protocol time point, n, mean,
     sample SD and the t-based 95 % CI per modality (and group), in one GROUP BY."""
-    group = scope.answer_group_column().label("grp")
-    rows = session.execute(
-        scope.answers(
-            Answer.modality,
-            group,
-            Answer.item_code,
-            Answer.slot,
-            func.count().label("n"),
-            func.sum(Answer.value_num).label("total"),
-            func.sum(Answer.value_num * Answer.value_num).label("total_sq"),
-            func.avg(Answer.elapsed_hours).label("elapsed"),
-        )
-        .where(Answer.item_code.in_(measures), Answer.value_num.is_not(None))
-        .group_by(Answer.modality, *scope.split_by(group), Answer.item_code, Answer.slot)
-    ).all()
+    rows = session.execute(_recovery_query(scope, tuple(measures))).all()
     cells = {(row.modality, row.grp, row.item_code, row.slot): row for row in rows}
     hidden = _hidden_cells(session, scope, cells)
     series_keys = sorted({(row.modality, row.grp) for row in rows}, key=series_order)
@@ -73,6 +60,25 @@ def recovery(
             ]
             curves[measure].append(Curve(modality, series_group(scope, grp, labels), points))
     return curves
+
+
+@built_once
+def _recovery_query(scope: Scope, measures: tuple[str, ...]) -> Select[Any]:
+    group = scope.answer_group_column().label("grp")
+    return (
+        scope.answers(
+            Answer.modality,
+            group,
+            Answer.item_code,
+            Answer.slot,
+            func.count().label("n"),
+            func.sum(Answer.value_num).label("total"),
+            func.sum(Answer.value_num * Answer.value_num).label("total_sq"),
+            func.avg(Answer.elapsed_hours).label("elapsed"),
+        )
+        .where(Answer.item_code.in_(measures), Answer.value_num.is_not(None))
+        .group_by(Answer.modality, *scope.split_by(group), Answer.item_code, Answer.slot)
+    )
 
 
 def _hidden_cells(
@@ -118,13 +124,32 @@ def _too_few(row: Any, min_patients: int) -> bool:
 def binned_recovery(session: Session, *, scope: Scope, measure: str) -> list[Curve]:
     """A measure's curve on actual elapsed time: the same statistics in hours-since-treatment
     bins (``slot`` names the bin, ``hours`` is its lower edge)."""
+    rows = session.execute(_binned_query(scope, measure)).all()
+    cells = {(row.modality, row.grp, row.bin): row for row in rows if row.bin is not None}
+    labels = group_labels(session, scope)
+    curves = []
+    for modality, grp in sorted({key[:2] for key in cells}, key=series_order):
+        points = [
+            point(
+                cells.get((modality, grp, index)),
+                f"{lower:g}-{upper:g}h",
+                lower,
+                hidden=_too_few(cells.get((modality, grp, index)), scope.min_patients),
+            )
+            for index, (lower, upper) in enumerate(pairwise(BIN_EDGES))
+        ]
+        curves.append(Curve(modality, series_group(scope, grp, labels), points))
+    return curves
+
+
+@built_once
+def _binned_query(scope: Scope, measure: str) -> Select[Any]:
     elapsed = Answer.elapsed_hours
-    edges = BIN_EDGES
     bin_index = case(
-        *((elapsed < upper, index) for index, upper in enumerate(edges[1:])), else_=None
+        *((elapsed < upper, index) for index, upper in enumerate(BIN_EDGES[1:])), else_=None
     ).label("bin")
     group = scope.answer_group_column().label("grp")
-    rows = session.execute(
+    return (
         scope.answers(
             Answer.modality,
             group,
@@ -143,22 +168,7 @@ def binned_recovery(session: Session, *, scope: Scope, measure: str) -> list[Cur
             elapsed >= 0,
         )
         .group_by(Answer.modality, *scope.split_by(group), bin_index)
-    ).all()
-    cells = {(row.modality, row.grp, row.bin): row for row in rows if row.bin is not None}
-    labels = group_labels(session, scope)
-    curves = []
-    for modality, grp in sorted({key[:2] for key in cells}, key=series_order):
-        points = [
-            point(
-                cells.get((modality, grp, index)),
-                f"{lower:g}-{upper:g}h",
-                lower,
-                hidden=_too_few(cells.get((modality, grp, index)), scope.min_patients),
-            )
-            for index, (lower, upper) in enumerate(pairwise(edges))
-        ]
-        curves.append(Curve(modality, series_group(scope, grp, labels), points))
-    return curves
+    )
 
 
 @dataclass(frozen=True)
@@ -187,21 +197,7 @@ def answer_rates(
 ) -> list[AnswerRates]:
     """Answer rate per modality (and group) and time point: answered ÷ (answered + missed);
     cancelled and still-open check-ins are left out."""
-    group = scope.group_column().label("grp")
-    answered = case((CheckIn.status == "answered", 1), else_=0)
-    rows = session.execute(
-        select(
-            Treatment.modality,
-            group,
-            CheckIn.slot,
-            func.count().label("closed"),
-            func.sum(answered).label("answered"),
-            func.count(Treatment.patient_id.distinct()).label("patients"),
-        )
-        .join(CheckIn, CheckIn.treatment_id == Treatment.id)
-        .where(CheckIn.status.in_(("answered", "missed")), *scope.where())
-        .group_by(Treatment.modality, *scope.split_by(group), CheckIn.slot)
-    ).all()
+    rows = session.execute(_answer_rates_query(scope)).all()
     cells = {(row.modality, row.grp, row.slot): row for row in rows}
     slots = protocol_slots(protocols or scope.protocols)
     labels = group_labels(session, scope)
@@ -219,3 +215,22 @@ def answer_rates(
             points.append(AnswerRate(slot, hours, closed, count, count / closed, False))
         results.append(AnswerRates(modality, series_group(scope, grp, labels), points))
     return results
+
+
+@built_once
+def _answer_rates_query(scope: Scope) -> Select[Any]:
+    group = scope.group_column().label("grp")
+    answered = case((CheckIn.status == "answered", 1), else_=0)
+    return (
+        select(
+            Treatment.modality,
+            group,
+            CheckIn.slot,
+            func.count().label("closed"),
+            func.sum(answered).label("answered"),
+            func.count(Treatment.patient_id.distinct()).label("patients"),
+        )
+        .join(CheckIn, CheckIn.treatment_id == Treatment.id)
+        .where(CheckIn.status.in_(("answered", "missed")), *scope.where())
+        .group_by(Treatment.modality, *scope.split_by(group), CheckIn.slot)
+    )

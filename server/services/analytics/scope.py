@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, ParamSpec
 
 from sqlalchemy import Select, String, cast, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
@@ -65,8 +67,9 @@ class Scope:
     filters: Filters = field(default_factory=Filters)
     by: str = "modality"  # also split by "clinician" or "clinic"
     min_patients: int = 5
-    # the time points in force (a clinic's own); None: the defaults (several clinics in view)
-    protocols: dict[str, Protocol] | None = None
+    # the time points in force (a clinic's own); None: the defaults (several clinics in view).
+    # Left out of equality and hashing: they decide no SQL (see ``built_once``)
+    protocols: dict[str, Protocol] | None = field(default=None, compare=False)
 
     def group_column(self) -> ColumnElement[Any]:
         """The column that splits series beside the modality (a constant when by modality)."""
@@ -146,10 +149,26 @@ def settled() -> ColumnElement[bool]:
     )
 
 
-def collect(session: Session, column: Any) -> ColumnElement[Any]:
+P = ParamSpec("P")
+
+
+def built_once(build: Callable[P, Select[Any]]) -> Callable[P, Select[Any]]:
+    """Keep the statements ``build`` makes, one per distinct arguments (a scope, measures, a
+    dialect). Building a statement, and working out the cache key of a new one, costs
+    SQLAlchemy about as much as the database spends on a small clinic's answers; a statement
+    kept is run again with its compiled form and its cache key already worked out. Statements
+    are immutable, so one may serve every thread."""
+    return lru_cache(maxsize=256)(build)  # type: ignore[return-value]
+
+
+def dialect_of(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def collect(dialect: str, column: Any) -> ColumnElement[Any]:
     """An aggregate gathering a column's values of each group into one value (an array on
     PostgreSQL, a JSON array on SQLite): one row per series instead of one per treatment."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         return func.array_agg(column)
     return func.json_group_array(column)
 
@@ -234,6 +253,12 @@ def point(row: Any, slot: str, hours: float | None, *, hidden: bool) -> Point:
 
 def most_treatments_per_patient(session: Session, scope: Scope) -> dict[tuple[str, Any], int]:
     """Per series, the most treatments any one patient has in it."""
+    rows = session.execute(_most_treatments_query(scope))
+    return {(row.modality, row.grp): int(row.most) for row in rows}
+
+
+@built_once
+def _most_treatments_query(scope: Scope) -> Select[Any]:
     group = scope.group_column().label("grp")
     per_patient = (
         select(Treatment.modality, group, func.count().label("treatments"))
@@ -242,14 +267,11 @@ def most_treatments_per_patient(session: Session, scope: Scope) -> dict[tuple[st
         .subquery()
     )
     split = scope.split_by(per_patient.c.grp)
-    rows = session.execute(
-        select(
-            per_patient.c.modality,
-            (split[0] if split else literal(None)).label("grp"),
-            func.max(per_patient.c.treatments).label("most"),
-        ).group_by(per_patient.c.modality, *split)
-    )
-    return {(row.modality, row.grp): int(row.most) for row in rows}
+    return select(
+        per_patient.c.modality,
+        (split[0] if split else literal(None)).label("grp"),
+        func.max(per_patient.c.treatments).label("most"),
+    ).group_by(per_patient.c.modality, *split)
 
 
 def scope_for(
