@@ -44,6 +44,13 @@ def recovery(
     series_keys = sorted({(row.modality, row.grp) for row in rows}, key=series_order)
     labels = group_labels(session, scope)
     slots = protocol_slots(protocols or scope.protocols)
+    answered: dict[str, set[str]] = {}
+    for modality, _, _, slot in cells:
+        answered.setdefault(modality, set()).add(slot)
+    points_of = {
+        modality: slots_with_data(slots.get(modality, []), answered[modality])
+        for modality in answered
+    }
     curves: dict[str, list[Curve]] = {measure: [] for measure in measures}
     for measure in measures:
         for modality, grp in series_keys:
@@ -54,9 +61,7 @@ def recovery(
                     hours,
                     hidden=(modality, grp, measure, slot) in hidden,
                 )
-                for slot, hours in slots_with_data(
-                    slots.get(modality, []), {key[3] for key in cells if key[0] == modality}
-                )
+                for slot, hours in points_of[modality]
             ]
             curves[measure].append(Curve(modality, series_group(scope, grp, labels), points))
     return curves
