@@ -2,7 +2,8 @@
 
 Prints, on PostgreSQL, with a local push service adding a fixed latency (default 20 ms):
 - prompts/s sent by one worker (claim, encrypt, push in a pool, record) for 1,000 and 100,000
-  due prompts;
+  due prompts, and the CPU time the worker, the push service and PostgreSQL each spent per
+  prompt meanwhile (they share the machine's cores);
 - the same for a plain sequential loop of ``pywebpush.webpush()`` calls (what a typical app
   writes), measured on a sample because it is slow;
 - the encryption floor: prompts/s if only the per-message ECDH + aes128gcm work were done
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -203,18 +205,56 @@ def sequential_baseline(base: str, keys: tuple[str, str], pem_path: str, count: 
     return count / (time.perf_counter() - started)
 
 
-def worker_rate(app_worker: Worker, base: str, keys: tuple[str, str], size: int) -> float:
-    """Prompts/s of one worker draining ``size`` due prompts, checked against the sink's count."""
+@dataclass(frozen=True)
+class WorkerRun:
+    """One worker draining the due prompts: its rate, and the CPU time each process spent per
+    prompt meanwhile (the machine's cores are shared by the worker, the push service and
+    PostgreSQL)."""
+
+    rate: float
+    cpu_us: dict[str, float]
+
+
+def worker_run(
+    app_worker: Worker, sink: subprocess.Popen[bytes], base: str, keys: tuple[str, str], size: int
+) -> WorkerRun:
+    """One worker draining ``size`` due prompts, checked against the sink's count."""
     with app_worker.app.app_context():
         fill(due=size, history=0, base=base, keys=keys)
     sink_count(base, reset=True)
+    processes = {
+        "worker": lambda: cpu_seconds(os.getpid()),
+        "push service": lambda: cpu_seconds(sink.pid),
+        "PostgreSQL": postgres_cpu_seconds,
+    }
+    before = {name: read() for name, read in processes.items()}
     started = time.perf_counter()
     sent = dispatch_due_checkins(app_worker, DUE)
     elapsed = time.perf_counter() - started
+    spent = {name: (read() - before[name]) / size * 1e6 for name, read in processes.items()}
     arrived = sink_count(base)
     if sent != size or arrived != size:
         raise RuntimeError(f"expected {size} prompts, claimed {sent}, the sink got {arrived}")
-    return size / elapsed
+    return WorkerRun(size / elapsed, spent)
+
+
+def cpu_seconds(pid: int | str) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every PostgreSQL process on this machine (the bench's server is local)."""
+    total = 0.0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().startswith("postgres"):
+                total += cpu_seconds(comm.parent.name)
+        except OSError:  # a process that ended meanwhile
+            continue
+    return total
 
 
 def claim_time(
@@ -290,10 +330,10 @@ def main() -> None:
             f"sequential pywebpush.webpush() loop ({args.sequential} sent): "
             f"{baseline:8.1f} prompts/s"
         )
-        rates = {}
+        runs = {}
         for size in args.sizes:
             floors.append(encryption_floor(keys))
-            rates[size] = worker_rate(app_worker, base, keys, size)
+            runs[size] = worker_run(app_worker, sink, base, keys, size)
         floors.append(encryption_floor(keys))
         floor = statistics.median(floors)
         print(
@@ -301,11 +341,17 @@ def main() -> None:
             f"   (median of {len(floors)}, taken between the runs: "
             f"{', '.join(f'{value:.0f}' for value in floors)})"
         )
-        for size, rate in rates.items():
+        for size, run in runs.items():
+            rate = run.rate
             print(
                 f"one worker, {size:>7,} due prompts:            {rate:8.0f} prompts/s"
                 f"   = {rate / baseline:5.1f}x sequential, {rate / floor:4.2f} of the floor"
                 f"   (targets: >= 500/s, >= 10x, >= 0.5 of the floor)"
+            )
+            spent = ", ".join(f"{name} {us:.0f}" for name, us in run.cpu_us.items())
+            print(
+                f"    CPU µs per prompt: {spent}; wall {1e6 / rate:.0f} µs "
+                f"(the encryption alone: {1e6 / floor:.0f} µs)"
             )
         small, large = (
             claim_time(app_worker, base, keys, history, args.claim_due) for history in args.history
