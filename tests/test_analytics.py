@@ -24,6 +24,7 @@ from server.services.analytics import (
     resolution,
     responders,
 )
+from server.services.analytics import curves as curves_module
 from tests.analytics_data import Cohort
 from tests.factories import NOW, make_clinic, make_clinician
 
@@ -90,6 +91,35 @@ def test_an_optional_time_point_is_shown_once_answered(cohort: Cohort) -> None:
     dn_soreness(cohort, [1, 2, 3, 4, 5], slot="12h")  # 12 h is off by default (CLINICAL.md)
     (curve,) = recovery(cohort.session, scope=scope_of(cohort), measures=["soreness"])["soreness"]
     assert ("12h", 12.0, 5) in [(p.slot, p.hours, p.n) for p in curve.points]
+
+
+def test_a_statement_kept_for_a_scope_gives_each_request_the_figures_of_its_moment(
+    cohort: Cohort,
+) -> None:
+    dn_soreness(cohort, [1, 2, 3, 4, 5])
+    first = recovery(cohort.session, scope=scope_of(cohort), measures=["soreness"])
+    dn_soreness(cohort, [6])
+    again = recovery(cohort.session, scope=scope_of(cohort), measures=["soreness"])
+    built = [curves_module._recovery_query(scope_of(cohort), ("soreness",)) for _ in range(2)]
+    assert built[0] is built[1]  # an equal scope: the statement is built once
+    assert point(first, "soreness", "dry_needling", "0h").n == 5
+    assert point(again, "soreness", "dry_needling", "0h").n == 6  # no figure is kept
+
+
+def test_scopes_with_other_time_points_share_a_statement_but_not_the_points(
+    cohort: Cohort,
+) -> None:
+    dn_soreness(cohort, [1, 2, 3, 4, 5])
+    defaults = default_protocols()
+    dry = defaults["dry_needling"]
+    without_6h = replace(
+        dry, timepoints=tuple(replace(tp, enabled=tp.slot != "6h") for tp in dry.timepoints)
+    )
+    own = scope_of(cohort, protocols={**defaults, "dry_needling": without_6h})
+    assert own == scope_of(cohort)  # the time points decide no SQL, so no part of equality
+    for scope, shows_6h in ((scope_of(cohort), True), (own, False)):
+        (curve,) = recovery(cohort.session, scope=scope, measures=["soreness"])["soreness"]
+        assert ("6h" in [p.slot for p in curve.points]) is shows_6h
 
 
 def test_a_cell_of_fewer_than_five_patients_is_suppressed_not_zero(cohort: Cohort) -> None:
