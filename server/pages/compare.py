@@ -36,11 +36,11 @@ def _figures_of(scope: analytics.Scope, measure: str) -> dict[str, Any]:
     """Every analytic the page shows, computed once for charts, tables and CSV alike."""
     session = db.session()
     measures = list(dict.fromkeys((measure, *MEASURES)))
-    outcomes = analytics.outcomes(session, scope=scope)
+    treatment_outcomes = analytics.outcomes(session, scope=scope)
     return {
         "curves": analytics.recovery(session, scope=scope, measures=measures),
-        "resolution": outcomes.resolution,
-        "responders": outcomes.responders,
+        "resolution": treatment_outcomes.resolution,
+        "responders": treatment_outcomes.responders,
         "answer_rates": analytics.answer_rates(session, scope=scope),
     }
 

@@ -38,7 +38,8 @@ def recovery(
 ) -> dict[str, list[Curve]]:
     """Recovery curves per measure: at the baseline and each protocol time point, n, mean,
     sample SD and the t-based 95 % CI per modality (and group), in one GROUP BY."""
-    rows = session.execute(_recovery_query(scope, tuple(measures))).all()
+    # one statement for the same measures in any order (the page puts the chosen one first)
+    rows = session.execute(_recovery_query(scope, tuple(sorted(set(measures))))).all()
     cells = {(row.modality, row.grp, row.item_code, row.slot): row for row in rows}
     hidden = _hidden_cells(session, scope, cells)
     series_keys = sorted({(row.modality, row.grp) for row in rows}, key=series_order)

@@ -96,7 +96,8 @@ def outcomes(session: Session, *, scope: Scope) -> Outcomes:
 
 def resolution(session: Session, *, scope: Scope) -> list[Resolution]:
     """Kaplan-Meier of time to soreness resolution per modality (and group), CLINICAL.md §5:
-    origin T0, event at the first resolved answer, censored at the last soreness answer."""
+    origin T0, event at the first resolved answer, censored at the last soreness answer.
+    (``outcomes`` works out the responders too, from the same rows: a little arithmetic.)"""
     return outcomes(session, scope=scope).resolution
 
 

@@ -156,12 +156,18 @@ def built_once(build: Callable[P, Select[Any]]) -> Callable[P, Select[Any]]:
     """Keep the statements ``build`` makes, one per distinct arguments (a scope, measures, a
     dialect). Building a statement, and working out the cache key of a new one, costs
     SQLAlchemy about as much as the database spends on a small clinic's answers; a statement
-    kept is run again with its compiled form and its cache key already worked out. Statements
-    are immutable, so one may serve every thread."""
+    kept is run again with its compiled form and its cache key already worked out.
+
+    What is kept is SQL, never data: statements are immutable, so one serves every thread,
+    request and database, and the cache is bounded. A builder must not read
+    ``scope.protocols``: they take no part in a scope's equality, so a kept statement may have
+    been built for another clinic's time points."""
+    # lru_cache's wrapper is typed as taking any arguments: the wrapped signature is the same
     return lru_cache(maxsize=256)(build)  # type: ignore[return-value]
 
 
 def dialect_of(session: Session) -> str:
+    """The name of the database the session talks to ("sqlite", "postgresql")."""
     return session.get_bind().dialect.name
 
 
