@@ -81,11 +81,15 @@ def kaplan_meier(times: ArrayLike, events: ArrayLike, censored: ArrayLike) -> Ka
     at_risk = (died + left)[::-1].cumsum()[::-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         survival = np.cumprod(1 - died / at_risk)
-        greenwood = np.cumsum(np.nan_to_num(died / (at_risk * (at_risk - died)), posinf=0.0))
+        # a term is inf or nan where everyone left at risk died (or no one was): it adds 0
+        terms = died / (at_risk * (at_risk - died))
+        greenwood = np.cumsum(np.where(np.isfinite(terms), terms, 0.0))
         log_s = np.log(survival)
         spread = Z_95 * np.sqrt(greenwood) / log_s
-        lower = np.nan_to_num(np.exp(-np.exp(np.log(-log_s) - spread)), nan=1.0)
-        upper = np.nan_to_num(np.exp(-np.exp(np.log(-log_s) + spread)), nan=1.0)
+        # nan where survival is 1 (log 0) or 0: the band is then 1, as lifelines has it
+        lower = np.exp(-np.exp(np.log(-log_s) - spread))
+        upper = np.exp(-np.exp(np.log(-log_s) + spread))
+        lower, upper = (np.where(np.isnan(band), 1.0, band) for band in (lower, upper))
     return KaplanMeier(
         hours=hours.tolist(),
         survival=survival.tolist(),

@@ -18,6 +18,7 @@ from server.services.analytics.scope import (
     Curve,
     Group,
     Scope,
+    aggregates,
     built_once,
     group_labels,
     most_treatments_per_patient,
@@ -39,7 +40,7 @@ def recovery(
     """Recovery curves per measure: at the baseline and each protocol time point, n, mean,
     sample SD and the t-based 95 % CI per modality (and group), in one GROUP BY."""
     # one statement for the same measures in any order (the page puts the chosen one first)
-    rows = session.execute(_recovery_query(scope, tuple(sorted(set(measures))))).all()
+    rows = aggregates(session, _recovery_query(scope, tuple(sorted(set(measures)))))
     cells = {(row.modality, row.grp, row.item_code, row.slot): row for row in rows}
     hidden = _hidden_cells(session, scope, cells)
     series_keys = sorted({(row.modality, row.grp) for row in rows}, key=series_order)
@@ -102,7 +103,8 @@ def _hidden_cells(
     if not doubtful:
         return set()
     group = scope.answer_group_column().label("grp")
-    rows = session.execute(
+    rows = aggregates(
+        session,
         scope.answers(
             Answer.modality,
             group,
@@ -117,7 +119,7 @@ def _hidden_cells(
             ),
             Answer.value_num.is_not(None),
         )
-        .group_by(Answer.modality, *scope.split_by(group), Answer.item_code, Answer.slot)
+        .group_by(Answer.modality, *scope.split_by(group), Answer.item_code, Answer.slot),
     )
     patients = {tuple(row[:4]): row.patients for row in rows}
     return {key for key in doubtful if patients.get(key, 0) < scope.min_patients}
@@ -130,7 +132,7 @@ def _too_few(row: Any, min_patients: int) -> bool:
 def binned_recovery(session: Session, *, scope: Scope, measure: str) -> list[Curve]:
     """A measure's curve on actual elapsed time: the same statistics in hours-since-treatment
     bins (``slot`` names the bin, ``hours`` is its lower edge)."""
-    rows = session.execute(_binned_query(scope, measure)).all()
+    rows = aggregates(session, _binned_query(scope, measure))
     cells = {(row.modality, row.grp, row.bin): row for row in rows if row.bin is not None}
     labels = group_labels(session, scope)
     curves = []
@@ -203,7 +205,7 @@ def answer_rates(
 ) -> list[AnswerRates]:
     """Answer rate per modality (and group) and time point: answered ÷ (answered + missed);
     cancelled and still-open check-ins are left out."""
-    rows = session.execute(_answer_rates_query(scope)).all()
+    rows = aggregates(session, _answer_rates_query(scope))
     cells = {(row.modality, row.grp, row.slot): row for row in rows}
     slots = protocol_slots(protocols or scope.protocols)
     labels = group_labels(session, scope)

@@ -15,6 +15,7 @@ from server.models import Treatment, TreatmentOutcome
 from server.services.analytics.scope import (
     Group,
     Scope,
+    aggregates,
     built_once,
     collect,
     collected,
@@ -80,7 +81,7 @@ class Outcomes:
 def outcomes(session: Session, *, scope: Scope) -> Outcomes:
     """Time to soreness resolution and pain responders per modality (and group)."""
     rows = sorted(
-        session.execute(_outcomes_query(scope, dialect_of(session))),
+        aggregates(session, _outcomes_query(scope, dialect_of(session))),
         key=lambda row: series_order((row.modality, row.grp)),
     )
     labels = group_labels(session, scope)
