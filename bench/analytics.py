@@ -588,7 +588,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="answers, comma-separated")
     parser.add_argument("--quick", action="store_true", help="10,000 and 100,000 answers only")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs after the warm-up")
+    parser.add_argument("--runs", type=int, default=9, help="timed runs after the warm-up")
     parser.add_argument("--pandas-runs", type=int, default=3)
     parser.add_argument("--page-loads", type=int, default=5, help="warm loads of the page")
     parser.add_argument(
