@@ -86,7 +86,7 @@ def kaplan_meier(times: ArrayLike, events: ArrayLike, censored: ArrayLike) -> Ka
         greenwood = np.cumsum(np.where(np.isfinite(terms), terms, 0.0))
         log_s = np.log(survival)
         spread = Z_95 * np.sqrt(greenwood) / log_s
-        # nan where survival is 1 (log 0) or 0: the band is then 1, as lifelines has it
+        # nan where survival is still 1 (its log is 0): the band is then 1, as lifelines has it
         lower = np.exp(-np.exp(np.log(-log_s) - spread))
         upper = np.exp(-np.exp(np.log(-log_s) + spread))
         lower, upper = (np.where(np.isnan(band), 1.0, band) for band in (lower, upper))
