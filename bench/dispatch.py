@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gc
 import json
 import os
 import socket
@@ -315,6 +316,7 @@ def main() -> None:
         pool_size=args.pool,
     )
     app_worker = Worker(app=app, sender=sender, mailer=Mailer(host="", port=0, sender=""))
+    gc.freeze()  # as python -m jobs does once the worker is built
     keys = browser_keys()
     sink, base = start_sink(args.latency_ms)
     try:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from jobs.tasks import Worker, dispatch_due_checkins, send_reminders
@@ -313,3 +314,30 @@ def test_a_push_services_answer_with_a_nul_byte_is_recorded_without_it(
 
     failed = select(DeliveryEvent.detail).where(DeliveryEvent.status_code == 500)
     assert session.scalars(failed).all() == ["oddanswer"]
+
+
+def test_a_batchs_ids_are_one_integer_array_parameter_parsed_once(session: Session) -> None:
+    clinician = make_clinician(session)
+    treatments = [
+        make_treatment(session, clinician, make_patient(session, clinician, code=f"P-{n}"))
+        for n in range(3)
+    ]
+    session.flush()
+    wanted = [checkin.id for treatment in treatments[:2] for checkin in treatment.checkins]
+    query = select(CheckIn.id).where(delivery.among(session, CheckIn.id, wanted))
+    assert sorted(session.scalars(query)) == sorted(wanted)
+    if session.get_bind().dialect.name == "postgresql":
+        with pytest.raises(StatementError, match="cannot be interpreted as an integer"):
+            # nothing but integers reaches the array's text
+            session.execute(select(CheckIn.id).where(delivery.among(session, CheckIn.id, ["1}"])))
+        session.rollback()
+        # the plan holds the array as one constant: a cast of a text parameter is not folded,
+        # and would parse the whole array again for every row scanned
+        compiled = query.compile(session.get_bind())
+        plan = session.connection().exec_driver_sql(
+            f"EXPLAIN (VERBOSE, COSTS OFF) {compiled}", compiled.params
+        )
+        filters = [line for line in plan.scalars() if "ANY" in line]
+        assert filters
+        assert all("'::integer[]" in line for line in filters), filters
+        assert not any("character varying" in line for line in filters), filters

@@ -22,10 +22,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
-    BindParameter,
     ColumnElement,
     Dialect,
-    Integer,
     Table,
     Text,
     TypeDecorator,
@@ -41,8 +39,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.types import UserDefinedType
 
 from server.models import Base, CheckIn, DeliveryEvent, Patient, PushSubscription, Treatment
 from server.services.links import checkin_link_token
@@ -400,20 +398,30 @@ def _apply(session: Session, changes: list[dict[str, Any]], worker: str) -> None
         )
 
 
+class _IntegerArray(UserDefinedType[str]):
+    """PostgreSQL's ``integer[]``, bound as its text form with the cast on the placeholder
+    (``%(ids)s::INTEGER[]``): the server then parses the array once, as the parameter. A cast
+    around a parameter typed text (``CAST(%(ids)s::VARCHAR AS INTEGER[])``) is not folded, and
+    is parsed again for every row scanned: 20 ms a query at a thousand ids."""
+
+    cache_ok = True
+    render_bind_cast = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "INTEGER[]"
+
+
 class IdArray(TypeDecorator[list[int]]):
     """Integers bound as one PostgreSQL array literal (``'{1,2,3}'::integer[]``): psycopg
     adapts a list's items one by one in Python, a millisecond a thousand; this joins them in
     C. Only true integers are taken (``operator.index``), so nothing but digits reaches the
     literal."""
 
-    impl = Text
+    impl = _IntegerArray
     cache_ok = True
 
     def process_bind_param(self, value: list[int] | None, dialect: Dialect) -> str | None:
         return None if value is None else "{" + ",".join(map(str, map(operator.index, value))) + "}"
-
-    def bind_expression(self, bindvalue: BindParameter[Any]) -> ColumnElement[Any]:
-        return cast(bindvalue, ARRAY(Integer))
 
 
 def among(session: Session, column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
