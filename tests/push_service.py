@@ -98,7 +98,7 @@ class PushService:
         return [message for message in self.received if message.subscription == subscriber.name]
 
 
-def _verify_vapid(authorization: str, audience: str) -> dict[str, Any]:
+def verify_vapid(authorization: str, audience: str) -> dict[str, Any]:
     """Check the 'vapid t=<JWT>,k=<key>' header as a push service does (RFC 8292)."""
     scheme, _, params = authorization.partition(" ")
     assert scheme == "vapid", authorization
@@ -142,7 +142,7 @@ def _handler(service: PushService) -> type[BaseHTTPRequestHandler]:
                 status, extra = 404, {}
             else:
                 try:
-                    claims = _verify_vapid(self.headers["Authorization"], service.base_url)
+                    claims = verify_vapid(self.headers["Authorization"], service.base_url)
                     plaintext = http_ece.decrypt(
                         body,
                         private_key=subscriber.private_key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import random
 import socket
 import time
@@ -48,7 +49,7 @@ from tests.factories import (
     make_treatment,
 )
 from tests.http import assert_rejected
-from tests.push_service import PushService, Subscriber
+from tests.push_service import PushService, Subscriber, verify_vapid
 from tests.test_dispatch import checkin, subscribe_local
 
 DUE = NOW + timedelta(hours=2)  # the IMS '2h' check-in opens at T0 + 2 h
@@ -291,6 +292,48 @@ def one_push(endpoint: str) -> tuple[Target, Notification]:
     keys = browser_subscription(endpoint)["keys"]
     note = Notification(1, "Time for your check-in", "", "/checkin/1", 3600, "high")
     return Target(1, endpoint, keys["p256dh"], keys["auth"]), note
+
+
+def test_one_jwt_per_push_service_origin_with_that_origin_as_audience(
+    production_sender: PushSender,
+) -> None:
+    fcm = "https://fcm.googleapis.com/fcm/send/"
+    mozilla = "https://updates.push.services.mozilla.com/wpush/v2/"
+    first, second = (production_sender.authorization(fcm + name) for name in ("a", "b?c=1"))
+    other = production_sender.authorization(mozilla + "a")
+
+    assert first == second
+    assert production_sender.signatures == 2
+    verify_vapid(first, "https://fcm.googleapis.com")
+    verify_vapid(other, "https://updates.push.services.mozilla.com")
+
+
+@pytest.mark.parametrize(
+    ("title", "body", "url"),
+    [
+        ("Time for your check-in", "", "/checkin/7"),
+        ('A "quoted" title\\', "Line one\nline two é — 😀", '/checkin/7?x="1"'),
+    ],
+)
+def test_payload_is_the_json_object_the_service_worker_reads(
+    title: str, body: str, url: str
+) -> None:
+    note = Notification(7, title, body, url, 3600, "high")
+
+    assert json.loads(note.payload()) == {
+        "title": title,
+        "body": body,
+        "url": url,
+        "tag": "checkin-7",
+        "checkin_id": 7,
+    }
+
+
+def test_payload_over_the_plaintext_limit_is_refused() -> None:
+    note = Notification(7, "Time for your check-in", "x" * 4000, "/checkin/7", 3600, "high")
+
+    with pytest.raises(ValueError, match="exceeds 3993"):
+        note.payload()
 
 
 def test_sender_never_connects_to_a_listed_host_resolving_to_loopback(

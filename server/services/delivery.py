@@ -173,7 +173,7 @@ def _claimed_rows(session: Session, ids: list[int]) -> dict[int, ClaimedRow]:
         .join(treatments, checkins.c.treatment_id == treatments.c.id)
         .join(patients, treatments.c.patient_id == patients.c.id)
         .where(among(session, checkins.c.id, ids))
-    )
+    ).all()  # fetched at once: iterating fetches row by row
     return {row.id: row for row in rows}
 
 
@@ -195,7 +195,7 @@ def _live_targets(
             subscriptions.disabled_at.is_(None),
             or_(subscriptions.expires_at.is_(None), subscriptions.expires_at > now),
         )
-    ):
+    ).all():
         targets.setdefault(patient_id, []).append(Target(subscription_id, endpoint, p256dh, auth))
     return targets
 
