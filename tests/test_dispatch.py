@@ -25,7 +25,7 @@ from server.models import (
 )
 from server.services import delivery
 from server.services.answers import answer_checkin
-from server.services.push import EndpointPolicy, PushResult
+from server.services.push import USER_AGENT, EndpointPolicy, PushResult
 from server.services.scheduling import cancel_checkin
 from server.services.subscriptions import subscribe
 from tests.factories import NOW, bearer, make_clinician, make_patient, make_treatment
@@ -106,6 +106,7 @@ def test_prompt_headers_carry_ttl_to_expiry_high_urgency_and_topic(
     assert message.headers["Urgency"] == "high"
     assert message.headers["Topic"] == f"checkin-{two_hours.id}"
     assert message.headers["Content-Encoding"] == "aes128gcm"
+    assert message.headers["User-Agent"] == USER_AGENT
 
 
 def test_prompt_never_goes_through_a_proxy_from_the_environment(

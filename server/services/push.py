@@ -278,6 +278,7 @@ class _Transfer:
 
 
 DETAIL_BYTES = 200
+USER_AGENT = "needling-recovery-push/1"  # push services ask senders to name themselves
 
 
 class PushSender:
@@ -331,6 +332,7 @@ class PushSender:
         handle.setopt(pycurl.NOSIGNAL, 1)
         handle.setopt(pycurl.PROXY, "")  # never through a proxy from the environment
         handle.setopt(pycurl.FOLLOWLOCATION, 0)
+        handle.setopt(pycurl.USERAGENT, USER_AGENT)
         handle.setopt(pycurl.TIMEOUT_MS, int(timeout_s * 1000))
         allowed = pycurl.PROTO_HTTPS | (pycurl.PROTO_HTTP if self._policy.allow_local else 0)
         handle.setopt(pycurl.PROTOCOLS, allowed)
