@@ -310,6 +310,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=Config.DISPATCH_BATCH)
     parser.add_argument("--pool", type=int, default=Config.PUSH_POOL_SIZE)
     args = parser.parse_args()
+    if args.repeats % 2 == 0:
+        parser.error("--repeats must be odd: the middle run is printed")
 
     url = postgres_database("needling_bench")
     workdir = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
@@ -326,7 +328,8 @@ def main() -> None:
         pool_size=args.pool,
     )
     app_worker = Worker(app=app, sender=sender, mailer=Mailer(host="", port=0, sender=""))
-    gc.freeze()  # as python -m jobs does once the worker is built
+    gc.collect()  # as python -m jobs does before its scheduler starts
+    gc.freeze()
     keys = browser_keys()
     sink, base = start_sink(args.latency_ms)
     try:

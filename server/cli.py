@@ -75,7 +75,7 @@ def create_token_command(email: str) -> None:
 @bp.cli.command("demo")
 @click.option("--if-empty", is_flag=True, help="Only when the database has no clinic yet.")
 def demo_command(if_empty: bool) -> None:
-    """Load the demo clinic (two clinicians, ~60 patients, eight weeks of answers); idempotent."""
+    """Load the demo clinic (two clinicians, ~90 patients, eight weeks of answers); idempotent."""
     session = db.session()
     if if_empty and session.scalar(select(Clinic.id).limit(1)) is not None:
         click.echo("The database already has a clinic; no demo data loaded.")

@@ -70,7 +70,7 @@ def test_demo_loads_a_meaningful_clinic_and_does_not_duplicate(
         model: count_rows(session, model) for model in (Patient, Treatment, CheckIn, Response)
     }
     assert count_rows(session, Clinician) == 2
-    assert counts[Patient] == 62
+    assert counts[Patient] == 92
     # what it says it loaded is what is there
     assert f"{counts[Patient]} patients, {counts[Treatment]} treatments" in first.output
     modalities = set(session.scalars(select(Treatment.modality).distinct()))

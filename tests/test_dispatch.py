@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
@@ -318,28 +318,57 @@ def test_a_push_services_answer_with_a_nul_byte_is_recorded_without_it(
     assert session.scalars(failed).all() == ["oddanswer"]
 
 
-def test_a_batchs_ids_are_one_integer_array_parameter_parsed_once(session: Session) -> None:
+def some_checkin_ids(session: Session) -> tuple[list[int], list[int]]:
+    """The check-ins of two treated patients, and those of a third."""
     clinician = make_clinician(session)
     treatments = [
         make_treatment(session, clinician, make_patient(session, clinician, code=f"P-{n}"))
         for n in range(3)
     ]
     session.flush()
-    wanted = [checkin.id for treatment in treatments[:2] for checkin in treatment.checkins]
+    ids = [[checkin.id for checkin in treatment.checkins] for treatment in treatments]
+    return ids[0] + ids[1], ids[2]
+
+
+def test_among_a_batchs_ids_finds_those_and_no_others(session: Session) -> None:
+    wanted, _ = some_checkin_ids(session)
     query = select(CheckIn.id).where(delivery.among(session, CheckIn.id, wanted))
+
     assert sorted(session.scalars(query)) == sorted(wanted)
-    if session.get_bind().dialect.name == "postgresql":
-        not_ids: list[Any] = ["1}"]  # nothing but integers reaches the array's text
-        with pytest.raises(StatementError, match="cannot be interpreted as an integer"):
-            session.execute(select(CheckIn.id).where(delivery.among(session, CheckIn.id, not_ids)))
-        session.rollback()
-        # the plan holds the array as one constant: a cast of a text parameter is not folded,
-        # and would parse the whole array again for every row scanned
-        compiled = query.compile(session.get_bind())
-        plan = session.connection().exec_driver_sql(
-            f"EXPLAIN (VERBOSE, COSTS OFF) {compiled}", compiled.params
-        )
-        filters = [line for line in plan.scalars() if "ANY" in line]
-        assert filters
-        assert all("'::integer[]" in line for line in filters), filters
-        assert not any("character varying" in line for line in filters), filters
+
+
+def test_among_takes_nothing_but_integers_into_the_arrays_text(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite binds each id as its own parameter")
+    not_ids: list[Any] = ["1}"]
+    query = select(CheckIn.id).where(delivery.among(session, CheckIn.id, not_ids))
+
+    with pytest.raises(StatementError, match="cannot be interpreted as an integer"):
+        session.execute(query)
+
+
+def test_a_batchs_ids_are_one_array_the_server_parses_once(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite binds each id as its own parameter")
+    wanted, _ = some_checkin_ids(session)
+    sent: list[tuple[str, Any]] = []
+    connection = session.connection()
+
+    def listener(*execution: Any) -> None:  # connection, cursor, statement, parameters, ...
+        sent.append((execution[2], execution[3]))
+
+    event.listen(connection, "before_cursor_execute", listener)
+    try:
+        session.execute(select(CheckIn.id).where(delivery.among(session, CheckIn.id, wanted)))
+    finally:
+        event.remove(connection, "before_cursor_execute", listener)
+    [(statement, parameters)] = sent
+
+    # the statement as sent, with the parameters as sent: the plan holds the array as one
+    # constant, where a cast of a text parameter is not folded and would parse the whole array
+    # again for every row scanned
+    plan = connection.exec_driver_sql(f"EXPLAIN (VERBOSE, COSTS OFF) {statement}", parameters)
+    [condition] = [line for line in plan.scalars() if "ANY" in line]
+    assert "'::integer[]" in condition
+    assert "::cstring" not in condition
+    assert "::text" not in condition

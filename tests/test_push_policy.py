@@ -516,6 +516,8 @@ def test_acknowledging_another_patients_checkin_is_not_found(
         "https://fcm.googleapis.com/fcm/send/a\x00b",
         "https://fcm.googleapis.com/fcm/send/a b",
         "https://[::1/fcm/send/abc",  # urlsplit raises ValueError for the broken IPv6 literal
+        "https://user:secret@fcm.googleapis.com/fcm/send/abc",  # libcurl would send them
+        "https://@fcm.googleapis.com/fcm/send/abc",
     ],
 )
 def test_endpoint_that_is_no_clean_url_is_refused(endpoint: str) -> None:

@@ -50,7 +50,7 @@ REGIONS = {
 SORENESS_COURSE = {"ims": (4.2, 22.0), "dry_needling": (3.5, 16.0), "acupuncture": (1.5, 10.0)}
 PAIN_RELIEF_7D = {"ims": 0.42, "dry_needling": 0.36, "acupuncture": 0.30}
 ANSWER_RATE = 0.82
-PATIENTS = 60
+PATIENTS = 90
 WEEKS = 8
 
 
@@ -77,9 +77,12 @@ def load_demo(session: Session, *, now: datetime, seed: int = 20261124) -> str:
             display_name=None,
         )
         modality = ("ims", "dry_needling", "acupuncture")[number % 3]
-        for treated_at in _session_times(rng, patient, now):
+        # each patient draws from a generator of their own: what one draws (depending on the
+        # day the demo is loaded) does not shift what the next patients get
+        own = random.Random(seed * 1000 + number)
+        for treated_at in _session_times(own, patient, now):
             _treat_and_answer(
-                session, rng, rng.choice(clinicians), patient, modality, treated_at, now
+                session, own, own.choice(clinicians), patient, modality, treated_at, now
             )
             treatments += 1
     missed = expire_checkins(session, now=now)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import errno
-import functools
 import ipaddress
 import json
 import re
@@ -36,7 +35,7 @@ from server.errors import InvalidInput
 MAX_PLAINTEXT = 3993  # RFC 8291: 4096 bytes of record minus header, padding and tag
 JWT_LIFETIME_S = 12 * 3600  # well inside the 24 h RFC 8292 allows
 JWT_RENEW_BEFORE_S = 3600
-ORIGIN = re.compile(r"[^:/?#]+://[^/?#]*")  # an absolute URL's scheme and authority
+SCHEME_AND_AUTHORITY = re.compile(r"[^:/?#]+://[^/?#]*")  # as written: not normalised
 
 
 class UnsafeEndpoint(InvalidInput):
@@ -64,6 +63,8 @@ class EndpointPolicy:
             parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
         except ValueError:
             raise UnsafeEndpoint("has no valid port", field="endpoint") from None
+        if "@" in parts.netloc:  # no push service wants credentials: libcurl would send them
+            raise UnsafeEndpoint("must not carry a user name or password", field="endpoint")
         if self.allow_local:
             if parts.scheme not in ("https", "http") or not host:
                 raise UnsafeEndpoint("must be an absolute http(s) URL", field="endpoint")
@@ -92,13 +93,6 @@ class Target:
     auth: str
 
 
-@functools.lru_cache(maxsize=64)
-def _json_head(title: str, body: str) -> str:
-    """A payload's opening, the same for every message of a kind: encoded once, not per message
-    (the rest is formatted around it)."""
-    return json.dumps({"title": title, "body": body}, separators=(",", ":"))[:-1]
-
-
 @dataclass(frozen=True)
 class Notification:
     """What a push carries: no health data, only where to fetch the check-in."""
@@ -112,10 +106,15 @@ class Notification:
 
     def payload(self) -> bytes:
         """The JSON the service worker receives (tag = the check-in, so repeats replace)."""
-        checkin_id = int(self.checkin_id)
-        content = (
-            f'{_json_head(self.title, self.body)},"url":{json.dumps(self.url)},'
-            f'"tag":"checkin-{checkin_id}","checkin_id":{checkin_id}}}'
+        content = json.dumps(
+            {
+                "title": self.title,
+                "body": self.body,
+                "url": self.url,
+                "tag": f"checkin-{self.checkin_id}",
+                "checkin_id": self.checkin_id,
+            },
+            separators=(",", ":"),
         ).encode()
         if len(content) > MAX_PLAINTEXT:
             raise ValueError(f"push payload of {len(content)} bytes exceeds {MAX_PLAINTEXT}")
@@ -278,7 +277,7 @@ class _Transfer:
 
 
 DETAIL_BYTES = 200
-USER_AGENT = "needling-recovery-push/1"  # push services ask senders to name themselves
+USER_AGENT = "needling-recovery-push/1"  # names this sender in push services' logs
 
 
 class PushSender:
@@ -351,9 +350,10 @@ class PushSender:
 
     def authorization(self, endpoint: str) -> str:
         """The VAPID Authorization header for this endpoint's origin (cached until near expiry)."""
-        # the cache is keyed by the endpoint's opening up to its path, as written: a match and a
-        # dict lookup, where splitting every (distinct) endpoint would take longer
-        opening = ORIGIN.match(endpoint)
+        # the cache is keyed by the endpoint's scheme and authority as written (a match and a
+        # lookup, where splitting every distinct endpoint would take longer); the policy admits
+        # no character that would make them differ from those urlsplit finds for the audience
+        opening = SCHEME_AND_AUTHORITY.match(endpoint)
         key = opening.group() if opening else endpoint
         now = time.time()
         cached = self._jwt.get(key)
