@@ -11,6 +11,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 from datetime import time as clock
+from email.utils import formatdate
 from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -211,6 +212,36 @@ def test_rate_limited_push_waits_at_least_retry_after(
     next_attempt_at = checkin(session, treatment, "2h").next_attempt_at
     assert next_attempt_at is not None
     assert next_attempt_at >= DUE + timedelta(seconds=600)
+
+
+def test_retry_after_as_a_date_is_honoured(
+    worker: Worker, session: Session, push: PushService
+) -> None:
+    treatment, browser = subscribed_patient(session, push)
+    push.answer(browser, 429, Retry_After=formatdate(time.time() + 900, usegmt=True))
+
+    dispatch_due_checkins(worker, DUE)
+
+    next_attempt_at = checkin(session, treatment, "2h").next_attempt_at
+    assert next_attempt_at is not None  # the date is 900 s from the real clock's now
+    assert next_attempt_at >= DUE + timedelta(seconds=850)
+
+
+@pytest.mark.parametrize("value", ["soon", "", "x, 1 Jan 99999999999 0:0:0 GMT", "-5"])
+def test_retry_after_that_is_no_number_nor_date_leaves_the_backoff(
+    worker: Worker, session: Session, push: PushService, value: str
+) -> None:
+    treatment, browser = subscribed_patient(session, push)
+    push.answer(browser, 429, Retry_After=value)
+
+    dispatch_due_checkins(worker, DUE)
+
+    next_attempt_at = checkin(session, treatment, "2h").next_attempt_at
+    base = worker.app.config["RETRY_BASE_S"]
+    assert next_attempt_at is not None
+    assert (
+        DUE + timedelta(seconds=base / 2) <= next_attempt_at <= DUE + timedelta(seconds=base * 1.5)
+    )
 
 
 def test_rate_limited_push_is_recorded_failed_then_retry(

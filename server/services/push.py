@@ -19,7 +19,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -166,7 +165,10 @@ def public_key_b64(private_pem: str) -> str:
 
 RESOLVE_TTL_S = 300.0  # how long a push service's checked addresses are reused
 RESOLVE_FAILURE_TTL_S = 30.0  # how long a failed lookup stands before it is tried again
-PERFORM_EVERY = 8  # messages encrypted between two nudges of the transfers in flight
+PERFORM_EVERY = 8  # transfers started between two nudges of those in flight
+ENCRYPT_CHUNK = 16  # messages the encryption thread encrypts at a time
+ENCRYPT_AHEAD = 8  # chunks it may be ahead of the transfers
+ENCRYPT_WAIT_S = 0.002  # how long the transfers wait for a chunk before taking answers again
 
 
 # IPv6 prefixes that carry an IPv4 address in their last 32 bits to a translator (RFC 6052
@@ -228,6 +230,12 @@ def push_headers(notification: Notification, authorization: str) -> tuple[str, .
     )
 
 
+class _NotYet:
+    """Drawn from the stream while its next message is still being encrypted."""
+
+
+NOT_YET = _NotYet()
+
 # a batch submitted, not yet drawn into the stream: its jobs, the policy's refusals, its future
 _Pending = tuple[list[tuple[Target, Notification]], dict[str, str], Future[list[PushResult]]]
 
@@ -257,23 +265,15 @@ class _Drawn:
 class _Transfer:
     """What one request in flight keeps: its handle, its place in the batch, what came back."""
 
-    __slots__ = ("body", "handle", "index", "retry_after", "target")
+    __slots__ = ("body", "handle", "index", "target")
 
     def __init__(self, handle: pycurl.Curl, index: int, target: Target) -> None:
         self.handle, self.index, self.target = handle, index, target
         self.body = bytearray()
-        self.retry_after: str | None = None
 
     def write(self, chunk: bytes) -> None:
         if len(self.body) < DETAIL_BYTES:
             self.body += chunk[: DETAIL_BYTES - len(self.body)]
-
-    def header(self, line: bytes) -> None:
-        if line.startswith(b"HTTP/"):  # a new answer's headers (after a 1xx, say)
-            self.retry_after = None
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"retry-after":
-            self.retry_after = value.strip().decode("latin-1")
 
 
 DETAIL_BYTES = 200
@@ -283,11 +283,13 @@ USER_AGENT = "needling-recovery-push/1"  # names this sender in push services' l
 class PushSender:
     """Sends notifications concurrently (at most ``pool_size`` at once); one per worker process.
 
-    The transfers run in libcurl's multi interface (pycurl): connections are kept alive and
-    reused per push service, and the HTTP work is done in C, so the per-message cost left in
-    Python is mostly the encryption. Each message is encrypted just before its transfer starts,
-    while earlier ones wait for their answers. The VAPID JWT is signed once per push-service
-    origin and reused for its lifetime instead of being signed for every message.
+    The transfers run in libcurl's multi interface (pycurl) on the sender's thread: connections
+    are kept alive and reused per push service, and the HTTP work is done in C without the GIL
+    (no header callback: libcurl reads Retry-After itself). Messages are encrypted on a thread
+    of their own, a few chunks ahead of the transfers, so the encryption's Python and the
+    transfers overlap, as do the ECDH (cryptography releases the GIL for it) and the database
+    work of the caller. The VAPID JWT is signed once per push-service origin and reused for its
+    lifetime instead of being signed for every message.
 
     Unless the policy allows local endpoints, a push service's host is resolved here, refused
     if any address is not public, and libcurl is pinned to the addresses checked; a socket to
@@ -315,6 +317,8 @@ class PushSender:
         self._resolved: dict[tuple[str, int], tuple[str | OSError, float]] = {}
         self._lock = threading.Lock()  # one stream of posts at a time through the handles
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push")
+        self._encryptor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-encrypt")
+        self._signing = threading.Lock()  # one signature per origin, whichever thread asks
         # batches submitted and not yet drawn into the stream, and the pass that draws them
         self._pending: deque[_Pending] = deque()
         self._pending_lock = threading.Lock()
@@ -343,6 +347,7 @@ class PushSender:
         """Finish what is in flight; release connections and handles."""
         self.wait()
         self._thread.shutdown(wait=True)
+        self._encryptor.shutdown(wait=True)
         with self._lock:
             for handle in self._handles:
                 handle.close()
@@ -359,12 +364,17 @@ class PushSender:
         cached = self._jwt.get(key)
         if cached and cached[1] - now > JWT_RENEW_BEFORE_S:
             return cached[0]
-        parts = urlsplit(endpoint)
-        expires = int(now) + JWT_LIFETIME_S
-        claims = {"aud": f"{parts.scheme}://{parts.netloc}", "exp": expires, "sub": self._subject}
-        header = str(self._vapid.sign(claims)["Authorization"])
-        self._jwt[key] = (header, expires)
-        self.signatures += 1
+        with self._signing:
+            cached = self._jwt.get(key)
+            if cached and cached[1] - now > JWT_RENEW_BEFORE_S:  # signed while we waited
+                return cached[0]
+            parts = urlsplit(endpoint)
+            expires = int(now) + JWT_LIFETIME_S
+            audience = f"{parts.scheme}://{parts.netloc}"
+            claims = {"aud": audience, "exp": expires, "sub": self._subject}
+            header = str(self._vapid.sign(claims)["Authorization"])
+            self._jwt[key] = (header, expires)
+            self.signatures += 1
         return header
 
     def send_all(self, jobs: Iterable[tuple[Target, Notification]]) -> list[PushResult]:
@@ -400,12 +410,14 @@ class PushSender:
         drawn: list[_Drawn] = []  # batches drawn into the stream, not all answered yet
         count = 0  # posts drawn so far
 
-        def stream() -> Iterator[Post | PushResult | None]:
+        def encryptions() -> Iterator[Future[list[Post | PushResult]] | None]:
+            """The batches submitted, in chunks handed to the encryption thread; None when no
+            batch is waiting now."""
             nonlocal count
             while True:
                 with self._pending_lock:
                     batch = self._pending.popleft() if self._pending else None
-                if batch is None:  # none now: asked again while transfers are in flight
+                if batch is None:
                     yield None
                     continue
                 jobs, refusals, future = batch
@@ -415,14 +427,23 @@ class PushSender:
                     future.set_result([])
                     continue
                 drawn.append(_Drawn(future, count, [None] * len(jobs)))
-                for target, notification in jobs:
-                    count += 1
-                    refusal = refusals.get(target.endpoint)
-                    yield (
-                        PushResult(target.subscription_id, None, refusal, refused=True)
-                        if refusal
-                        else self._encrypted(target, notification)
-                    )
+                count += len(jobs)
+                for start in range(0, len(jobs), ENCRYPT_CHUNK):
+                    chunk = jobs[start : start + ENCRYPT_CHUNK]
+                    yield self._encryptor.submit(self._encrypted_chunk, chunk, refusals)
+
+        def stream() -> Iterator[Post | PushResult | _NotYet | None]:
+            chunks = encryptions()
+            ahead: deque[Future[list[Post | PushResult]]] = deque()
+            while True:
+                while len(ahead) < ENCRYPT_AHEAD and (chunk := next(chunks)) is not None:
+                    ahead.append(chunk)
+                if not ahead:
+                    yield None  # nothing submitted: the stream ends once nothing is in flight
+                elif ahead[0].done() or wait([ahead[0]], ENCRYPT_WAIT_S).done:
+                    yield from ahead.popleft().result()
+                else:
+                    yield NOT_YET  # take the answers that came meanwhile
 
         def answered(index: int, result: PushResult) -> None:
             batch = next(batch for batch in reversed(drawn) if batch.first <= index)
@@ -451,6 +472,17 @@ class PushSender:
                 refusals[endpoint] = f"refused: {error.message}"
         return refusals
 
+    def _encrypted_chunk(
+        self, jobs: list[tuple[Target, Notification]], refusals: dict[str, str]
+    ) -> list[Post | PushResult]:
+        """Messages encrypted (on the encryption thread), or why each will not be sent."""
+        return [
+            PushResult(target.subscription_id, None, refusal, refused=True)
+            if (refusal := refusals.get(target.endpoint))
+            else self._encrypted(target, notification)
+            for target, notification in jobs
+        ]
+
     def _encrypted(self, target: Target, notification: Notification) -> Post | PushResult:
         """One message encrypted for its subscription (one the policy accepted), or why it
         will not be sent."""
@@ -477,14 +509,15 @@ class PushSender:
 
     def _transfer(
         self,
-        posts: Iterable[Post | PushResult | None],
+        posts: Iterable[Post | PushResult | _NotYet | None],
         answered: Callable[[int, PushResult], None],
     ) -> int:
         """Post each message, at most ``pool_size`` in flight, and call ``answered`` with its
         place in ``posts`` and its result when it ends; returns how many were drawn.
         ``posts`` is drawn lazily, as handles free up, so a generator's work overlaps the
         transfers already started. A None drawn (or the end) means nothing to start now: it is
-        drawn again while transfers are in flight, and ends the transfer when none is."""
+        drawn again while transfers are in flight, and ends the transfer when none is;
+        ``NOT_YET`` means more is coming: the answers are taken meanwhile."""
         with self._lock:
             waiting = iter(posts)
             in_flight: dict[int, _Transfer] = {}
@@ -492,11 +525,14 @@ class PushSender:
             try:
                 while True:
                     started = 0
-                    nothing_now = False
+                    nothing_now = not_yet = False
                     while self._idle:
                         post = next(waiting, None)
                         if post is None:
                             nothing_now = True
+                            break
+                        if isinstance(post, _NotYet):
+                            not_yet = True
                             break
                         drawn += 1
                         if isinstance(post, PushResult):
@@ -512,7 +548,7 @@ class PushSender:
                     self._perform(in_flight, answered)
                     if not in_flight and nothing_now:
                         break
-                    if in_flight and (nothing_now or not self._idle):
+                    if in_flight and (nothing_now or not self._idle) and not not_yet:
                         self._multi.select(0.05)
             finally:  # whatever went wrong, no transfer is left in the multi for the next batch
                 for transfer in list(in_flight.values()):
@@ -539,7 +575,6 @@ class PushSender:
                 target.subscription_id, None, f"refused: cannot send: {error}"[:200], refused=True
             )
         handle.setopt(pycurl.WRITEFUNCTION, transfer.write)
-        handle.setopt(pycurl.HEADERFUNCTION, transfer.header)
         self._idle.pop()
         in_flight[id(handle)] = transfer
         self._multi.add_handle(handle)
@@ -595,7 +630,8 @@ class PushSender:
                         transfer.target.subscription_id,
                         int(handle.getinfo(pycurl.RESPONSE_CODE)),
                         transfer.body.decode(errors="replace"),
-                        _retry_after(transfer.retry_after),
+                        # libcurl reads either form of Retry-After (0: none, or none to wait)
+                        handle.getinfo(pycurl.RETRY_AFTER) or None,
                     ),
                 )
             for handle, _, message in failed:
@@ -639,15 +675,3 @@ def _public_socket(purpose: int, address: Any) -> socket.socket | int:
     if not is_public(sockaddr[0]):
         return pycurl.SOCKET_BAD
     return socket.socket(family, kind, protocol)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds, from either of its two forms."""
-    if not value:
-        return None
-    if value.strip().isascii() and value.strip().isdigit():
-        return float(value)
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError, OverflowError):
-        return None
