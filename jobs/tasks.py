@@ -137,8 +137,8 @@ def _claim(worker: Worker, session: Session, purpose: str, now: datetime | None)
         lease=timedelta(seconds=config["CLAIM_LEASE_S"]),
         fallback_delay=timedelta(seconds=config["EMAIL_FALLBACK_DELAY_S"]),
     )
-    session.commit()
     if not ids:
+        session.commit()
         return None
     items = delivery.outbound(
         session,
@@ -148,7 +148,7 @@ def _claim(worker: Worker, session: Session, purpose: str, now: datetime | None)
         base_url=config["PUBLIC_BASE_URL"],
         secret=config["SECRET_KEY"],
     )
-    session.commit()
+    session.commit()  # the claim and its queued ledger rows at once, before anything is sent
     send_until = lease_start + config["CLAIM_LEASE_S"] * (1 - LEASE_SAFETY)
     return _Batch(ids, items, send_until)
 

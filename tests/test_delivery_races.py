@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from jobs.tasks import Worker, dispatch_due_checkins
-from server.models import CheckIn, PushSubscription
+from server.models import CheckIn, DeliveryEvent, PushSubscription
 from server.services import delivery
 from server.services.answers import answer_checkin
 from server.services.push import PushResult
@@ -47,13 +48,7 @@ def test_an_answer_given_while_the_prompt_was_in_flight_stays_answered(
     session: Session, push: PushService
 ) -> None:
     treatment, _ = treated_patient(session, push)
-    ids = delivery.claim(
-        session, purpose=delivery.PROMPT, now=DUE, worker="w1", limit=10, lease=timedelta(minutes=2)
-    )
-    [item] = delivery.outbound(
-        session, ids, purpose=delivery.PROMPT, now=DUE, base_url="http://testserver", secret="s"
-    )
-    session.commit()
+    [item] = claimed_items(session, "w1")
     checkin = checkin_for(treatment, "2h")
     answer_checkin(
         session,
@@ -66,25 +61,83 @@ def test_an_answer_given_while_the_prompt_was_in_flight_stays_answered(
     )
     session.commit()
     sent = delivery.Attempt(item, "push", (PushResult(item.targets[0].subscription_id, 201),))
-    # the worker read the row before the answer landed: its write must not undo the answer
-    rows = delivery._claimed_rows(session, ids)
-    stale = {**rows[checkin.id]._asdict(), "status": "scheduled"}
-    delivery._apply(
+
+    # the worker claimed the check-in before the answer landed: its write must not undo it
+    record(session, [sent], worker="w1")
+    session.commit()
+
+    session.expire_all()
+    stored = session.get(CheckIn, checkin.id)
+    assert stored is not None
+    assert (stored.status, stored.sent_at, stored.claimed_by) == ("answered", None, None)
+    assert ledger_kinds(session, checkin.id) == ["queued", "answered", "sent"]
+
+
+def test_a_lapsed_claim_another_worker_took_is_left_to_it(
+    session: Session, push: PushService
+) -> None:
+    treatment, _ = treated_patient(session, push)
+    [item] = claimed_items(session, "w1")
+    checkin = checkin_for(treatment, "2h")
+    taken_over = DUE + timedelta(minutes=3)  # w1's two-minute lease has lapsed
+    assert delivery.claim(
         session,
-        [
-            {
-                "claimed_until": None,
-                "claimed_by": None,
-                **delivery._delivered(type("Row", (), stale), sent, DUE),
-                "_id": checkin.id,
-                "_status": "scheduled",
-            }
-        ],
-        "w1",
+        purpose=delivery.PROMPT,
+        now=taken_over,
+        worker="w2",
+        limit=10,
+        lease=timedelta(minutes=2),
+    ) == [checkin.id]
+    session.commit()
+    failed = delivery.Attempt(item, "push", (PushResult(item.targets[0].subscription_id, 500),))
+
+    record(session, [failed], worker="w1")  # w1 comes back late with a failure
+    session.commit()
+
+    session.expire_all()
+    stored = session.get(CheckIn, checkin.id)
+    assert stored is not None
+    assert (stored.status, stored.attempts, stored.next_attempt_at) == ("scheduled", 0, DUE)
+    assert stored.claimed_by == "w2"  # w2 decides what comes next
+    assert ledger_kinds(session, checkin.id) == ["queued", "failed"]  # w1's answer, no retry
+
+
+def claimed_items(session: Session, worker: str) -> list[delivery.Outbound]:
+    """Claim what is due at DUE for ``worker`` and prepare it, as the worker does."""
+    ids = delivery.claim(
+        session,
+        purpose=delivery.PROMPT,
+        now=DUE,
+        worker=worker,
+        limit=10,
+        lease=timedelta(minutes=2),
+    )
+    items = delivery.outbound(
+        session, ids, purpose=delivery.PROMPT, now=DUE, base_url="http://testserver", secret="s"
     )
     session.commit()
-    session.expire_all()
-    assert session.get(CheckIn, checkin.id).status == "answered"  # type: ignore[union-attr]
+    return items
+
+
+def record(session: Session, attempts: list[delivery.Attempt], *, worker: str) -> None:
+    delivery.record(
+        session,
+        attempts,
+        now=DUE,
+        worker=worker,
+        retry=delivery.RetryPolicy(),
+        rng=random.Random(1),
+    )
+
+
+def ledger_kinds(session: Session, checkin_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(DeliveryEvent.kind)
+            .filter_by(checkin_id=checkin_id)
+            .order_by(DeliveryEvent.at, DeliveryEvent.id)
+        )
+    )
 
 
 def test_moving_a_checkin_starts_its_delivery_afresh(session: Session) -> None:

@@ -119,7 +119,8 @@ def test_no_email_is_started_once_the_send_deadline_has_passed(
     worker: Worker, mailbox: Mailbox
 ) -> None:
     note = Notification(7, "Time for your check-in", "", "/checkin/7", 3600, "high")
-    item = Outbound(7, PROMPT, note, (), "pat@example.org", "https://example.org/checkin/7")
+    link = "https://example.org/checkin/7"
+    item = Outbound(7, PROMPT, note, (), "pat@example.org", link, claimed=None)  # not recorded
 
     pushed = send_pushes([item], worker.sender)
 

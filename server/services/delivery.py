@@ -76,6 +76,10 @@ class RetryPolicy:
         return max(backoff, retry_after_s or 0.0)
 
 
+# a row of _claimed_rows' columns (SQLAlchemy's typed Row does not survive a dict well)
+ClaimedRow = Any
+
+
 @dataclass(frozen=True)
 class Outbound:
     """One claimed check-in, ready to send without the database."""
@@ -86,6 +90,7 @@ class Outbound:
     targets: tuple[Target, ...]
     email: str | None
     link: str | None  # opens this check-in without the app's token; only when e-mailed
+    claimed: ClaimedRow  # the check-in and its patient as claimed: its next step starts there
 
 
 def _due(purpose: str, now: datetime, fallback_delay: timedelta) -> ColumnElement[bool]:
@@ -145,10 +150,6 @@ def claim(
         .execution_options(synchronize_session=False)
     )
     return list(claimed.scalars())
-
-
-# a row of _claimed_rows' columns (SQLAlchemy's typed Row does not survive a dict well)
-ClaimedRow = Any
 
 
 def _claimed_rows(session: Session, ids: list[int]) -> dict[int, ClaimedRow]:
@@ -226,7 +227,7 @@ def outbound(
                 secret, checkin_id=row.id, patient_id=row.patient_id, expires_at=row.expires_at
             )
             link = f"{base_url}/checkin/{row.id}#link={token}"
-        batch.append(Outbound(row.id, purpose, note, live, row.email, link))
+        batch.append(Outbound(row.id, purpose, note, live, row.email, link, row))
     if batch:  # one statement, whatever the batch size: the database copies the ids
         events = _table(DeliveryEvent)
         session.execute(
@@ -332,13 +333,19 @@ def record(
     retry: RetryPolicy,
     rng: random.Random,
 ) -> None:
-    """Write the ledger and each check-in's next step, then release this worker's claims."""
-    rows = _claimed_rows(session, [attempt.item.checkin_id for attempt in attempts])
+    """Write the ledger and each check-in's next step, then release this worker's claims.
+
+    The next step is worked out from the check-in as claimed, and written only where it still
+    stands so: this worker holds it and its status is unchanged (a patient answering, a
+    clinician cancelling, another worker taking over a lapsed claim all change that). Where it
+    does not, the push services' answers are still written, and this worker's claim given back.
+    """
     events: list[dict[str, Any]] = []
+    steps: dict[int, dict[str, Any]] = {}  # a retry's or a giving up's ledger row, by check-in
     changes: list[dict[str, Any]] = []
     gone: list[int] = []
     for attempt in attempts:
-        row = rows[attempt.item.checkin_id]
+        row = attempt.item.claimed
         events += _ledger_rows(attempt, now)
         gone += [result.subscription_id for result in attempt.results if result.is_gone]
         for result in attempt.results:
@@ -348,14 +355,12 @@ def record(
                     row.id,
                     result.subscription_id,
                 )
-        if row.claimed_by != worker:
-            continue  # our lease lapsed and another worker holds it now: it decides
         if attempt.channel == "released":
             change = {}  # not tried, so not failed: only the claim is given back
         elif attempt.is_delivered:
             change = _delivered(row, attempt, now)
         else:
-            change = _next_step(row, attempt, now, retry, rng, events)
+            change, steps[row.id] = _next_step(row, attempt, now, retry, rng)
         changes.append(
             {
                 "claimed_until": None,
@@ -365,8 +370,19 @@ def record(
                 "_status": row.status,
             }
         )
+    written = _apply(session, changes, worker)
+    events += [step for checkin_id, step in steps.items() if checkin_id in written]
     _insert_rows(session, _table(DeliveryEvent), events)
-    _apply(session, changes, worker)
+    changed_meanwhile = [change["_id"] for change in changes if change["_id"] not in written]
+    if changed_meanwhile:
+        checkins = _table(CheckIn)
+        session.execute(
+            update(checkins)
+            .where(
+                among(session, checkins.c.id, changed_meanwhile), checkins.c.claimed_by == worker
+            )
+            .values(claimed_until=None, claimed_by=None)
+        )
     if gone:
         session.execute(
             update(PushSubscription)
@@ -376,26 +392,30 @@ def record(
     session.flush()
 
 
-def _apply(session: Session, changes: list[dict[str, Any]], worker: str) -> None:
+def _apply(session: Session, changes: list[dict[str, Any]], worker: str) -> set[int]:
     """Write each check-in's next step, but only where this worker still holds it and nobody
-    changed its status meanwhile (a patient answering, a clinician cancelling): the WHERE makes
-    that check and the write one step. Check-ins with the same next step (most of a batch)
-    share one UPDATE."""
+    changed its status meanwhile: the WHERE makes that check and the write one step. Check-ins
+    with the same next step (most of a batch) share one UPDATE. Returns the ids written."""
     table = _table(CheckIn)
     groups: dict[tuple[Any, ...], list[int]] = {}
     for change in changes:
         values = tuple(sorted((key, value) for key, value in change.items() if key[0] != "_"))
         groups.setdefault((change["_status"], values), []).append(change["_id"])
+    written: set[int] = set()
     for (status, values), ids in groups.items():
-        session.execute(
-            update(table)
-            .where(
-                among(session, table.c.id, ids),
-                table.c.status == status,
-                table.c.claimed_by == worker,
+        written.update(
+            session.scalars(
+                update(table)
+                .where(
+                    among(session, table.c.id, ids),
+                    table.c.status == status,
+                    table.c.claimed_by == worker,
+                )
+                .values(dict(values))
+                .returning(table.c.id)
             )
-            .values(dict(values))
         )
+    return written
 
 
 class _IntegerArray(UserDefinedType[str]):
@@ -528,9 +548,9 @@ def _next_step(
     now: datetime,
     retry: RetryPolicy,
     rng: random.Random,
-    events: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """After a failure: try again later, try the next channel now, or give up."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """After a failure: try again later, try the next channel now, or give up; the change
+    and its ledger row."""
     attempts = row.attempts + 1
     next_at: datetime | None = None
     if attempt.reached_only_dead_ends and row.email:
@@ -548,18 +568,16 @@ def _next_step(
             next_at, reason = None, "the window closes before another attempt"
     else:
         reason = f"gave up after {attempts} attempts"
-    events.append(
-        {
-            "checkin_id": row.id,
-            "at": now,
-            "purpose": attempt.item.purpose,
-            "kind": "gave_up" if next_at is None else "retry",
-            "channel": None,
-            "subscription_id": None,
-            "status_code": None,
-            "detail": reason,
-        }
-    )
+    event = {
+        "checkin_id": row.id,
+        "at": now,
+        "purpose": attempt.item.purpose,
+        "kind": "gave_up" if next_at is None else "retry",
+        "channel": None,
+        "subscription_id": None,
+        "status_code": None,
+        "detail": reason,
+    }
     change: dict[str, Any] = {"attempts": attempts}
     if attempt.item.purpose == PROMPT:
         change["next_attempt_at"] = next_at
@@ -567,11 +585,9 @@ def _next_step(
         change["remind_at"] = next_at
     elif next_at is None:
         change["emailed_at"] = now  # the fallback gave up: marked so it is not claimed again
-    return (
-        change
-        if next_at is None or attempt.item.purpose != FALLBACK
-        else {**change, "claimed_until": next_at}
-    )  # the fallback waits by keeping its claim
+    if next_at is not None and attempt.item.purpose == FALLBACK:
+        change["claimed_until"] = next_at  # the fallback waits by keeping its claim
+    return change, event
 
 
 def acknowledge(session: Session, *, checkin: CheckIn, event: str, now: datetime) -> None:
