@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
@@ -372,3 +372,37 @@ def test_a_batchs_ids_are_one_array_the_server_parses_once(session: Session) -> 
     assert "'::integer[]" in condition
     assert "::cstring" not in condition
     assert "::text" not in condition
+
+
+def test_a_claim_looks_its_batch_up_by_primary_key(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer and its own planner")
+    some_checkin_ids(session)
+    session.execute(text("ANALYZE checkins"))
+    sent: list[tuple[str, Any]] = []
+    connection = session.connection()
+
+    def listener(*execution: Any) -> None:  # connection, cursor, statement, parameters, ...
+        sent.append((execution[2], execution[3]))
+
+    event.listen(connection, "before_cursor_execute", listener)
+    try:
+        delivery.claim(
+            session,
+            purpose=delivery.PROMPT,
+            now=NOW + timedelta(days=30),
+            worker="w",
+            limit=1000,
+            lease=timedelta(minutes=2),
+        )
+    finally:
+        event.remove(connection, "before_cursor_execute", listener)
+    [(statement, parameters)] = sent
+
+    # the batch's ids are worked out once, as an array, before the rows are updated: as a
+    # semi-join the planner may read the whole table for them, and history grows without end
+    plan = "\n".join(
+        connection.exec_driver_sql(f"EXPLAIN (COSTS OFF) {statement}", parameters).scalars()
+    )
+    assert "InitPlan" in plan, plan
+    assert "Join" not in plan, plan

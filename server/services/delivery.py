@@ -140,11 +140,17 @@ def claim(
         .order_by(CheckIn.due_at)
         .limit(limit)
     )
+    chosen: ColumnElement[bool]
     if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
+        # the ids as one array (computed once, then looked up by primary key): ``IN (SELECT …)``
+        # may be planned as a join that reads the whole table, history and all
+        locked = candidates.with_for_update(skip_locked=True).scalar_subquery()
+        chosen = CheckIn.id == any_(func.array(locked))
+    else:
+        chosen = CheckIn.id.in_(candidates.scalar_subquery())
     claimed = session.execute(
         update(CheckIn)
-        .where(CheckIn.id.in_(candidates.scalar_subquery()))
+        .where(chosen)
         .values(claimed_until=now + lease, claimed_by=worker)
         .returning(CheckIn.id)
         .execution_options(synchronize_session=False)
