@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from server.extensions import db
-from server.models import CheckIn, PushSubscription, utcnow
+from server.models import PushSubscription, utcnow
 from server.services import delivery
 from server.services.mail import Mailer
 from server.services.push import PushSender, endpoint_policy
@@ -116,9 +116,9 @@ def _run(worker: Worker, purpose: str, now: datetime | None) -> int:
             for future in in_hand:
                 future.cancel()  # not sent at all if the sender has not started it yet
             wait(in_hand)  # nothing of ours in flight any more when the claims are given back
-            _release(
-                session, [checkin_id for batch in held for checkin_id in batch.ids], worker.name
-            )
+            claimed = [item.claimed for batch in held for item in batch.items]
+            delivery.release(session, claimed, worker.name)
+            session.commit()
             raise
     return handled
 
@@ -148,7 +148,9 @@ def _claim(worker: Worker, session: Session, purpose: str, now: datetime | None)
         base_url=config["PUBLIC_BASE_URL"],
         secret=config["SECRET_KEY"],
     )
-    session.commit()  # the claim and its queued ledger rows at once, before anything is sent
+    # the claim and its queued ledger rows at once, before anything is sent (the rows stay
+    # locked while they are prepared: a patient's answer may wait those few milliseconds)
+    session.commit()
     send_until = lease_start + config["CLAIM_LEASE_S"] * (1 - LEASE_SAFETY)
     return _Batch(ids, items, send_until)
 
@@ -168,16 +170,6 @@ def _record(
     )
     session.commit()
     return sum(attempt.channel != "released" for attempt in attempts)
-
-
-def _release(session: Session, ids: list[int], worker_name: str) -> None:
-    """Give back claims this worker could not finish, so another takes them at once."""
-    session.execute(
-        update(CheckIn)
-        .where(delivery.among(session, CheckIn.id, ids), CheckIn.claimed_by == worker_name)
-        .values(claimed_until=None, claimed_by=None)
-    )
-    session.commit()
 
 
 def dispatch_due_checkins(worker: Worker, now: datetime | None = None) -> int:

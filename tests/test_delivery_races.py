@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
@@ -102,24 +102,46 @@ def test_a_lapsed_claim_another_worker_took_is_left_to_it(
     assert ledger_kinds(session, checkin.id) == ["queued", "failed"]  # w1's answer, no retry
 
 
-def claimed_items(session: Session, worker: str) -> list[delivery.Outbound]:
-    """Claim what is due at DUE for ``worker`` and prepare it, as the worker does."""
+def test_a_stale_batch_leaves_a_newer_claim_of_the_same_worker_alone(
+    session: Session, push: PushService
+) -> None:
+    treatment, _ = treated_patient(session, push)
+    [stale] = claimed_items(session, "w1")
+    checkin = checkin_for(treatment, "2h")
+    later = DUE + timedelta(minutes=3)  # w1's first lease has lapsed: it claims the check-in again
+    [fresh] = claimed_items(session, "w1", at=later)
+
+    failed = delivery.Attempt(stale, "push", (PushResult(stale.targets[0].subscription_id, 500),))
+    record(session, [failed], worker="w1")  # the first batch comes back late with a failure
+    session.commit()
+
+    session.expire_all()
+    stored = session.get(CheckIn, checkin.id)
+    assert stored is not None
+    assert (stored.attempts, stored.next_attempt_at) == (0, DUE)  # the old batch wrote nothing
+    assert (stored.claimed_by, stored.claimed_until) == ("w1", fresh.claimed.claimed_until)
+    assert ledger_kinds(session, checkin.id) == ["queued", "failed", "queued"]  # by time
+
+
+def claimed_items(session: Session, worker: str, at: datetime = DUE) -> list[delivery.Outbound]:
+    """Claim what is due ``at`` for ``worker`` and prepare it, as the worker does."""
     ids = delivery.claim(
         session,
         purpose=delivery.PROMPT,
-        now=DUE,
+        now=at,
         worker=worker,
         limit=10,
         lease=timedelta(minutes=2),
     )
     items = delivery.outbound(
-        session, ids, purpose=delivery.PROMPT, now=DUE, base_url="http://testserver", secret="s"
+        session, ids, purpose=delivery.PROMPT, now=at, base_url="http://testserver", secret="s"
     )
     session.commit()
     return items
 
 
 def record(session: Session, attempts: list[delivery.Attempt], *, worker: str) -> None:
+    """Record a batch's attempts at DUE, as the worker does."""
     delivery.record(
         session,
         attempts,
@@ -131,6 +153,7 @@ def record(session: Session, attempts: list[delivery.Attempt], *, worker: str) -
 
 
 def ledger_kinds(session: Session, checkin_id: int) -> list[str]:
+    """The kinds of a check-in's ledger rows, oldest first."""
     return list(
         session.scalars(
             select(DeliveryEvent.kind)

@@ -169,6 +169,7 @@ def _claimed_rows(session: Session, ids: list[int]) -> dict[int, ClaimedRow]:
             checkins.c.expires_at,
             checkins.c.attempts,
             checkins.c.claimed_by,
+            checkins.c.claimed_until,
             checkins.c.remind_at,
             checkins.c.reminder_after_s,
             patients.c.id.label("patient_id"),
@@ -342,9 +343,9 @@ def record(
     """Write the ledger and each check-in's next step, then release this worker's claims.
 
     The next step is worked out from the check-in as claimed, and written only where it still
-    stands so: this worker holds it and its status is unchanged (a patient answering, a
-    clinician cancelling, another worker taking over a lapsed claim all change that). Where it
-    does not, the push services' answers are still written, and this worker's claim given back.
+    stands so: this claim still holds and the status is unchanged (a patient answering, a
+    clinician cancelling, a lapsed claim taken again all change that). Where it does not, the
+    push services' answers are still written, and this claim, if it still holds, given back.
     """
     events: list[dict[str, Any]] = []
     steps: dict[int, dict[str, Any]] = {}  # a retry's or a giving up's ledger row, by check-in
@@ -374,21 +375,17 @@ def record(
                 **change,
                 "_id": row.id,
                 "_status": row.status,
+                "_claimed_until": row.claimed_until,
             }
         )
     written = _apply(session, changes, worker)
     events += [step for checkin_id, step in steps.items() if checkin_id in written]
     _insert_rows(session, _table(DeliveryEvent), events)
-    changed_meanwhile = [change["_id"] for change in changes if change["_id"] not in written]
-    if changed_meanwhile:
-        checkins = _table(CheckIn)
-        session.execute(
-            update(checkins)
-            .where(
-                among(session, checkins.c.id, changed_meanwhile), checkins.c.claimed_by == worker
-            )
-            .values(claimed_until=None, claimed_by=None)
-        )
+    release(
+        session,
+        [attempt.item.claimed for attempt in attempts if attempt.item.checkin_id not in written],
+        worker,
+    )
     if gone:
         session.execute(
             update(PushSubscription)
@@ -398,17 +395,38 @@ def record(
     session.flush()
 
 
+def release(session: Session, claimed: Iterable[ClaimedRow], worker: str) -> None:
+    """Give back this worker's claims of these check-ins, so another worker may take them at
+    once; a claim that lapsed and was taken again since (by any worker) is left alone."""
+    table = _table(CheckIn)
+    leases: dict[datetime, list[int]] = {}
+    for row in claimed:
+        leases.setdefault(row.claimed_until, []).append(row.id)
+    for claimed_until, ids in leases.items():
+        session.execute(
+            update(table)
+            .where(
+                among(session, table.c.id, ids),
+                table.c.claimed_by == worker,
+                table.c.claimed_until == claimed_until,
+            )
+            .values(claimed_until=None, claimed_by=None)
+        )
+
+
 def _apply(session: Session, changes: list[dict[str, Any]], worker: str) -> set[int]:
-    """Write each check-in's next step, but only where this worker still holds it and nobody
-    changed its status meanwhile: the WHERE makes that check and the write one step. Check-ins
-    with the same next step (most of a batch) share one UPDATE. Returns the ids written."""
+    """Write each check-in's next step, but only where this worker still holds this claim of
+    it (a claim is known by its worker and its lease's end) and nobody changed its status
+    meanwhile: the WHERE makes that check and the write one step. Check-ins with the same next
+    step (most of a batch) share one UPDATE. Returns the ids written."""
     table = _table(CheckIn)
     groups: dict[tuple[Any, ...], list[int]] = {}
     for change in changes:
         values = tuple(sorted((key, value) for key, value in change.items() if key[0] != "_"))
-        groups.setdefault((change["_status"], values), []).append(change["_id"])
+        key = (change["_status"], change["_claimed_until"], values)
+        groups.setdefault(key, []).append(change["_id"])
     written: set[int] = set()
-    for (status, values), ids in groups.items():
+    for (status, claimed_until, values), ids in groups.items():
         written.update(
             session.scalars(
                 update(table)
@@ -416,6 +434,7 @@ def _apply(session: Session, changes: list[dict[str, Any]], worker: str) -> set[
                     among(session, table.c.id, ids),
                     table.c.status == status,
                     table.c.claimed_by == worker,
+                    table.c.claimed_until == claimed_until,
                 )
                 .values(dict(values))
                 .returning(table.c.id)
