@@ -374,7 +374,7 @@ def test_a_batchs_ids_are_one_array_the_server_parses_once(session: Session) -> 
     assert "::text" not in condition
 
 
-def test_a_claim_looks_its_batch_up_by_primary_key(session: Session) -> None:
+def test_a_claim_works_out_its_batch_once_not_by_a_join_over_the_table(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite has one writer and its own planner")
     some_checkin_ids(session)

@@ -227,6 +227,19 @@ def test_retry_after_as_a_date_is_honoured(
     assert next_attempt_at >= DUE + timedelta(seconds=850)
 
 
+def test_retry_after_longer_than_the_window_gives_up_on_push(
+    worker: Worker, session: Session, push: PushService, client: FlaskClient
+) -> None:
+    treatment, browser = subscribed_patient(session, push)
+    push.answer(browser, 429, Retry_After=str(24 * 3600))  # libcurl reports it as 6 h
+
+    dispatch_due_checkins(worker, DUE)
+
+    # the window closes two hours after it opens: no retry inside it
+    assert checkin(session, treatment, "2h").next_attempt_at is None
+    assert ledger_steps(client, session, treatment)[-2:] == [("failed", 429), ("gave_up", None)]
+
+
 @pytest.mark.parametrize("value", ["soon", "", "x, 1 Jan 99999999999 0:0:0 GMT", "-5"])
 def test_retry_after_that_is_no_number_nor_date_leaves_the_backoff(
     worker: Worker, session: Session, push: PushService, value: str

@@ -9,7 +9,7 @@ import socket
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import pycurl
 import pytest
@@ -636,6 +636,37 @@ def test_batches_submitted_together_are_each_answered_whole_and_in_order(
     assert sorted(message.subscription for message in push.received) == sorted(
         browser.name for number, browser in enumerate(browsers) if number % 50 != 7
     )
+
+
+def test_sender_is_whole_again_after_encryption_broke_off(
+    small_sender: PushSender, push: PushService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object) -> NoReturn:
+        raise RuntimeError("the encryption broke")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(small_sender, "_encrypted", broken)
+        broken_batch = small_sender.submit([to_browser(push.subscribe())])
+        with pytest.raises(RuntimeError, match="encryption broke"):
+            broken_batch.result(timeout=5)
+
+    browsers = [push.subscribe() for _ in range(3)]
+    results = small_sender.send_all([to_browser(browser) for browser in browsers])
+    assert [result.status_code for result in results] == [201] * 3
+
+
+def test_a_retry_after_is_not_carried_over_to_the_next_answer(
+    small_sender: PushSender, push: PushService
+) -> None:
+    limited, failing = push.subscribe(), push.subscribe()
+    push.answer(limited, 429, Retry_After="600")
+    push.answer(failing, 500)
+
+    [first] = small_sender.send_all([to_browser(limited)])
+    [second] = small_sender.send_all([to_browser(failing)])  # on the handle the first used
+
+    assert (first.status_code, first.retry_after_s) == (429, 600)
+    assert (second.status_code, second.retry_after_s) == (500, None)
 
 
 def test_an_empty_batch_is_answered_at_once(small_sender: PushSender) -> None:

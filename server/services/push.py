@@ -630,7 +630,8 @@ class PushSender:
                         transfer.target.subscription_id,
                         int(handle.getinfo(pycurl.RESPONSE_CODE)),
                         transfer.body.decode(errors="replace"),
-                        # libcurl reads either form of Retry-After (0: none, or none to wait)
+                        # libcurl reads either form of Retry-After (0: none, or none to
+                        # wait) and reports at most 6 hours: a longer wait is taken as 6 h
                         handle.getinfo(pycurl.RETRY_AFTER) or None,
                     ),
                 )
