@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -10,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import event, select, text
+from sqlalchemy import Connection, event, select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
@@ -351,17 +353,9 @@ def test_a_batchs_ids_are_one_array_the_server_parses_once(session: Session) -> 
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite binds each id as its own parameter")
     wanted, _ = some_checkin_ids(session)
-    sent: list[tuple[str, Any]] = []
     connection = session.connection()
-
-    def listener(*execution: Any) -> None:  # connection, cursor, statement, parameters, ...
-        sent.append((execution[2], execution[3]))
-
-    event.listen(connection, "before_cursor_execute", listener)
-    try:
+    with statements_sent(connection) as sent:
         session.execute(select(CheckIn.id).where(delivery.among(session, CheckIn.id, wanted)))
-    finally:
-        event.remove(connection, "before_cursor_execute", listener)
     [(statement, parameters)] = sent
 
     # the statement as sent, with the parameters as sent: the plan holds the array as one
@@ -379,14 +373,8 @@ def test_a_claim_works_out_its_batch_once_not_by_a_join_over_the_table(session: 
         pytest.skip("SQLite has one writer and its own planner")
     some_checkin_ids(session)
     session.execute(text("ANALYZE checkins"))
-    sent: list[tuple[str, Any]] = []
     connection = session.connection()
-
-    def listener(*execution: Any) -> None:  # connection, cursor, statement, parameters, ...
-        sent.append((execution[2], execution[3]))
-
-    event.listen(connection, "before_cursor_execute", listener)
-    try:
+    with statements_sent(connection) as sent:
         delivery.claim(
             session,
             purpose=delivery.PROMPT,
@@ -395,8 +383,6 @@ def test_a_claim_works_out_its_batch_once_not_by_a_join_over_the_table(session: 
             limit=1000,
             lease=timedelta(minutes=2),
         )
-    finally:
-        event.remove(connection, "before_cursor_execute", listener)
     [(statement, parameters)] = sent
 
     # the batch's ids are worked out once, as an array, before the rows are updated: as a
@@ -406,3 +392,18 @@ def test_a_claim_works_out_its_batch_once_not_by_a_join_over_the_table(session: 
     )
     assert "InitPlan" in plan, plan
     assert "Join" not in plan, plan
+
+
+@contextmanager
+def statements_sent(connection: Connection) -> Iterator[list[tuple[str, Any]]]:
+    """Each statement a connection sends meanwhile, with its parameters, as sent."""
+    sent: list[tuple[str, Any]] = []
+
+    def listener(*execution: Any) -> None:  # connection, cursor, statement, parameters, ...
+        sent.append((execution[2], execution[3]))
+
+    event.listen(connection, "before_cursor_execute", listener)
+    try:
+        yield sent
+    finally:
+        event.remove(connection, "before_cursor_execute", listener)

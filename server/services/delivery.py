@@ -405,13 +405,22 @@ def release(session: Session, claimed: Iterable[ClaimedRow], worker: str) -> Non
     for claimed_until, ids in leases.items():
         session.execute(
             update(table)
-            .where(
-                among(session, table.c.id, ids),
-                table.c.claimed_by == worker,
-                table.c.claimed_until == claimed_until,
-            )
+            .where(_still_held(session, ids, worker, claimed_until))
             .values(claimed_until=None, claimed_by=None)
         )
+
+
+def _still_held(
+    session: Session, ids: list[int], worker: str, claimed_until: datetime
+) -> ColumnElement[bool]:
+    """These check-ins, where this claim of them still holds (a claim is known by its worker
+    and its lease's end)."""
+    table = _table(CheckIn)
+    return and_(
+        among(session, table.c.id, ids),
+        table.c.claimed_by == worker,
+        table.c.claimed_until == claimed_until,
+    )
 
 
 def _apply(session: Session, changes: list[dict[str, Any]], worker: str) -> set[int]:
@@ -430,12 +439,7 @@ def _apply(session: Session, changes: list[dict[str, Any]], worker: str) -> set[
         written.update(
             session.scalars(
                 update(table)
-                .where(
-                    among(session, table.c.id, ids),
-                    table.c.status == status,
-                    table.c.claimed_by == worker,
-                    table.c.claimed_until == claimed_until,
-                )
+                .where(_still_held(session, ids, worker, claimed_until), table.c.status == status)
                 .values(dict(values))
                 .returning(table.c.id)
             )
