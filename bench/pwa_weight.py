@@ -39,7 +39,7 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 def open_checkin_link(base_url: str, secret: str) -> str:
     """A patient with a check-in open now, and the e-mailed link that opens it."""
     now = datetime.now(UTC)
-    clinic = create_clinic(db.session(), name="Bench clinic")
+    clinic = create_clinic(db.session(), name="Bench clinic", timezone="America/Vancouver")
     clinician = create_clinician(
         db.session(), clinic=clinic, email="bench@example.org", password="bench-password-1"
     )

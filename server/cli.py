@@ -34,19 +34,33 @@ def _fail_cleanly(error: DomainError) -> NoReturn:
 @click.option("--admin-email", required=True, help="E-mail of the clinic's first admin.")
 @click.option("--password", help="The admin's password; generated and printed once if left out.")
 @click.option(
+    "--timezone", required=True, help="The clinic's IANA time zone, such as Australia/Sydney."
+)
+@click.option("--phone", help="The phone patients call, shown in their app and advice.")
+@click.option(
     "--emergency-number",
-    default="911",
-    show_default=True,
-    help="Shown to patients in red-flag advice.",
+    help="For patients in the clinic's own country, instead of that country's usual number "
+    "(000 in Australia, 911 in the US and Canada, ...).",
 )
 def create_clinic_command(
-    name: str, admin_email: str, password: str | None, emergency_number: str
+    name: str,
+    admin_email: str,
+    password: str | None,
+    timezone: str,
+    phone: str | None,
+    emergency_number: str | None,
 ) -> None:
     """Create a clinic with its first admin clinician."""
     generated = password is None
     password = password or new_password()
     try:
-        clinic = create_clinic(db.session(), name=name, emergency_number=emergency_number)
+        clinic = create_clinic(
+            db.session(),
+            name=name,
+            timezone=timezone,
+            phone=phone,
+            emergency_number=emergency_number,
+        )
         admin = create_clinician(
             db.session(), clinic=clinic, email=admin_email, password=password, role="admin"
         )

@@ -85,7 +85,6 @@ class Config:
     TESTING: bool = False
     PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
     ENROLMENT_TTL_HOURS: int = 72
-    EMERGENCY_NUMBER: str = "911"
     # 64 KB: a check-in answer is a few hundred bytes; anything larger is a mistake or an attack
     MAX_CONTENT_LENGTH: int = 64 * 1024
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = field(default_factory=dict)
@@ -183,7 +182,6 @@ class Config:
             ENV_NAME=env_name,
             PUBLIC_BASE_URL=env.get("PUBLIC_BASE_URL", cls.PUBLIC_BASE_URL).rstrip("/"),
             ENROLMENT_TTL_HOURS=int(env.get("ENROLMENT_TTL_HOURS", cls.ENROLMENT_TTL_HOURS)),
-            EMERGENCY_NUMBER=env.get("EMERGENCY_NUMBER", cls.EMERGENCY_NUMBER),
             EXPIRE_INTERVAL_S=int(env.get("EXPIRE_INTERVAL_S", cls.EXPIRE_INTERVAL_S)),
             OFFLINE_ANSWER_GRACE_HOURS=int(
                 env.get("OFFLINE_ANSWER_GRACE_HOURS", cls.OFFLINE_ANSWER_GRACE_HOURS)

@@ -33,9 +33,15 @@ NOW = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
 # --- clinics, patients, treatments -------------------------------------------------------------
 
 
-def make_clinic(session: Session, name: str = "Harbour Physio", **overrides: Any) -> Clinic:
-    """A clinic."""
-    return create_clinic(session, name=name, **overrides)
+def make_clinic(
+    session: Session,
+    name: str = "Harbour Physio",
+    *,
+    timezone: str = "America/Vancouver",
+    **overrides: Any,
+) -> Clinic:
+    """A clinic (in Vancouver unless ``timezone=`` says otherwise)."""
+    return create_clinic(session, name=name, timezone=timezone, **overrides)
 
 
 def make_clinician(

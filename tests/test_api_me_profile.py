@@ -12,16 +12,18 @@ from server.services.answers import answer_checkin
 from tests.factories import (
     checkin_for,
     enrolled_headers,
+    make_clinic,
     make_clinician,
     make_patient,
     make_treatment,
 )
 
 
-def test_me_tells_the_app_the_clinic_emergency_number_and_email_fallback(
+def test_me_tells_the_app_whom_to_call_and_the_email_fallback(
     client: FlaskClient, session: Session
 ) -> None:
-    clinician = make_clinician(session)
+    clinic = make_clinic(session, phone="+1 604 555 0142")
+    clinician = make_clinician(session, clinic)
     patient = make_patient(session, clinician, display_name="Sam", email="sam@example.org")
     headers = enrolled_headers(session, clinician, patient)
     body = client.get("/api/v1/me", headers=headers).get_json()
@@ -29,9 +31,34 @@ def test_me_tells_the_app_the_clinic_emergency_number_and_email_fallback(
         "display_name": "Sam",
         "clinic": "Harbour Physio",
         "emergency_number": "911",
+        "emergency": {"display": "911", "tel": "911"},
+        "clinic_phone": {"display": "(604) 555-0142", "tel": "+16045550142"},
         "has_email": True,
         "next_checkin_at": None,
     }
+
+
+def test_a_patient_in_sydney_is_told_000_and_the_clinics_number_from_abroad(
+    client: FlaskClient, session: Session
+) -> None:
+    clinic = make_clinic(session, phone="+1 604 555 0142", emergency_number="604-555-0199")
+    clinician = make_clinician(session, clinic)
+    patient = make_patient(session, clinician, timezone="Australia/Sydney")
+    headers = enrolled_headers(session, clinician, patient)
+    body = client.get("/api/v1/me", headers=headers).get_json()
+    assert body["emergency_number"] == "000"
+    assert body["emergency"] == {"display": "000", "tel": "000"}
+    assert body["clinic_phone"] == {"display": "+1 604-555-0142", "tel": "+16045550142"}
+
+
+def test_with_no_number_known_me_says_null_rather_than_another_countrys(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician = make_clinician(session, make_clinic(session, timezone="UTC"))
+    patient = make_patient(session, clinician, timezone="Etc/GMT-3")
+    headers = enrolled_headers(session, clinician, patient)
+    body = client.get("/api/v1/me", headers=headers).get_json()
+    assert (body["emergency_number"], body["emergency"], body["clinic_phone"]) == (None, None, None)
 
 
 def test_me_needs_a_patient_token(client: FlaskClient, session: Session) -> None:

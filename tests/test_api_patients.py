@@ -97,6 +97,61 @@ def test_null_quiet_hours_are_stored_as_none(client: FlaskClient, session: Sessi
     assert (patient.quiet_start, patient.quiet_end) == (None, None)
 
 
+def test_a_patients_country_defaults_to_their_time_zones(
+    client: FlaskClient, session: Session
+) -> None:
+    headers = bearer(session, make_clinician(session))
+
+    body = post_patient(client, headers, timezone="Australia/Sydney").get_json()
+
+    assert (body["country"], body["emergency_number"]) == ("AU", "000")
+    assert session.get(Patient, body["id"]).country is None  # type: ignore[union-attr]
+
+
+def test_a_country_given_at_registration_names_the_number(
+    client: FlaskClient, session: Session
+) -> None:
+    headers = bearer(session, make_clinician(session))
+
+    body = post_patient(client, headers, timezone="Europe/Berlin", country="gb").get_json()
+
+    assert (body["country"], body["emergency_number"]) == ("GB", "999")
+
+
+def test_a_patients_own_number_and_country_can_be_changed_and_cleared(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician = make_clinician(session)
+    patient = make_patient(session, clinician, timezone="Europe/Berlin")
+    headers, url = bearer(session, clinician), f"{PATIENTS_URL}/{patient.id}"
+
+    own = client.patch(url, headers=headers, json={"country": "CH", "emergency_number": "112"})
+    assert (own.get_json()["country"], own.get_json()["emergency_number"]) == ("CH", "112")
+    cleared = client.patch(url, headers=headers, json={"emergency_number": None})
+    assert cleared.get_json()["emergency_number"] == "144"  # Switzerland's ambulance
+    from_zone = client.patch(url, headers=headers, json={"country": None})
+    assert (from_zone.get_json()["country"], from_zone.get_json()["emergency_number"]) == (
+        "DE",
+        "112",
+    )
+
+
+def test_a_country_that_is_not_an_iso_code_is_rejected(
+    client: FlaskClient, session: Session
+) -> None:
+    headers = bearer(session, make_clinician(session))
+    assert_rejected(post_patient(client, headers, country="XX"), "country")
+    assert_rejected(post_patient(client, headers, country="Australia"), "country")
+
+
+def test_an_emergency_number_that_cannot_be_dialled_is_rejected(
+    client: FlaskClient, session: Session
+) -> None:
+    headers = bearer(session, make_clinician(session))
+    assert_rejected(post_patient(client, headers, emergency_number="call 000"), "emergency_number")
+    assert session.scalars(select(Patient)).all() == []
+
+
 def test_missing_code_is_rejected(client: FlaskClient, session: Session) -> None:
     headers = bearer(session, make_clinician(session))
 

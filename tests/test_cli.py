@@ -12,10 +12,12 @@ from server.services import analytics
 from server.services.clinics import authenticate
 from tests.factories import count_rows
 
+IN_SYDNEY = ["--timezone", "Australia/Sydney"]
+
 
 def test_create_clinic_prints_a_generated_password_once(app: Flask, session: Session) -> None:
     result = app.test_cli_runner().invoke(
-        args=["create-clinic", "Harbour Physio", "--admin-email", "Lead@Example.org"]
+        args=["create-clinic", "Harbour Physio", "--admin-email", "Lead@Example.org", *IN_SYDNEY]
     )
     assert result.exit_code == 0, result.output
     password = result.output.split("Generated password (shown once): ")[1].strip()
@@ -26,7 +28,15 @@ def test_create_clinic_prints_a_generated_password_once(app: Flask, session: Ses
 
 def test_create_clinic_with_a_given_password_prints_none(app: Flask, session: Session) -> None:
     result = app.test_cli_runner().invoke(
-        args=["create-clinic", "Harbour", "--admin-email", "a@example.org", "--password", "x" * 12]
+        args=[
+            "create-clinic",
+            "Harbour",
+            "--admin-email",
+            "a@example.org",
+            *IN_SYDNEY,
+            "--password",
+            "x" * 12,
+        ]
     )
     assert result.exit_code == 0, result.output
     assert "x" * 12 not in result.output
@@ -35,8 +45,10 @@ def test_create_clinic_with_a_given_password_prints_none(app: Flask, session: Se
 
 def test_create_clinic_twice_fails_cleanly(app: Flask, session: Session) -> None:
     runner = app.test_cli_runner()
-    runner.invoke(args=["create-clinic", "Harbour", "--admin-email", "a@example.org"])
-    result = runner.invoke(args=["create-clinic", "Harbour", "--admin-email", "b@example.org"])
+    runner.invoke(args=["create-clinic", "Harbour", "--admin-email", "a@example.org", *IN_SYDNEY])
+    result = runner.invoke(
+        args=["create-clinic", "Harbour", "--admin-email", "b@example.org", *IN_SYDNEY]
+    )
     assert result.exit_code != 0
     assert "a clinic with that name exists" in result.output
     assert count_rows(session, Clinician) == 1
@@ -46,7 +58,7 @@ def test_create_token_prints_a_working_token_on_its_last_line(
     app: Flask, session: Session, client: FlaskClient
 ) -> None:
     runner = app.test_cli_runner()
-    runner.invoke(args=["create-clinic", "Harbour", "--admin-email", "a@example.org"])
+    runner.invoke(args=["create-clinic", "Harbour", "--admin-email", "a@example.org", *IN_SYDNEY])
     result = runner.invoke(args=["create-token", "a@example.org"])
     assert result.exit_code == 0, result.output
     token = result.output.strip().splitlines()[-1]
@@ -100,7 +112,7 @@ def test_demo_makes_every_comparison_chart_meaningful(app: Flask, session: Sessi
 
 def test_demo_if_empty_skips_a_database_with_a_clinic(app: Flask, session: Session) -> None:
     runner = app.test_cli_runner()
-    runner.invoke(args=["create-clinic", "Harbour", "--admin-email", "a@example.org"])
+    runner.invoke(args=["create-clinic", "Harbour", "--admin-email", "a@example.org", *IN_SYDNEY])
     result = runner.invoke(args=["demo", "--if-empty"])
     assert "no demo data loaded" in result.output
     assert count_rows(session, Clinic) == 1

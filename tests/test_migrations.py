@@ -12,12 +12,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 
 from server import create_app
 from server.config import Config
 from server.extensions import db
-from server.models import Answer, Base, Treatment, TreatmentOutcome
+from server.models import Answer, Base, Clinic, Patient, Treatment, TreatmentOutcome
 from server.services.answers import answer_checkin
 from tests.databases import POSTGRES_UNAVAILABLE, drop_postgres_database, postgres_database
 from tests.factories import (
@@ -128,3 +128,28 @@ def test_upgrade_gives_answers_already_stored_their_treatment_and_grouping(
     }
     assert stored == {(*row, clinic_of[row[1]]) for row in expected}
     assert len(set(clinic_of.values())) == 2
+
+
+def test_upgrade_gives_clinics_their_patients_zone_and_keeps_every_patient(
+    empty_app: Flask,
+) -> None:
+    upgrade()
+    session = db.session()
+    sydney = make_clinician(session, make_clinic(session, name="Bondi Physio"))
+    for code, zone in (("A", "Australia/Sydney"), ("B", "Australia/Sydney"), ("C", "UTC")):
+        make_patient(session, sydney, code=code, timezone=zone)
+    own_number = make_clinic(session, name="Zurich Physio", emergency_number="144")
+    make_clinic(session, name="Empty Physio")
+    session.commit()
+    # before 0008, every clinic had a number: the old default 911 unless one was given
+    downgrade(revision="0007")
+
+    upgrade()  # on SQLite this rebuilds `clinics`, which every patient references
+
+    db.session.expire_all()
+    clinics = {clinic.name: clinic for clinic in db.session.scalars(select(Clinic))}
+    assert clinics["Bondi Physio"].timezone == "Australia/Sydney"
+    assert clinics["Empty Physio"].timezone == "UTC"
+    assert clinics["Bondi Physio"].emergency_number is None  # was the default, never a choice
+    assert clinics[own_number.name].emergency_number == "144"
+    assert db.session.scalar(select(func.count()).select_from(Patient)) == 3

@@ -324,6 +324,41 @@ def test_enrol_with_an_unknown_time_zone_is_refused(client: FlaskClient, session
     assert count_rows(session, Patient) == 0
 
 
+def test_enrol_records_a_country_other_than_the_time_zones(
+    client: FlaskClient, session: Session
+) -> None:
+    sign_in_pages(client, make_clinician(session))
+    page = client.get("/clinic/patients/new").get_data(as_text=True)
+    assert '<option value="">The country of their time zone</option>' in page
+    assert '<option value="AU">Australia</option>' in page
+
+    post_form(
+        client,
+        "/clinic/patients/new",
+        "/clinic/patients/new",
+        {"code": "P-7", "timezone": "UTC", "country": "AU"},
+    )
+
+    assert session.scalars(select(Patient.country)).one() == "AU"
+
+
+def test_enrol_with_an_unknown_country_is_refused_by_the_field(
+    client: FlaskClient, session: Session
+) -> None:
+    sign_in_pages(client, make_clinician(session))
+
+    response = post_form(
+        client,
+        "/clinic/patients/new",
+        "/clinic/patients/new",
+        {"code": "P-8", "timezone": "UTC", "country": "XX"},
+    )
+
+    assert response.status_code == 422
+    assert re.search(r'id="country-error">.*ISO 3166', response.get_data(as_text=True))
+    assert count_rows(session, Patient) == 0
+
+
 def test_new_enrolment_link_replaces_the_old_one(client: FlaskClient, session: Session) -> None:
     clinician = make_clinician(session)
     patient = make_patient(session, clinician, quiet_hours=None)

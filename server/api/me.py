@@ -20,6 +20,7 @@ from server.services.answers import (
     next_checkin_at,
     patient_checkin,
 )
+from server.services.contacts import contacts_for
 from server.services.delivery import acknowledge
 from server.services.enrolment import enrol
 from server.services.history import recovery_history
@@ -82,10 +83,13 @@ class Me(MethodView):
         """Who this device belongs to, and what the app should say about reaching them."""
         session = db.session()
         patient = current_patient()
+        contacts = contacts_for(patient)
         body = {
             "display_name": patient.display_name,
             "clinic": patient.clinic.name,
-            "emergency_number": patient.clinic.emergency_number,
+            "emergency_number": contacts.emergency.display if contacts.emergency else None,
+            "emergency": contacts.emergency,
+            "clinic_phone": contacts.clinic,
             "has_email": patient.email is not None,
             "next_checkin_at": next_checkin_at(session, patient_id=patient.id, now=utcnow()),
         }

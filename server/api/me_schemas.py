@@ -137,12 +137,24 @@ class DeliveryAckSchema(ma.Schema):
     event = ma.fields.String(required=True, validate=ma.validate.OneOf(["shown", "opened"]))
 
 
+class PhoneSchema(ma.Schema):
+    """A phone number as the patient reads it, and as a ``tel:`` link dials it."""
+
+    display = ma.fields.String()
+    tel = ma.fields.String()
+
+
 class MeSchema(ma.Schema):
     """The enrolled patient, as the app greets them."""
 
     display_name = ma.fields.String(allow_none=True)
     clinic = ma.fields.String()
-    emergency_number = ma.fields.String()
+    emergency_number = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "the number to call where the patient is; null: not known"},
+    )
+    emergency = ma.fields.Nested(PhoneSchema, allow_none=True)
+    clinic_phone = ma.fields.Nested(PhoneSchema, allow_none=True)
     has_email = ma.fields.Boolean(metadata={"description": "prompts can fall back to e-mail"})
     next_checkin_at = ma.fields.AwareDateTime(allow_none=True)
 

@@ -4,6 +4,8 @@ from typing import Any
 
 import marshmallow as ma
 
+from server.services.contacts import emergency_number, patient_country
+
 CODE = ma.validate.Regexp(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
     error="1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
@@ -31,6 +33,19 @@ class PatientCreateSchema(ma.Schema):
     )
     display_name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
+    country = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(2, 2),
+        metadata={
+            "description": "ISO 3166 code such as AU; null or absent: the country of the time zone",
+            "example": "AU",
+        },
+    )
+    emergency_number = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(max=20),
+        metadata={"description": "this patient's own; null: their country's (or the clinic's)"},
+    )
 
 
 class PatientUpdateSchema(PatientCreateSchema):
@@ -55,6 +70,18 @@ class PatientSchema(ma.Schema):
     timezone = ma.fields.String(dump_only=True)
     quiet_hours = ma.fields.Method("dump_quiet_hours", dump_only=True, allow_none=True)
     email = ma.fields.String(dump_only=True, allow_none=True)
+    country = ma.fields.Function(
+        patient_country,
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "as set, else the country of the time zone; null: not known"},
+    )
+    emergency_number = ma.fields.Function(
+        emergency_number,
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "the number the patient's advice names; null: not known"},
+    )
     created_at = ma.fields.AwareDateTime(dump_only=True)
 
     def dump_quiet_hours(self, patient: Any) -> dict[str, str] | None:

@@ -32,7 +32,14 @@ class Clinic(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    emergency_number: Mapped[str] = mapped_column(String(20), default="911")
+    # the phone patients call, in E.164 (+61299990000); NULL until the clinic gives one
+    phone: Mapped[str | None] = mapped_column(String(20))
+    timezone: Mapped[str] = mapped_column(String(64))
+    # {"mon": [["08:00", "18:00"]], ...}: local opening intervals per weekday; NULL: not given
+    opening_hours: Mapped[dict[str, list[list[str]]] | None] = mapped_column(JSON)
+    # NULL: each patient is told their own country's number (server/protocols/countries.toml);
+    # set: the number for the clinic's own country, which patients there are told instead
+    emergency_number: Mapped[str | None] = mapped_column(String(20))
     network_id: Mapped[int | None] = mapped_column(
         ForeignKey("networks.id", ondelete="SET NULL"), index=True
     )

@@ -26,6 +26,10 @@ class Patient(Base):
     quiet_start: Mapped[time | None]
     quiet_end: Mapped[time | None]
     email: Mapped[str | None] = mapped_column(String(254))
+    # ISO 3166 code; NULL: the country of the patient's time zone
+    country: Mapped[str | None] = mapped_column(String(2))
+    # NULL: the number of the patient's country (or the clinic's own, when set, for its country)
+    emergency_number: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     clinic: Mapped[Clinic] = relationship()

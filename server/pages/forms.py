@@ -98,6 +98,7 @@ class EnrolForm(FormSchema):
     code = ma.fields.String(required=True, validate=CODE)
     display_name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
     timezone = ma.fields.String(required=True, validate=ma.validate.Length(1, 64))
+    country = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2))
     email = ma.fields.Email(load_default=None, validate=ma.validate.Length(max=254))
 
 

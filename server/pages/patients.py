@@ -18,6 +18,7 @@ from server.charts.patient import MEASURES, recovery_figure, recovery_rows, reco
 from server.errors import DomainError
 from server.extensions import db
 from server.models import Patient, utcnow
+from server.protocols.countries import countries
 from server.services.enrolment import EnrolmentLink, issue_enrolment
 from server.services.patient_search import search_patients
 from server.services.patients import create_patient, get_patient
@@ -133,6 +134,7 @@ def _enrol_page(
         errors=errors,
         fields=fields,
         zones=COMMON_TIMEZONES,
+        countries=sorted(countries().values(), key=lambda country: country.name),
         default_zone=default_zone or "UTC",
         zone_from_browser=default_zone is None,
     )

@@ -17,6 +17,7 @@ from server.models.treatments import OPEN_STATUSES
 from server.protocols import Value, item_bank
 from server.services import outcomes
 from server.services.audit import record_event
+from server.services.contacts import emergency_words
 from server.services.red_flags import Flag, evaluate, flags_for, raise_alerts
 
 # what a clinician may back-enter: answers collected by phone, on paper or in clinic
@@ -290,7 +291,7 @@ def _store_response(
     )
     session.flush()
     outcomes.refresh(session, [treatment.id])
-    flags = flags_for(rule_ids, emergency_number=treatment.patient.clinic.emergency_number)
+    flags = flags_for(rule_ids, emergency_number=emergency_words(treatment.patient))
     raise_alerts(session, treatment=treatment, response=response, flags=flags, now=now)
     return response
 
@@ -300,7 +301,7 @@ def _result(
 ) -> AnswerResult:
     # the flags come from the stored rule ids, so a replay shows exactly the first advice
     patient = response.treatment.patient
-    flags = flags_for(response.flagged_rules, emergency_number=patient.clinic.emergency_number)
+    flags = flags_for(response.flagged_rules, emergency_number=emergency_words(patient))
     upcoming = next_checkin_at(session, patient_id=patient.id, now=now)
     return AnswerResult(response, flags, is_replay, upcoming)
 

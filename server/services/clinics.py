@@ -2,26 +2,114 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from itertools import pairwise
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from server.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from server.models import ApiToken, Clinic, Clinician
 from server.models.clinics import CLINICIAN_ROLES
+from server.protocols.countries import country_of_zone
 from server.services.audit import record_event
+from server.services.contacts import check_emergency_number, check_phone
 from server.services.credentials import hash_password, new_token, token_digest, verify_password
+from server.services.zones import check_timezone
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+OpeningHours = dict[str, list[tuple[time, time]]]
 
 
-def create_clinic(session: Session, *, name: str, emergency_number: str = "911") -> Clinic:
-    """A new clinic; names are unique."""
+def create_clinic(
+    session: Session,
+    *,
+    name: str,
+    timezone: str,
+    phone: str | None = None,
+    emergency_number: str | None = None,
+    opening_hours: OpeningHours | None = None,
+) -> Clinic:
+    """A new clinic; names are unique. With no emergency number of its own, each patient is
+    told the number of their own country."""
     if session.scalar(select(Clinic).filter_by(name=name)) is not None:
         raise Conflict("a clinic with that name exists", field="name")
-    clinic = Clinic(name=name, emergency_number=emergency_number)
+    clinic = Clinic(name=name, timezone=check_timezone(timezone))
+    _set_contacts(
+        clinic,
+        {"phone": phone, "emergency_number": emergency_number, "opening_hours": opening_hours},
+    )
     session.add(clinic)
     session.flush()
     return clinic
+
+
+CLINIC_SETTINGS = ("name", "timezone", "phone", "emergency_number", "opening_hours")
+
+
+def update_clinic(
+    session: Session, *, clinician: Clinician, changes: dict[str, Any], now: datetime
+) -> Clinic:
+    """Change the clinic's settings (admins only); each change is audited, old and new value."""
+    if not clinician.is_admin:
+        raise Forbidden("only a clinic admin can change the clinic's settings")
+    clinic = clinician.clinic
+    before = {name: getattr(clinic, name) for name in CLINIC_SETTINGS}
+    if "name" in changes and changes["name"] != clinic.name:
+        taken = session.scalar(select(Clinic.id).filter_by(name=changes["name"]))
+        if taken is not None:
+            raise Conflict("a clinic with that name exists", field="name")
+        clinic.name = changes["name"]
+    if "timezone" in changes:
+        clinic.timezone = check_timezone(changes["timezone"])
+    _set_contacts(clinic, changes)
+    for name in CLINIC_SETTINGS:
+        if getattr(clinic, name) != before[name]:
+            record_event(
+                session,
+                clinic_id=clinic.id,
+                actor=f"clinician:{clinician.id}",
+                action="clinic.updated",
+                target=f"clinic:{clinic.id}",
+                at=now,
+                details={"field": name, "old": before[name], "new": getattr(clinic, name)},
+            )
+    session.flush()
+    return clinic
+
+
+def _set_contacts(clinic: Clinic, changes: dict[str, Any]) -> None:
+    """Phone, emergency number and opening hours, each checked; those not in ``changes`` stay."""
+    if "phone" in changes:
+        clinic.phone = check_phone(changes["phone"], country=country_of_zone(clinic.timezone))
+    if "emergency_number" in changes:
+        clinic.emergency_number = check_emergency_number(
+            changes["emergency_number"], field="emergency_number"
+        )
+    if "opening_hours" in changes:
+        clinic.opening_hours = check_opening_hours(changes["opening_hours"])
+
+
+def check_opening_hours(hours: OpeningHours | None) -> dict[str, list[list[str]]] | None:
+    """Opening hours as stored: each weekday's intervals, in order and apart; None: not given."""
+    if hours is None:
+        return None
+    errors: dict[str, list[str]] = {}
+    stored: dict[str, list[list[str]]] = {}
+    for day in WEEKDAYS:
+        intervals = sorted(hours.get(day, []))
+        if any(opens >= closes for opens, closes in intervals):
+            errors[f"opening_hours.{day}"] = ["each interval must close after it opens"]
+        elif any(later[0] < earlier[1] for earlier, later in pairwise(intervals)):
+            errors[f"opening_hours.{day}"] = ["the intervals overlap"]
+        stored[day] = [[f"{opens:%H:%M}", f"{closes:%H:%M}"] for opens, closes in intervals]
+    unknown = sorted(set(hours) - set(WEEKDAYS))
+    if unknown:
+        errors["opening_hours"] = [f"unknown days {unknown}; use {', '.join(WEEKDAYS)}"]
+    if errors:
+        raise InvalidInput("the opening hours are not valid; see errors", errors=errors)
+    return stored
 
 
 def create_clinician(

@@ -59,7 +59,17 @@ def load_demo(session: Session, *, now: datetime, seed: int = 20261124) -> str:
     if session.scalar(select(Clinic).filter_by(name=DEMO_CLINIC)) is not None:
         return f"{DEMO_CLINIC!r} is already loaded; nothing added."
     rng = random.Random(seed)
-    clinic = create_clinic(session, name=DEMO_CLINIC, emergency_number="911")
+    weekday = [(time(8, 0), time(18, 0))]
+    clinic = create_clinic(
+        session,
+        name=DEMO_CLINIC,
+        timezone="America/Vancouver",
+        phone="+1 604 555 0142",  # 555-01xx: reserved for fiction, never a real line
+        opening_hours={
+            **dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), weekday),
+            "sat": [(time(9, 0), time(13, 0))],
+        },
+    )
     clinicians = [
         create_clinician(
             session, clinic=clinic, email=email, password=DEMO_PASSWORD, role=role, name=name

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from functools import cache
 from typing import Any
-from zoneinfo import available_timezones
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,21 +11,12 @@ from sqlalchemy.orm import Session
 from server.errors import Conflict, InvalidInput, NotFound
 from server.models import Clinician, Patient
 from server.services.audit import record_event
+from server.services.contacts import check_country, check_emergency_number
 from server.services.scheduling import reschedule_patient
+from server.services.zones import check_timezone
 
 DEFAULT_QUIET_HOURS = (time(22, 0), time(8, 0))
 _UNSET: Any = object()
-
-
-@cache
-def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def _check_timezone(name: str) -> str:
-    if name not in _zones():
-        raise InvalidInput("not an IANA time zone such as 'America/Vancouver'", field="timezone")
-    return name
 
 
 def _check_quiet_hours(quiet_hours: dict[str, time] | None) -> tuple[time | None, time | None]:
@@ -51,8 +40,11 @@ def create_patient(
     quiet_hours: dict[str, time] | None = _UNSET,
     display_name: str | None = None,
     email: str | None = None,
+    country: str | None = None,
+    emergency_number: str | None = None,
 ) -> Patient:
-    """Register a patient of the clinician's clinic; quiet hours default to 22:00-08:00."""
+    """Register a patient of the clinician's clinic; quiet hours default to 22:00-08:00, the
+    country to the one of their time zone."""
     if quiet_hours is _UNSET:
         quiet_hours = {"start": DEFAULT_QUIET_HOURS[0], "end": DEFAULT_QUIET_HOURS[1]}
     start, end = _check_quiet_hours(quiet_hours)
@@ -62,11 +54,13 @@ def create_patient(
     patient = Patient(
         clinic_id=clinician.clinic_id,
         code=code,
-        timezone=_check_timezone(timezone),
+        timezone=check_timezone(timezone),
         quiet_start=start,
         quiet_end=end,
         display_name=display_name,
         email=email,
+        country=check_country(country),
+        emergency_number=check_emergency_number(emergency_number, field="emergency_number"),
         created_at=now,
     )
     session.add(patient)
@@ -93,7 +87,7 @@ def update_patient(
     """Change a patient's details; a new time zone or quiet hours re-plans unsent check-ins."""
     replan = False
     if "timezone" in changes and changes["timezone"] != patient.timezone:
-        patient.timezone = _check_timezone(changes["timezone"])
+        patient.timezone = check_timezone(changes["timezone"])
         replan = True
     if "quiet_hours" in changes:
         start, end = _check_quiet_hours(changes["quiet_hours"])
@@ -102,6 +96,12 @@ def update_patient(
     for name in ("display_name", "email"):
         if name in changes:
             setattr(patient, name, changes[name])
+    if "country" in changes:
+        patient.country = check_country(changes["country"])
+    if "emergency_number" in changes:
+        patient.emergency_number = check_emergency_number(
+            changes["emergency_number"], field="emergency_number"
+        )
     if replan:
         reschedule_patient(session, patient, now=now)
     record_event(
