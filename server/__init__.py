@@ -10,7 +10,18 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import pages
-from server.api import alerts, analytics, auth, exports, me, patients, protocols, push, treatments
+from server.api import (
+    alerts,
+    analytics,
+    auth,
+    clinic,
+    exports,
+    me,
+    patients,
+    protocols,
+    push,
+    treatments,
+)
 from server.cli import bp as cli_bp
 from server.config import REPO_ROOT, Config
 from server.errors import register_error_handlers
@@ -42,6 +53,7 @@ def create_app(config: Config | None = None) -> Flask:
     api.init_app(app)
     for blueprint in (
         auth.blp,
+        clinic.blp,
         patients.blp,
         treatments.blp,
         alerts.blp,

@@ -1,0 +1,86 @@
+"""Schemas of the clinic resource."""
+
+from typing import Any
+
+import marshmallow as ma
+
+from server.services.clinics import WEEKDAYS
+
+TIME = "%H:%M"
+
+
+class IntervalSchema(ma.Schema):
+    """One stretch of a day the clinic is open, local time."""
+
+    opens = ma.fields.Time(format=TIME, required=True, metadata={"example": "08:00"})
+    closes = ma.fields.Time(format=TIME, required=True, metadata={"example": "18:00"})
+
+    @ma.post_load
+    def as_pair(self, data: dict[str, Any], **_: Any) -> tuple[Any, Any]:
+        """(opens, closes), as the service takes them."""
+        return data["opens"], data["closes"]
+
+
+def _day(name: str) -> ma.fields.List[Any]:
+    return ma.fields.List(
+        ma.fields.Nested(IntervalSchema),
+        load_default=list,
+        validate=ma.validate.Length(max=4),
+        metadata={"description": f"when the clinic is open on {name}; [] or absent: closed"},
+    )
+
+
+OpeningHoursSchema = ma.Schema.from_dict(
+    {day: _day(day) for day in WEEKDAYS}, name="OpeningHoursSchema"
+)
+
+
+class ClinicSchema(ma.Schema):
+    """The caller's clinic, as its patients and staff see it."""
+
+    id = ma.fields.Integer(dump_only=True)
+    name = ma.fields.String(dump_only=True)
+    timezone = ma.fields.String(dump_only=True)
+    phone = ma.fields.String(
+        dump_only=True, allow_none=True, metadata={"description": "E.164, such as +61299990000"}
+    )
+    emergency_number = ma.fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "for patients in the clinic's own country; null: each patient's "
+            "country's own number"
+        },
+    )
+    opening_hours = ma.fields.Method("dump_hours", dump_only=True, allow_none=True)
+
+    def dump_hours(self, clinic: Any) -> dict[str, list[dict[str, str]]] | None:
+        """Each weekday's intervals as {opens, closes}."""
+        if clinic.opening_hours is None:
+            return None
+        return {
+            day: [{"opens": opens, "closes": closes} for opens, closes in intervals]
+            for day, intervals in clinic.opening_hours.items()
+        }
+
+
+class ClinicUpdateSchema(ma.Schema):
+    """Settings to change; a field left out keeps its value, null clears it."""
+
+    name = ma.fields.String(validate=ma.validate.Length(1, 200))
+    timezone = ma.fields.String(
+        validate=ma.validate.Length(1, 64), metadata={"example": "Australia/Sydney"}
+    )
+    phone = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(max=40),
+        metadata={"description": "local numbers are read in the clinic's country"},
+    )
+    emergency_number = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=20))
+    opening_hours = ma.fields.Nested(OpeningHoursSchema, allow_none=True)
+
+    @ma.validates_schema
+    def not_empty(self, data: dict[str, Any], **_: Any) -> None:
+        """An empty change is a client mistake worth telling."""
+        if not data:
+            raise ma.ValidationError("give at least one field to change", "_schema")
