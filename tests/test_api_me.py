@@ -225,6 +225,58 @@ def test_due_checkins_list_only_open_ones_with_their_questions(
     assert (questions[0]["min"], questions[0]["max"]) == (0, 10)
 
 
+def test_each_question_carries_the_answers_that_raise_a_red_flag_and_their_advice(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    session.commit()
+
+    body = client.get(f"{CHECKINS_URL}/{checkin.id}", headers=headers).get_json()
+
+    flags = {question["code"]: question["red_flags"] for question in body["items"]}
+    assert flags["soreness"] == []  # strong soreness at 6 h is expected, not a red flag
+    [breathless] = flags["rf_breath_chest"]
+    assert breathless == {
+        "rule": "RF-1",
+        "values": [True],
+        "severity": "urgent",
+        "advice": breathless["advice"],
+        "escalate_with": [],
+        "escalate_to": None,
+    }
+    assert f"Call {EMERGENCY_NUMBER} or go to an emergency department" in breathless["advice"]
+    assert [(f["rule"], f["values"], f["severity"]) for f in flags["rf_neuro"]] == [
+        ("RF-4", [True], "same_day")
+    ]
+    assert {(f["rule"], tuple(f["values"])) for f in flags["bruise_bleed"]} == {
+        ("RF-5", ("bleeding",)),
+        ("RF-6", ("large",)),
+    }
+
+
+def test_a_patient_abroad_gets_advice_with_their_own_countrys_number(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician = make_clinician(session, make_clinic(session, emergency_number=EMERGENCY_NUMBER))
+    patient = make_patient(session, clinician, quiet_hours=None, timezone="Australia/Sydney")
+    headers = enrolled_headers(session, clinician, patient)
+    checkin = make_open_checkin_now(session, clinician, patient, regions=["upper_back"])
+    session.commit()
+
+    response = client.post(
+        response_url(checkin.id), headers=headers, json=new_answer({"rf_breath_chest": True})
+    )
+
+    [alert] = response.get_json()["alerts"]
+    assert "Call 000 or go to an emergency department now." in alert["advice"]
+    assert EMERGENCY_NUMBER not in alert["advice"]
+    question = client.get(f"{CHECKINS_URL}/{checkin.id}", headers=headers).get_json()["items"]
+    advice = [flag["advice"] for item in question for flag in item["red_flags"]]
+    assert advice
+    assert all("911" not in text and EMERGENCY_NUMBER not in text for text in advice)
+
+
 def test_checkins_default_to_the_due_ones(client: FlaskClient, session: Session) -> None:
     clinician, patient, headers = enrolled_patient(session)
     make_open_checkin_now(session, clinician, patient)

@@ -25,6 +25,22 @@ class CheckInQueryArgsSchema(ma.Schema):
     )
 
 
+class RedFlagTriggerSchema(ma.Schema):
+    """Answers to a question that raise a red flag at this check-in, and the advice they bring:
+    what the phone shows at once for an answer it could not send yet."""
+
+    rule = ma.fields.String()
+    values = ma.fields.List(
+        ma.fields.Raw(), metadata={"description": "answers that meet the rule, as sent"}
+    )
+    severity = ma.fields.String(metadata={"description": "urgent | same_day | routine"})
+    advice = ma.fields.String()
+    escalate_with = ma.fields.List(
+        ma.fields.String(), metadata={"description": "rules that, met together, raise severity"}
+    )
+    escalate_to = ma.fields.String(allow_none=True)
+
+
 class QuestionSchema(ma.Schema):
     """One question as the phone renders it."""
 
@@ -41,6 +57,7 @@ class QuestionSchema(ma.Schema):
     max_length = ma.fields.Integer()
     enable_when = ma.fields.Dict()
     loinc = ma.fields.String()
+    red_flags = ma.fields.List(ma.fields.Nested(RedFlagTriggerSchema))
 
 
 class PatientCheckInSchema(ma.Schema):

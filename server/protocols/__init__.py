@@ -76,6 +76,16 @@ class Item:
             raise ValueError(f"must be at most {self.max_length} characters")
         return value.strip()
 
+    def answer_values(self) -> tuple[Value, ...]:
+        """Every answer this item can take; none for free text."""
+        if self.kind == "scale":
+            assert self.min is not None  # noqa: S101 - the loader ensures scales have both ends
+            assert self.max is not None  # noqa: S101
+            return tuple(range(self.min, self.max + 1))
+        if self.kind == "boolean":
+            return (True, False)
+        return tuple(option.code for option in self.options)
+
     def to_columns(self, value: Value) -> tuple[int | None, str | None]:
         """Split a checked value into the answer row's (value_num, value_text)."""
         if self.kind in ("scale", "boolean"):

@@ -9,6 +9,9 @@ from sqlalchemy.orm import Session
 
 from server.models import Answer, CheckIn, Response, Treatment
 from server.protocols import Item, item_bank
+from server.services.answers import baseline_of, hours_since
+from server.services.contacts import emergency_words
+from server.services.red_flags import triggers
 
 
 def question(
@@ -55,9 +58,22 @@ def mobility_activity(session: Session, *, patient_id: int) -> str | None:
 
 
 def questions_for(session: Session, checkin: CheckIn) -> list[dict[str, Any]]:
-    """Every item the check-in asks, in protocol order."""
+    """Every item the check-in asks, in protocol order, each with the answers that would raise
+    a red flag here and the advice they bring (``red_flags``)."""
     bank = item_bank()
+    treatment = checkin.treatment
     activity = None
     if "mobility" in checkin.items:
-        activity = mobility_activity(session, patient_id=checkin.treatment.patient_id)
-    return [question(bank[code], activity=activity) for code in checkin.items]
+        activity = mobility_activity(session, patient_id=treatment.patient_id)
+    baseline = baseline_of(session, treatment.id)
+    window_h = (hours_since(treatment, checkin.due_at), hours_since(treatment, checkin.expires_at))
+    number = emergency_words(treatment.patient)
+    return [
+        {
+            **question(bank[code], activity=activity),
+            "red_flags": triggers(
+                bank[code], baseline=baseline, window_h=window_h, emergency_number=number
+            ),
+        }
+        for code in checkin.items
+    ]

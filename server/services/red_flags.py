@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import NotFound
 from server.models import Alert, Clinician, Response, Treatment
-from server.protocols import Clause, RedFlagRule, Value, red_flag_rules
+from server.protocols import Clause, Item, RedFlagRule, Value, red_flag_rules
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,10 @@ def evaluate(
     ]
 
 
+def _advice(rule: RedFlagRule, emergency_number: str) -> str:
+    return rule.advice.replace("{emergency}", emergency_number)
+
+
 def flags_for(rule_ids: list[str], *, emergency_number: str) -> list[Flag]:
     """The flags, with escalated severity and patient advice, for rules met together."""
     met = set(rule_ids)
@@ -73,9 +77,54 @@ def flags_for(rule_ids: list[str], *, emergency_number: str) -> list[Flag]:
             continue
         escalated = rule.escalate_to is not None and met.intersection(rule.escalate_with)
         severity = rule.escalate_to if escalated and rule.escalate_to else rule.severity
-        advice = rule.advice.replace("{emergency}", emergency_number)
-        flags.append(Flag(rule.id, severity, rule.summary, advice))
+        flags.append(Flag(rule.id, severity, rule.summary, _advice(rule, emergency_number)))
     return flags
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """The answers to one question that meet a red-flag rule at a check-in, with the advice
+    they bring: what a phone shows at once when the answer cannot reach the server yet."""
+
+    rule: str
+    values: tuple[Value, ...]
+    severity: str
+    advice: str
+    escalate_with: tuple[str, ...]
+    escalate_to: str | None
+
+
+def triggers(
+    item: Item,
+    *,
+    baseline: dict[str, Value],
+    window_h: tuple[float, float],
+    emergency_number: str,
+) -> list[Trigger]:
+    """Which answers to this item meet which rule at a check-in open from ``window_h[0]`` to
+    ``window_h[1]`` hours after T0; a rule counts when it can fire at any moment of that window
+    (advice shown too readily is the safer mistake on a phone that is offline)."""
+    opens, closes = window_h
+    found = []
+    for rule in red_flag_rules():
+        if rule.min_elapsed_h is not None and rule.min_elapsed_h >= closes:
+            continue
+        if rule.max_elapsed_h is not None and rule.max_elapsed_h <= opens:
+            continue
+        clauses = [clause for clause in rule.clauses if clause.item == item.code]
+        values = tuple(
+            value
+            for value in item.answer_values()
+            if any(_holds(clause, {item.code: value}, baseline) for clause in clauses)
+        )
+        if values:
+            advice = _advice(rule, emergency_number)
+            found.append(
+                Trigger(
+                    rule.id, values, rule.severity, advice, rule.escalate_with, rule.escalate_to
+                )
+            )
+    return found
 
 
 def raise_alerts(
