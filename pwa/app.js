@@ -73,7 +73,8 @@ function keyBytes(base64url) {
   return Uint8Array.from(text, (char) => char.charCodeAt(0));
 }
 
-/* Subscribe (or re-register the existing subscription) and tell the server. */
+/* Subscribe (or re-register the existing subscription) and tell the server; resolves only
+   once the server has stored it. */
 async function registerPush() {
   const registration = await navigator.serviceWorker.ready;
   let subscription = await registration.pushManager.getSubscription();
@@ -86,39 +87,64 @@ async function registerPush() {
   await api("POST", "/api/v1/me/push-subscriptions", subscription.toJSON());
 }
 
+const PUSH_WAIT_MS = 10000;
+
+/* What becomes of a patient's check-ins without notifications on this phone. */
+function emailLine(me) {
+  return me.has_email
+    ? "Your clinic will send your check-ins by e-mail instead."
+    : "If you give your clinic your e-mail address, your check-ins can come by e-mail instead.";
+}
+
+/* The reminders card says "on" only once the server holds this phone's subscription; otherwise
+   what went wrong, what the patient can do, and whether e-mail takes over. */
 function notificationCard(me) {
   const card = h("section", { class: "card", "aria-labelledby": "notify-title" },
     h("h2", { id: "notify-title" }, "Check-in reminders"));
-  const byEmail = me.has_email ? " Your clinic will send your check-ins by e-mail instead." : "";
+  const say = (...content) => card.replaceChildren(card.firstChild, ...content);
+  const openApp = "You can still answer here: a check-in that is ready is listed at the top of this app.";
+  const turnOn = async () => {
+    say(h("p", {}, "Turning reminders on…"));
+    try {
+      // a push service that never answers must not leave the card saying "turning on" for good
+      await Promise.race([registerPush(), new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), PUSH_WAIT_MS))]);
+      say(h("p", {}, "Reminders are on. We will tell you when a check-in is ready."));
+      announce("Reminders are on.");
+    } catch (error) {
+      const retry = h("button", { type: "button", onclick: turnOn }, "Try again");
+      const why = error instanceof ApiError
+        ? "your clinic’s service did not accept this phone. Try again later; if it keeps happening, tell your clinic."
+        : error.message === "timeout"
+          ? "the phone’s notification service did not answer. Check that you are online and try again."
+          : "this phone would not sign up for notifications. Try again in a moment.";
+      say(h("p", { class: "notice", role: "alert" },
+        `Reminders could not be turned on on this phone: ${why} ${emailLine(me)}`), retry);
+    }
+  };
   if (!pushSupported()) {
-    card.append(h("p", {}, `This browser cannot show notifications.${byEmail}`));
+    say(h("p", {}, `This browser cannot show reminders. ${emailLine(me)} ${openApp}`));
   } else if (isIos() && !isStandalone()) {
-    card.append(
-      h("p", {}, "To get reminders on an iPhone, first add this app to your Home Screen:"),
+    say(
+      h("p", {}, "This iPhone can show reminders only from the app on your Home Screen, so none will come here yet. To get them:"),
       h("ol", {}, h("li", {}, "Tap the Share button."), h("li", {}, "Choose “Add to Home Screen”."),
         h("li", {}, "Open the app from your Home Screen and turn reminders on.")),
+      h("p", {}, emailLine(me)),
     );
-  } else if (Notification.permission === "granted") {
-    card.append(h("p", {}, "Reminders are on. We will tell you when a check-in is ready."));
   } else if (Notification.permission === "denied") {
-    card.append(h("p", {}, `Notifications are blocked for this app.${byEmail} You can still open the app to answer; check-ins that are ready are listed above.`));
+    say(h("p", {}, "Notifications are blocked for this app, so no reminders will come to this phone. ",
+      "To get them, allow notifications for this site in your browser’s settings, then open the app again. ",
+      emailLine(me), " ", openApp));
+  } else if (Notification.permission === "granted") {
+    turnOn(); // already allowed: make sure the server has this phone before saying "on"
   } else {
     const button = h("button", { type: "button", class: "primary" }, "Turn on reminders");
-    const note = h("p", {}, "A reminder tells you when a check-in is ready, so your clinic hears how you recover at the right moments. We never put your answers in a notification.");
     button.addEventListener("click", async () => {
       button.disabled = true;
       const permission = await Notification.requestPermission();
-      if (permission === "granted") {
-        try {
-          await registerPush();
-          announce("Reminders are on.");
-        } catch (error) {
-          announce(`Reminders could not be turned on on this device (${error.message}).${byEmail}`);
-        }
-      }
-      card.replaceWith(notificationCard(me));
+      if (permission === "granted") await turnOn();
+      else card.replaceWith(notificationCard(me));
     });
-    card.append(note, button);
+    say(h("p", {}, "A reminder tells you when a check-in is ready, so your clinic hears how you recover at the right moments. We never put your answers in a notification."), button);
   }
   return card;
 }
@@ -149,7 +175,7 @@ async function homeScreen(greeting) {
       api("GET", "/api/v1/me"), api("GET", "/api/v1/me/checkins?status=due"),
       api("GET", "/api/v1/me/history"),
     ]);
-    setEmergency(me.emergency_number);
+    await setContacts(me);
     const pending = await store.pending();
     show(greeting || (me.display_name ? `Hello, ${me.display_name}` : "Your check-ins"),
       pending.length ? h("p", { class: "notice" }, savedText(pending.length)) : null,
@@ -158,7 +184,6 @@ async function homeScreen(greeting) {
       notificationCard(me),
       historyCard(history),
     );
-    if (pushSupported() && Notification.permission === "granted") registerPush().catch(() => {});
   } catch (error) {
     show("Your check-ins", h("p", { role: "alert" }, problem(error)));
   }
@@ -179,7 +204,7 @@ async function checkinScreen(id) {
     const [checkin, me] = await Promise.all([
       api("GET", `/api/v1/me/checkins/${id}`), api("GET", "/api/v1/me"),
     ]);
-    setEmergency(me.emergency_number);
+    await setContacts(me);
     if (checkin.status === "answered") return show("Already answered", h("p", {}, "Thank you, this check-in is done."), homeLink());
     if (new Date(checkin.expires_at) <= new Date() || checkin.status === "missed") {
       return show("This check-in has closed", h("p", {}, `It was open until ${when(checkin.expires_at)}. Your next check-in will come as usual.`), homeLink());
@@ -266,8 +291,6 @@ function checkinForm(checkin) {
   return form;
 }
 
-const URGENT_ITEMS = ["rf_breath_chest", "rf_faint", "rf_infection", "rf_neuro"];
-
 async function submit(checkin, body) {
   const item = { client_id: body.client_id, checkin_id: checkin.id, body, token: linkToken, queued_at: body.answered_at };
   await store.queue(item); // kept on the phone first: nothing is lost if the network drops now
@@ -279,30 +302,75 @@ async function submit(checkin, body) {
     }
     confirmation(result.body);
   } catch (error) {
-    savedOffline(body.answers);
+    savedOffline(checkin, body.answers);
   }
 }
 
-function adviceBlocks(alerts) {
-  return alerts.map((alert) => h("div", { class: `advice ${alert.severity}`, role: "alert" },
-    h("h2", {}, alert.severity === "urgent" ? "Please act now" : "Important"), h("p", {}, alert.advice)));
+/* ---------- red-flag advice: what to do first, and a tap to call ---------- */
+
+const SEVERITIES = ["urgent", "same_day", "routine"];
+const bySeverity = (a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity);
+
+/* The flags an answer meets, from the red_flags the server sent with each question (used when
+   the answer could not reach the server): the phone holds data, not rules. */
+function flagsOffline(checkin, answers) {
+  const met = checkin.items.flatMap((item) => (item.red_flags || [])
+    .filter((flag) => item.code in answers && flag.values.includes(answers[item.code])));
+  const rules = new Set(met.map((flag) => flag.rule));
+  const unique = [...new Map(met.map((flag) => [flag.rule, flag])).values()];
+  return unique.map((flag) => ({
+    rule: flag.rule,
+    advice: flag.advice,
+    severity: flag.escalate_to && flag.escalate_with.some((rule) => rules.has(rule)) ? flag.escalate_to : flag.severity,
+  }));
+}
+
+function telLink(phone, text, className) {
+  return h("a", { class: className, href: `tel:${phone.tel}` }, text);
+}
+
+/* The advice text with the emergency number in it as a link. */
+function linked(advice) {
+  const number = contacts.emergency && contacts.emergency.display;
+  if (!number || !advice.includes(number)) return [advice];
+  return advice.split(number).flatMap((part, i) => (i ? [telLink(contacts.emergency, number), part] : [part]));
+}
+
+function callButtons(urgent) {
+  return h("div", { class: "calls" },
+    urgent && contacts.emergency ? telLink(contacts.emergency, `Call ${contacts.emergency.display}`, "button call emergency") : null,
+    contacts.clinic_phone ? telLink(contacts.clinic_phone, ["Call your clinic: ", h("span", { class: "number" }, contacts.clinic_phone.display)], "button call") : null);
+}
+
+/* Urgent advice first, under the page's own heading; calmer advice below it, each its own box. */
+function adviceScreen(flags, calmTitle, ...rest) {
+  const sorted = [...flags].sort(bySeverity);
+  const urgent = sorted.filter((flag) => flag.severity === "urgent");
+  const others = sorted.filter((flag) => flag.severity !== "urgent");
+  const heading = (flag) => (flag.severity === "same_day" ? "Your clinic will contact you today" : "Good to know");
+  show(urgent.length ? "Please act now" : calmTitle,
+    urgent.length ? h("div", { class: "advice urgent", role: "alert" },
+      urgent.map((flag) => h("p", {}, ...linked(flag.advice))), callButtons(true)) : null,
+    ...others.map((flag) => h("section", { class: `advice ${flag.severity}`, role: urgent.length ? null : "alert" },
+      h("h2", {}, heading(flag)), h("p", {}, ...linked(flag.advice)))),
+    others.length && !urgent.length ? callButtons(false) : null,
+    ...rest);
 }
 
 function confirmation(result) {
-  show("Thank you",
-    ...adviceBlocks(result.alerts || []),
+  adviceScreen(result.alerts || [], "Thank you",
     h("p", {}, "Your answers were sent to your clinic."),
     h("p", {}, result.next_checkin_at ? `Your next check-in: ${when(result.next_checkin_at)}.` : "There are no more check-ins planned."),
     homeLink());
   announce("Your answers were sent.");
 }
 
-async function savedOffline(answers) {
-  const flagged = URGENT_ITEMS.some((code) => answers[code] === true) || answers.bruise_bleed === "bleeding";
-  show("Saved on this phone",
-    flagged ? h("div", { class: "advice urgent", role: "alert" }, h("h2", {}, "Please act now"),
-      h("p", {}, `You reported a symptom that may need care now. If you think it’s an emergency, call ${emergencyNumber()}. Your answers will reach your clinic when you are back online.`)) : null,
-    h("p", { class: "notice" }, "You are offline. Your answers are saved on this phone and not sent yet; they will be sent automatically when you are back online."),
+async function savedOffline(checkin, answers) {
+  const flags = flagsOffline(checkin, answers);
+  adviceScreen(flags, "Saved on this phone",
+    h("p", { class: "notice" }, flags.length
+      ? "You are offline: your clinic cannot see these answers yet. They are saved on this phone and will be sent automatically when you are back online."
+      : "You are offline. Your answers are saved on this phone and not sent yet; they will be sent automatically when you are back online."),
     homeLink());
   const registration = await navigator.serviceWorker?.ready;
   if (registration && "sync" in registration) await registration.sync.register("outbox").catch(() => {});
@@ -354,22 +422,36 @@ function historyCard(history) {
 
 /* ---------- start ---------- */
 
-let emergency = "your local emergency number";
-const emergencyNumber = () => emergency;
+/* Whom to call, from the server (and kept on the phone, so the footer is right offline too). */
+let contacts = { emergency: null, clinic_phone: null };
 
-function setEmergency(number) {
-  if (!number) return;
-  emergency = number;
-  document.getElementById("emergency").textContent = `If you think it’s an emergency, call ${number}. This app is not watched around the clock.`;
+async function setContacts(me) {
+  contacts = { emergency: me.emergency, clinic_phone: me.clinic_phone };
+  await store.set("contacts", contacts);
+  showContacts();
+}
+
+function showContacts() {
+  const footer = document.getElementById("emergency");
+  footer.replaceChildren("If you think it’s an emergency, call ",
+    contacts.emergency ? telLink(contacts.emergency, contacts.emergency.display) : "your local emergency number",
+    ". This app is not watched around the clock.",
+    contacts.clinic_phone ? h("span", { class: "clinic-phone" }, " Your clinic: ",
+      telLink(contacts.clinic_phone, contacts.clinic_phone.display), ".") : "");
 }
 
 async function sendSaved() {
   const results = await flushOutbox().catch(() => []);
   const sent = results.filter((result) => result.ok);
   const refused = results.filter((result) => !result.ok && !result.retryLater);
-  reportSaved(sent.length, refused.map((result) => result.body && result.body.message));
   const alerts = sent.flatMap((result) => result.body.alerts || []);
-  if (alerts.length) main.prepend(...adviceBlocks(alerts));
+  if (alerts.length) {
+    // the clinic's advice for answers given offline outweighs whatever screen is open
+    adviceScreen(alerts, "Your saved answers were sent",
+      h("p", {}, "Your answers saved on this phone have now reached your clinic."), homeLink());
+  }
+  reportSaved(sent.length, refused.map((result) => result.body && result.body.message));
+  return alerts.length > 0;
 }
 
 /* Say what became of answers saved on the phone: sent, or refused (never silently dropped). */
@@ -403,4 +485,5 @@ if ("serviceWorker" in navigator) {
   });
 }
 addEventListener("online", sendSaved);
-sendSaved().finally(route);
+store.get("contacts").then((kept) => { if (kept) { contacts = kept; showContacts(); } }).catch(() => {});
+sendSaved().then((advised) => advised || route(), route);

@@ -120,11 +120,12 @@ def page(phone: BrowserContext, console_errors: list[str], live_server: str) -> 
         yield tab
 
 
-def screenshot(page: Page, name: str) -> None:
-    """Screenshots at 320 px and 768 px wide, saved under the test run's output."""
+def screenshot(page: Page, name: str, widths: tuple[int, ...] = (320, 768)) -> None:
+    """Full-page screenshots at each width (320 px and 768 px unless told), saved under the test
+    run's output."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
     original = page.viewport_size
-    for width in (320, 768):
+    for width in widths:
         page.set_viewport_size({"width": width, "height": 800})
         page.screenshot(path=str(OUTPUT / f"{name}-{width}.png"), full_page=True)
     if original:

@@ -411,6 +411,10 @@ def test_on_an_iphone_the_app_first_shows_how_to_install_it(
         enrol(page, url)
         expect(page.get_by_text("Add to Home Screen")).to_be_visible()
         expect(page.get_by_role("button", name="Turn on reminders")).to_have_count(0)
+        card = page.get_by_role("region", name="Check-in reminders")
+        expect(card).to_contain_text("only from the app on your Home Screen, so none will come")
+        expect(card).to_contain_text("Your clinic will send your check-ins by e-mail instead.")
+        screenshot(page, "reminders-iphone", (320, 390))
     finally:
         iphone.close()
 
