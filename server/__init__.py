@@ -24,6 +24,7 @@ from server.api import (
 )
 from server.cli import bp as cli_bp
 from server.config import REPO_ROOT, Config
+from server.edge import install_edge
 from server.errors import register_error_handlers
 from server.extensions import api, csrf, db, limiter, migrate
 from server.pwa import bp as pwa_bp
@@ -35,6 +36,7 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     app = Flask(__name__, instance_path=config.INSTANCE_PATH)
     app.config.from_object(config)
+    install_edge(app)
     app.config["API_SPEC_OPTIONS"] = {
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearerAuth": []}],

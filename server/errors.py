@@ -26,6 +26,12 @@ class DomainError(Exception):
         self.errors = errors if errors is not None else ({field: [message]} if field else {})
 
 
+class MalformedBody(DomainError):
+    """The request's body cannot be read at all (not JSON, or JSON nested past reading)."""
+
+    status_code = 400
+
+
 class InvalidInput(DomainError):
     """The request is well-formed but breaks a rule (a value off its scale, an unknown item)."""
 
@@ -133,8 +139,11 @@ def handle_domain_error(error: DomainError) -> tuple[Response, int, dict[str, st
 def handle_http_exception(error: HTTPException) -> tuple[Response, int, dict[str, str]]:
     """Werkzeug and webargs errors (404 route, 405, 413, 400 bad JSON, 422 schema) as JSON."""
     code = error.code or 500
+    # 405 says which methods the address takes
+    allow = {name: value for name, value in error.get_headers() if name == "Allow"}
     if _is_page_request():
-        return _page_error(code, error.description or "")
+        page, status, _ = _page_error(code, error.description or "")
+        return page, status, allow
     data = getattr(error, "data", None) or {}
     errors: dict[str, Any] = {}
     if "messages" in data:
@@ -142,13 +151,13 @@ def handle_http_exception(error: HTTPException) -> tuple[Response, int, dict[str
     message = data.get("message") or {
         400: "The request body is not valid JSON." if "body" in errors else "Bad request.",
         413: f"The request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes.",
+        414: "The address is too long.",
         422: "Some fields are not valid; see errors.",
         429: f"Too many attempts ({error.description}); wait Retry-After seconds and retry.",
     }.get(code, error.description or HTTP_STATUS_CODES.get(code, "Error"))
     if code == 413:
         errors = {"body": [message]}
-    headers = dict(data.get("headers") or {})
-    return _json(code, message, errors, headers)
+    return _json(code, message, errors, {**allow, **dict(data.get("headers") or {})})
 
 
 def handle_integrity_error(error: IntegrityError) -> tuple[Response, int, dict[str, str]]:

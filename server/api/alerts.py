@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from server.extensions import db
+from server.inputs import ID, InputSchema
 from server.models import Alert, utcnow
 from server.services.red_flags import acknowledge_alert, list_alerts
 
@@ -18,13 +19,13 @@ from .treatment_schemas import AlertSchema
 blp = Blueprint("alerts", __name__, url_prefix="/api/v1/alerts", description="Red-flag alerts")
 
 
-class AlertQueryArgsSchema(ma.Schema):
+class AlertQueryArgsSchema(InputSchema):
     """Which alerts to list."""
 
     status = ma.fields.String(
         load_default="open", validate=ma.validate.OneOf(["open", "acknowledged", "all"])
     )
-    patient_id = ma.fields.Integer()
+    patient_id = ma.fields.Integer(validate=ID)
 
 
 @blp.route("")

@@ -6,6 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from server.inputs import DAY, ID, InputSchema
 from server.protocols import item_bank
 from server.services.analytics import Filters
 from server.services.analytics.scope import GROUPINGS
@@ -16,12 +17,18 @@ def scale_items() -> list[str]:
     return [code for code, item in item_bank().items() if item.kind == "scale"]
 
 
-class AnalyticsQueryArgsSchema(ma.Schema):
+class AnalyticsQueryArgsSchema(InputSchema):
     """Which treatments count, and how series are split."""
 
-    date_from = ma.fields.Date(metadata={"description": "treated on or after (UTC date)"})
-    date_to = ma.fields.Date(metadata={"description": "treated on or before (UTC date)"})
-    clinician_id = ma.fields.Integer(metadata={"description": "treated by this clinician"})
+    date_from = ma.fields.Date(
+        validate=DAY, metadata={"description": "treated on or after (UTC date)"}
+    )
+    date_to = ma.fields.Date(
+        validate=DAY, metadata={"description": "treated on or before (UTC date)"}
+    )
+    clinician_id = ma.fields.Integer(
+        validate=ID, metadata={"description": "treated by this clinician"}
+    )
     region = ma.fields.String(metadata={"description": "a region code of the vocabulary"})
     course = ma.fields.String(
         validate=ma.validate.OneOf(["first", "repeat"]),
@@ -57,7 +64,7 @@ class RecoveryQueryArgsSchema(AnalyticsQueryArgsSchema):
     )
 
 
-class GroupSchema(ma.Schema):
+class GroupSchema(InputSchema):
     """What splits a series beside its modality."""
 
     by = ma.fields.String()
@@ -65,12 +72,12 @@ class GroupSchema(ma.Schema):
     label = ma.fields.String()
 
 
-class _Series(ma.Schema):
+class _Series(InputSchema):
     modality = ma.fields.String()
     group = ma.fields.Nested(GroupSchema, allow_none=True)
 
 
-class PointSchema(ma.Schema):
+class PointSchema(InputSchema):
     """One time point of one series; figures are null when suppressed or unanswered."""
 
     slot = ma.fields.String()
@@ -94,14 +101,14 @@ class CurveSchema(_Series):
     points = ma.fields.List(ma.fields.Nested(PointSchema))
 
 
-class RecoverySchema(ma.Schema):
+class RecoverySchema(InputSchema):
     """Recovery curves of one measure."""
 
     measure = ma.fields.String()
     series = ma.fields.List(ma.fields.Nested(CurveSchema))
 
 
-class SurvivalPointSchema(ma.Schema):
+class SurvivalPointSchema(InputSchema):
     """A step of the Kaplan-Meier curve, with its pointwise 95 % band."""
 
     hours = ma.fields.Float()
@@ -123,7 +130,7 @@ class ResolutionSeriesSchema(_Series):
     suppressed = ma.fields.Boolean()
 
 
-class ResolutionSchema(ma.Schema):
+class ResolutionSchema(InputSchema):
     """Time to soreness resolution per modality."""
 
     series = ma.fields.List(ma.fields.Nested(ResolutionSeriesSchema))
@@ -141,13 +148,13 @@ class RespondersSeriesSchema(_Series):
     suppressed = ma.fields.Boolean()
 
 
-class RespondersSchema(ma.Schema):
+class RespondersSchema(InputSchema):
     """Pain responders per modality."""
 
     series = ma.fields.List(ma.fields.Nested(RespondersSeriesSchema))
 
 
-class AnswerRatePointSchema(ma.Schema):
+class AnswerRatePointSchema(InputSchema):
     """Of one time point's check-ins whose window closed, how many were answered."""
 
     slot = ma.fields.String()
@@ -164,7 +171,7 @@ class AnswerRatesSeriesSchema(_Series):
     points = ma.fields.List(ma.fields.Nested(AnswerRatePointSchema))
 
 
-class AnswerRatesSchema(ma.Schema):
+class AnswerRatesSchema(InputSchema):
     """Answer rate per modality and time point."""
 
     series = ma.fields.List(ma.fields.Nested(AnswerRatesSeriesSchema))

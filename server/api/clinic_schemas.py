@@ -4,12 +4,13 @@ from typing import Any
 
 import marshmallow as ma
 
+from server.inputs import InputSchema
 from server.services.clinics import WEEKDAYS
 
 TIME = "%H:%M"
 
 
-class IntervalSchema(ma.Schema):
+class IntervalSchema(InputSchema):
     """One stretch of a day the clinic is open, local time."""
 
     opens = ma.fields.Time(format=TIME, required=True, metadata={"example": "08:00"})
@@ -30,12 +31,12 @@ def _day(name: str) -> ma.fields.List[Any]:
     )
 
 
-OpeningHoursSchema = ma.Schema.from_dict(
+OpeningHoursSchema = InputSchema.from_dict(
     {day: _day(day) for day in WEEKDAYS}, name="OpeningHoursSchema"
 )
 
 
-class ClinicSchema(ma.Schema):
+class ClinicSchema(InputSchema):
     """The caller's clinic, as its patients and staff see it."""
 
     id = ma.fields.Integer(dump_only=True)
@@ -64,7 +65,7 @@ class ClinicSchema(ma.Schema):
         }
 
 
-class ClinicUpdateSchema(ma.Schema):
+class ClinicUpdateSchema(InputSchema):
     """Settings to change; a field left out keeps its value, null clears it."""
 
     name = ma.fields.String(validate=ma.validate.Length(1, 200))

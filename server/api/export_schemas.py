@@ -4,17 +4,19 @@ from typing import Any
 
 import marshmallow as ma
 
+from server.inputs import DAY, InputSchema
 from server.models.treatments import MODALITIES
 
 
-class ExportQueryArgsSchema(ma.Schema):
+class ExportQueryArgsSchema(InputSchema):
     """Which treatments to export: by the UTC day of T0 (inclusive), and by modality."""
 
     date_from = ma.fields.Date(
-        metadata={"description": "first UTC day of treated_at, inclusive (YYYY-MM-DD)"}
+        validate=DAY,
+        metadata={"description": "first UTC day of treated_at, inclusive (YYYY-MM-DD)"},
     )
     date_to = ma.fields.Date(
-        metadata={"description": "last UTC day of treated_at, inclusive (YYYY-MM-DD)"}
+        validate=DAY, metadata={"description": "last UTC day of treated_at, inclusive (YYYY-MM-DD)"}
     )
     modality = ma.fields.String(validate=ma.validate.OneOf(MODALITIES))
 

@@ -2,14 +2,16 @@
 
 import marshmallow as ma
 
+from server.inputs import MOMENT, InputSchema
 
-class EnrolSchema(ma.Schema):
+
+class EnrolSchema(InputSchema):
     """The token from the enrolment link."""
 
     token = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
 
 
-class EnrolResultSchema(ma.Schema):
+class EnrolResultSchema(InputSchema):
     """The device's patient token, to keep on the phone."""
 
     patient_token = ma.fields.String(dump_only=True)
@@ -17,7 +19,7 @@ class EnrolResultSchema(ma.Schema):
     clinic = ma.fields.String(dump_only=True)
 
 
-class CheckInQueryArgsSchema(ma.Schema):
+class CheckInQueryArgsSchema(InputSchema):
     """Which of the patient's check-ins to list."""
 
     status = ma.fields.String(
@@ -25,7 +27,7 @@ class CheckInQueryArgsSchema(ma.Schema):
     )
 
 
-class RedFlagTriggerSchema(ma.Schema):
+class RedFlagTriggerSchema(InputSchema):
     """Answers to a question that raise a red flag at this check-in, and the advice they bring:
     what the phone shows at once for an answer it could not send yet."""
 
@@ -41,7 +43,7 @@ class RedFlagTriggerSchema(ma.Schema):
     escalate_to = ma.fields.String(allow_none=True)
 
 
-class QuestionSchema(ma.Schema):
+class QuestionSchema(InputSchema):
     """One question as the phone renders it."""
 
     code = ma.fields.String()
@@ -60,7 +62,7 @@ class QuestionSchema(ma.Schema):
     red_flags = ma.fields.List(ma.fields.Nested(RedFlagTriggerSchema))
 
 
-class PatientCheckInSchema(ma.Schema):
+class PatientCheckInSchema(InputSchema):
     """A check-in of the patient's, with the questions to ask."""
 
     id = ma.fields.Integer()
@@ -72,7 +74,7 @@ class PatientCheckInSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(QuestionSchema))
 
 
-class ResponseCreateSchema(ma.Schema):
+class ResponseCreateSchema(InputSchema):
     """Answers to one check-in; ``client_id`` makes a retry harmless."""
 
     client_id = ma.fields.UUID(required=True)
@@ -84,6 +86,7 @@ class ResponseCreateSchema(ma.Schema):
     )
     note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=1000))
     answered_at = ma.fields.AwareDateTime(
+        validate=MOMENT,
         error_messages={"invalid_awareness": "give the time with its UTC offset"},
         metadata={
             "description": "when the patient answered, ISO 8601 with its offset; an answer "
@@ -92,7 +95,7 @@ class ResponseCreateSchema(ma.Schema):
     )
 
 
-class FlagSchema(ma.Schema):
+class FlagSchema(InputSchema):
     """Advice to show the patient at once."""
 
     rule = ma.fields.String()
@@ -100,7 +103,7 @@ class FlagSchema(ma.Schema):
     advice = ma.fields.String()
 
 
-class ResponseResultSchema(ma.Schema):
+class ResponseResultSchema(InputSchema):
     """The stored response, the advice to show now and when the next check-in opens."""
 
     id = ma.fields.Integer()
@@ -114,14 +117,14 @@ class ResponseResultSchema(ma.Schema):
     next_checkin_at = ma.fields.AwareDateTime(allow_none=True)
 
 
-class SubscriptionKeysSchema(ma.Schema):
+class SubscriptionKeysSchema(InputSchema):
     """The subscription's keys, base64url."""
 
     p256dh = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
     auth = ma.fields.String(required=True, validate=ma.validate.Length(1, 100))
 
 
-class PushSubscriptionCreateSchema(ma.Schema):
+class PushSubscriptionCreateSchema(InputSchema):
     """A browser's ``PushSubscription.toJSON()``."""
 
     endpoint = ma.fields.String(required=True, validate=ma.validate.Length(1, 2048))
@@ -134,13 +137,13 @@ class PushSubscriptionCreateSchema(ma.Schema):
     keys = ma.fields.Nested(SubscriptionKeysSchema, required=True)
 
 
-class PushSubscriptionDeleteSchema(ma.Schema):
+class PushSubscriptionDeleteSchema(InputSchema):
     """Which subscription to forget."""
 
     endpoint = ma.fields.String(required=True, validate=ma.validate.Length(1, 2048))
 
 
-class PushSubscriptionSchema(ma.Schema):
+class PushSubscriptionSchema(InputSchema):
     """A registered subscription."""
 
     id = ma.fields.Integer()
@@ -148,20 +151,20 @@ class PushSubscriptionSchema(ma.Schema):
     created_at = ma.fields.AwareDateTime()
 
 
-class DeliveryAckSchema(ma.Schema):
+class DeliveryAckSchema(InputSchema):
     """A step the service worker saw."""
 
     event = ma.fields.String(required=True, validate=ma.validate.OneOf(["shown", "opened"]))
 
 
-class PhoneSchema(ma.Schema):
+class PhoneSchema(InputSchema):
     """A phone number as the patient reads it, and as a ``tel:`` link dials it."""
 
     display = ma.fields.String()
     tel = ma.fields.String()
 
 
-class MeSchema(ma.Schema):
+class MeSchema(InputSchema):
     """The enrolled patient, as the app greets them."""
 
     display_name = ma.fields.String(allow_none=True)
@@ -176,7 +179,7 @@ class MeSchema(ma.Schema):
     next_checkin_at = ma.fields.AwareDateTime(allow_none=True)
 
 
-class HistoryPointSchema(ma.Schema):
+class HistoryPointSchema(InputSchema):
     """One answer's soreness and pain, hours after the treatment."""
 
     hours = ma.fields.Float()
@@ -184,7 +187,7 @@ class HistoryPointSchema(ma.Schema):
     pain = ma.fields.Integer(allow_none=True)
 
 
-class HistorySchema(ma.Schema):
+class HistorySchema(InputSchema):
     """One treatment's course."""
 
     treatment_id = ma.fields.Integer()

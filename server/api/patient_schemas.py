@@ -4,7 +4,10 @@ from typing import Any
 
 import marshmallow as ma
 
+from server.inputs import InputSchema
 from server.services.contacts import emergency_number, patient_country
+
+from .pagination import PageArgsSchema
 
 CODE = ma.validate.Regexp(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
@@ -12,14 +15,14 @@ CODE = ma.validate.Regexp(
 )
 
 
-class QuietHoursSchema(ma.Schema):
+class QuietHoursSchema(InputSchema):
     """Local times between which no prompt opens, e.g. 22:00 to 08:00."""
 
     start = ma.fields.Time(format="%H:%M", required=True)
     end = ma.fields.Time(format="%H:%M", required=True)
 
 
-class PatientCreateSchema(ma.Schema):
+class PatientCreateSchema(InputSchema):
     """A new patient."""
 
     code = ma.fields.String(required=True, validate=CODE)
@@ -61,7 +64,7 @@ class PatientUpdateSchema(PatientCreateSchema):
             raise ma.ValidationError("give at least one field to change", "_schema")
 
 
-class PatientSchema(ma.Schema):
+class PatientSchema(InputSchema):
     """A patient as the clinic sees them."""
 
     id = ma.fields.Integer(dump_only=True)
@@ -94,13 +97,13 @@ class PatientSchema(ma.Schema):
         }
 
 
-class PatientQueryArgsSchema(ma.Schema):
+class PatientQueryArgsSchema(PageArgsSchema):
     """Search the clinic's patients by the start of their code."""
 
     code = ma.fields.String(validate=ma.validate.Length(1, 64))
 
 
-class EnrolmentLinkSchema(ma.Schema):
+class EnrolmentLinkSchema(InputSchema):
     """A one-time enrolment link with its QR code."""
 
     token = ma.fields.String(dump_only=True)

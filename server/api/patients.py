@@ -15,6 +15,7 @@ from server.services.enrolment import EnrolmentLink, issue_enrolment, revoke_pat
 from server.services.patients import create_patient, get_patient, list_patients, update_patient
 
 from .auth import clinician_required, current_clinician
+from .pagination import PAGINATION_HEADER, offset_of, pagination_header
 from .patient_schemas import (
     EnrolmentLinkSchema,
     PatientCreateSchema,
@@ -38,19 +39,17 @@ class Patients(MethodView):
     decorators = [clinician_required]
 
     @blp.arguments(PatientQueryArgsSchema, location="query")
-    @blp.response(200, PatientSchema(many=True))
-    @blp.paginate()
-    def get(self, args: dict[str, Any], pagination_parameters: Any) -> list[Patient]:
-        """List the clinic's patients by code (filter: code prefix)."""
+    @blp.response(200, PatientSchema(many=True), headers=PAGINATION_HEADER)
+    def get(self, args: dict[str, Any]) -> tuple[list[Patient], dict[str, str]]:
+        """List the clinic's patients by code (filter: code prefix), a page at a time."""
         patients, total = list_patients(
             db.session(),
             clinic_id=current_clinician().clinic_id,
             code_prefix=args.get("code"),
-            offset=pagination_parameters.first_item,
-            limit=pagination_parameters.page_size,
+            offset=offset_of(args),
+            limit=args["page_size"],
         )
-        pagination_parameters.item_count = total
-        return patients
+        return patients, pagination_header(args, total)
 
     @blp.arguments(PatientCreateSchema)
     @blp.response(201, PatientSchema)

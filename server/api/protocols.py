@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from server.errors import Forbidden
 from server.extensions import db
+from server.inputs import InputSchema
 from server.models import utcnow
 from server.protocols import Protocol, dump_timepoints, item_bank
 from server.services.protocols import (
@@ -30,7 +31,7 @@ blp = Blueprint(
 )
 
 
-class ProtocolSchema(ma.Schema):
+class ProtocolSchema(InputSchema):
     """A protocol in force: its time points and the questions it can ask."""
 
     modality = ma.fields.String(dump_only=True)
@@ -43,7 +44,7 @@ class ProtocolSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Dict(), dump_only=True)
 
 
-class ProtocolUpdateSchema(ma.Schema):
+class ProtocolUpdateSchema(InputSchema):
     """The clinic's time points for a modality (each: slot, label, offset_h, window_h, items...)."""
 
     timepoints = ma.fields.List(ma.fields.Dict(), required=True)

@@ -7,12 +7,13 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from server.inputs import InputSchema
 from server.services.push import public_key_b64
 
 blp = Blueprint("push", __name__, url_prefix="/api/v1/push", description="Web Push settings")
 
 
-class PushKeySchema(ma.Schema):
+class PushKeySchema(InputSchema):
     """The applicationServerKey for ``pushManager.subscribe``."""
 
     public_key = ma.fields.String(metadata={"description": "base64url, uncompressed P-256"})

@@ -5,17 +5,18 @@ from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 
+from server.inputs import MOMENT, InputSchema
 from server.models import CheckIn
 from server.models.treatments import MODALITIES
 from server.services.answers import ENTRY_SOURCES
 
 
-class TreatmentCreateSchema(ma.Schema):
+class TreatmentCreateSchema(InputSchema):
     """A needling session just finished (T0 = treated_at, the last needle out)."""
 
     modality = ma.fields.String(required=True, validate=ma.validate.OneOf(MODALITIES))
     treated_at = ma.fields.AwareDateTime(
-        required=True, metadata={"description": "ISO 8601 with its UTC offset"}
+        required=True, validate=MOMENT, metadata={"description": "ISO 8601 with its UTC offset"}
     )
     regions = ma.fields.List(
         ma.fields.String(validate=ma.validate.Length(1, 64)), validate=ma.validate.Length(max=20)
@@ -32,10 +33,12 @@ class TreatmentCreateSchema(ma.Schema):
         values=ma.fields.Raw(allow_none=True),
         metadata={"description": "pre-needling answers {item code: value}"},
     )
-    baseline_at = ma.fields.AwareDateTime(metadata={"description": "default: treated_at"})
+    baseline_at = ma.fields.AwareDateTime(
+        validate=MOMENT, metadata={"description": "default: treated_at"}
+    )
 
 
-class CheckInSchema(ma.Schema):
+class CheckInSchema(InputSchema):
     """A scheduled check-in."""
 
     id = ma.fields.Integer(dump_only=True)
@@ -65,7 +68,7 @@ class CheckInSchema(ma.Schema):
         return checkin.expires_at.astimezone(zone).isoformat()
 
 
-class ResponseSchema(ma.Schema):
+class ResponseSchema(InputSchema):
     """A stored submission with its answers."""
 
     id = ma.fields.Integer(dump_only=True)
@@ -79,7 +82,7 @@ class ResponseSchema(ma.Schema):
     flagged_rules = ma.fields.List(ma.fields.String(), dump_only=True)
 
 
-class ResponseEntrySchema(ma.Schema):
+class ResponseEntrySchema(InputSchema):
     """Answers a clinician collected another way: by phone, on paper or in clinic."""
 
     client_id = ma.fields.UUID(
@@ -93,13 +96,14 @@ class ResponseEntrySchema(ma.Schema):
     )
     answered_at = ma.fields.AwareDateTime(
         required=True,
+        validate=MOMENT,
         metadata={"description": "when the patient gave the answers, ISO 8601 with its offset"},
     )
     source = ma.fields.String(required=True, validate=ma.validate.OneOf(ENTRY_SOURCES))
     note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=1000))
 
 
-class RedFlagSchema(ma.Schema):
+class RedFlagSchema(InputSchema):
     """A red flag the answers met, with the advice to give the patient now."""
 
     rule = ma.fields.String(dump_only=True)
@@ -115,7 +119,7 @@ class EnteredResponseSchema(ResponseSchema):
     alerts = ma.fields.List(ma.fields.Nested(RedFlagSchema), dump_only=True)
 
 
-class AlertSchema(ma.Schema):
+class AlertSchema(InputSchema):
     """A red flag raised by an answer."""
 
     id = ma.fields.Integer(dump_only=True)
@@ -130,7 +134,7 @@ class AlertSchema(ma.Schema):
     acknowledged_by_id = ma.fields.Integer(dump_only=True, allow_none=True)
 
 
-class TreatmentSchema(ma.Schema):
+class TreatmentSchema(InputSchema):
     """A treatment with its check-ins, answers and alerts."""
 
     id = ma.fields.Integer(dump_only=True)
@@ -145,11 +149,11 @@ class TreatmentSchema(ma.Schema):
     alerts = ma.fields.List(ma.fields.Nested(AlertSchema), dump_only=True)
 
 
-class CheckInUpdateSchema(ma.Schema):
+class CheckInUpdateSchema(InputSchema):
     """Cancel a check-in, or move its opening time (the window keeps its length)."""
 
     status = ma.fields.String(validate=ma.validate.OneOf(["cancelled"]))
-    due_at = ma.fields.AwareDateTime()
+    due_at = ma.fields.AwareDateTime(validate=MOMENT)
 
     @ma.validates_schema
     def one_change(self, data: dict[str, Any], **_: Any) -> None:
@@ -158,7 +162,7 @@ class CheckInUpdateSchema(ma.Schema):
             raise ma.ValidationError("give either status: cancelled or a new due_at", "_schema")
 
 
-class DeliveryEventSchema(ma.Schema):
+class DeliveryEventSchema(InputSchema):
     """One step of the delivery ledger."""
 
     at = ma.fields.AwareDateTime(dump_only=True)

@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from server.api.patient_schemas import CODE
 from server.errors import DomainError, flatten_errors
+from server.inputs import LOCAL_MOMENT, InputSchema
 from server.models.treatments import MODALITIES
 from server.protocols import Item
 from server.services.answers import ENTRY_SOURCES
@@ -22,7 +23,7 @@ from server.services.answers import ENTRY_SOURCES
 FormErrors = dict[str, list[str]]
 
 
-class FormSchema(ma.Schema):
+class FormSchema(InputSchema):
     """A posted form: blank fields count as left out, text is trimmed, and unknown fields (the
     CSRF token, the submit button) are ignored."""
 
@@ -106,7 +107,7 @@ class TreatmentForm(FormSchema):
     """A needling session: modality, when it ended (the patient's local time), where."""
 
     modality = ma.fields.String(required=True, validate=ma.validate.OneOf(MODALITIES))
-    treated_at = ma.fields.NaiveDateTime(required=True)
+    treated_at = ma.fields.NaiveDateTime(required=True, validate=LOCAL_MOMENT)
     regions = ma.fields.List(ma.fields.String(validate=ma.validate.Length(1, 64)))
     # blank: derived from the regions (a thoracic region brings the pneumothorax screen)
     thoracic_region = ma.fields.Boolean(
@@ -122,7 +123,7 @@ class EntryForm(FormSchema):
 
     client_id = ma.fields.UUID(required=True)
     source = ma.fields.String(required=True, validate=ma.validate.OneOf(ENTRY_SOURCES))
-    answered_at = ma.fields.NaiveDateTime(required=True)
+    answered_at = ma.fields.NaiveDateTime(required=True, validate=LOCAL_MOMENT)
     note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
 
 

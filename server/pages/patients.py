@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from server.charts.patient import MEASURES, recovery_figure, recovery_rows, recovery_table
 from server.errors import DomainError
 from server.extensions import db
+from server.inputs import UNSTORABLE
 from server.models import Patient, utcnow
 from server.protocols.countries import countries
 from server.services.enrolment import EnrolmentLink, issue_enrolment
@@ -40,7 +41,8 @@ def patient_list() -> ResponseReturnValue:
     try:
         args = load_form(PatientSearchArgs(), request.args)
     except ma.ValidationError:
-        args = {"q": request.args.get("q", "")[:64], "page": 1}
+        # a search too long or not storable: what can be searched of it
+        args = {"q": UNSTORABLE.sub("", request.args.get("q", ""))[:64], "page": 1}
     rows, total = search_patients(
         db.session(),
         clinic_id=current_clinician().clinic_id,

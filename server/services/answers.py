@@ -167,7 +167,7 @@ def answer_checkin(
     answers late, so one may arrive up to ``offline_grace`` after the window closed.
     """
     checkin = _locked_checkin(session, checkin_id, Treatment.patient_id == patient.id)
-    replay = _replay_of(session, client_id=client_id, checkin_id=checkin.id)
+    replay = _replay_of(session, client_id=client_id, checkin=checkin, answers=answers, note=note)
     if replay is not None:
         return _result(session, replay, is_replay=True, now=now)
     _check_window(checkin, patient, answered_at=answered_at, now=now, offline_grace=offline_grace)
@@ -200,7 +200,7 @@ def enter_response(
     """Back-enter answers a clinician collected another way (phone, paper, in clinic), even
     after the patient's window closed; the same client_id replays."""
     checkin = _locked_checkin(session, checkin_id, Treatment.clinic_id == clinician.clinic_id)
-    replay = _replay_of(session, client_id=client_id, checkin_id=checkin.id)
+    replay = _replay_of(session, client_id=client_id, checkin=checkin, answers=answers, note=note)
     if replay is not None:
         return _result(session, replay, is_replay=True, now=now)
     _check_entry(checkin, answered_at=answered_at, source=source, now=now)
@@ -243,11 +243,32 @@ def _locked_checkin(
     return checkin
 
 
-def _replay_of(session: Session, *, client_id: uuid.UUID, checkin_id: int) -> Response | None:
-    """The response already stored under this client_id, when this request is a retry."""
+def _replay_of(
+    session: Session,
+    *,
+    client_id: uuid.UUID,
+    checkin: CheckIn,
+    answers: dict[str, object],
+    note: str | None,
+) -> Response | None:
+    """The response already stored under this client_id, when this request is a retry of it;
+    the same client_id with other answers is a client's mistake, never silently dropped."""
     replay = session.scalar(select(Response).filter_by(client_id=client_id))
-    if replay is not None and replay.checkin_id != checkin_id:
+    if replay is None:
+        return None
+    if replay.checkin_id != checkin.id:
         raise Conflict("this client_id was already used for another answer", field="client_id")
+    stored = {code: value for code, value in answers_of(replay).items() if value is not None}
+    try:
+        same = check_answers(answers, asked=checkin.items) == stored and note == replay.note
+    except InvalidInput:
+        same = False
+    if not same:
+        raise Conflict(
+            "this client_id was already used for different answers; send new answers with a "
+            "new client_id",
+            field="client_id",
+        )
     return replay
 
 

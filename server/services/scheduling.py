@@ -19,6 +19,10 @@ from server.models import CheckIn, Patient, Treatment
 from server.models.treatments import OPEN_STATUSES
 from server.protocols import TimePoint, item_bank, parse_timepoints
 
+# a clinician may move a check-in's opening this far after T0 and no further (the protocols'
+# last time point is at 7 days; a clinic's own may be at up to 60)
+LATEST_MOVE = timedelta(days=90)
+
 
 @dataclass(frozen=True)
 class QuietHours:
@@ -277,10 +281,14 @@ def move_checkin(session: Session, checkin: CheckIn, *, due_at: datetime, now: d
     """Move a check-in not yet answered to a new opening time; its window keeps its length."""
     if checkin.status not in OPEN_STATUSES:
         raise Conflict(f"a check-in that is {checkin.status} cannot be moved", field="due_at")
-    length = checkin.expires_at - checkin.due_at
-    expires_at = due_at + length
     if due_at < checkin.treatment.treated_at:
         raise InvalidInput("a check-in cannot open before the treatment", field="due_at")
+    if due_at > checkin.treatment.treated_at + LATEST_MOVE:
+        raise InvalidInput(
+            f"a check-in must open within {LATEST_MOVE.days} days of the treatment", field="due_at"
+        )
+    length = checkin.expires_at - checkin.due_at
+    expires_at = due_at + length
     if expires_at <= now:
         raise InvalidInput("the moved window would already be over", field="due_at")
     for sibling in checkin.treatment.checkins:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.errors import InvalidInput, NotFound
+from server.inputs import EARLIEST_DAY
 from server.models import Alert, CheckIn, Clinician, Patient, Response, Treatment
 from server.protocols import dump_timepoints
 from server.protocols import regions as known_regions
@@ -20,6 +21,8 @@ from server.services.scheduling import materialise_checkins
 
 # a treatment is recorded at the end of the session; a clock a little fast is not an error
 FUTURE_GRACE = timedelta(minutes=15)
+# nothing earlier is a treatment of this service's: a stray date would skew the analytics
+EARLIEST_TREATMENT = datetime.combine(EARLIEST_DAY, time.min, UTC)
 
 
 def record_treatment(
@@ -41,6 +44,8 @@ def record_treatment(
         raise InvalidInput("give the time with its UTC offset", field="treated_at")
     if treated_at > now + FUTURE_GRACE:
         raise InvalidInput("a treatment cannot be recorded before it happens", field="treated_at")
+    if treated_at < EARLIEST_TREATMENT:
+        raise InvalidInput(f"a treatment cannot predate {EARLIEST_DAY}", field="treated_at")
     if (
         baseline_at is not None
         and not treated_at - timedelta(hours=24) <= baseline_at <= treated_at

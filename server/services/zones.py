@@ -7,10 +7,14 @@ from zoneinfo import available_timezones
 
 from server.errors import InvalidInput
 
+# what the system's zone directory holds beside IANA's zones: "localtime" is this machine's own
+# zone (a different one on each machine), "Factory" a placeholder zone whose name is "-00"
+NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+
 
 @cache
 def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    return frozenset(available_timezones()) - NOT_ZONES
 
 
 def check_timezone(name: str, *, field: str = "timezone") -> str:
