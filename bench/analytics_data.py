@@ -48,7 +48,7 @@ BRUISES = ("none", "small", "large", "bleeding")
 BRUISE_WEIGHTS = (70, 26, 3.6, 0.4)
 # every table the analytics read, in foreign-key order, with the columns the rows fill
 COLUMNS = {
-    "clinics": ("id", "name", "emergency_number", "created_at"),
+    "clinics": ("id", "name", "timezone", "created_at"),
     "clinicians": (
         *("id", "clinic_id", "email", "name", "password_hash", "role", "is_active"),
         "created_at",
@@ -103,7 +103,7 @@ def build(answers: int, *, seed: int = 20261124) -> Dataset:
     rng = random.Random(seed)
     dataset = Dataset()
     opened = stamp(NOW - timedelta(days=DAYS + 30))
-    dataset.add("clinics", "Bench clinic", "911", opened)
+    dataset.add("clinics", "Bench clinic", "America/Vancouver", opened)
     for number in range(1, CLINICIANS + 1):
         email = f"clinician{number}@bench.example"
         # "!" is no password hash: these clinicians cannot log in

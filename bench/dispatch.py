@@ -134,8 +134,8 @@ def fill(*, due: int, history: int, base: str, keys: tuple[str, str]) -> None:
 
 
 FILL_SQL = (
-    """INSERT INTO clinics (id, name, emergency_number, created_at)
-       VALUES (1, 'Bench', '911', now())""",
+    """INSERT INTO clinics (id, name, timezone, created_at)
+       VALUES (1, 'Bench', 'UTC', now())""",
     """INSERT INTO patients (id, clinic_id, code, timezone, created_at)
        SELECT g, 1, 'B' || g, 'UTC', now() FROM generate_series(1, :due + 1) g""",
     """INSERT INTO push_subscriptions (id, patient_id, endpoint, p256dh, auth, created_at)
