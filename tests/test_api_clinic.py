@@ -81,6 +81,15 @@ def test_clearing_the_number_tells_each_patient_their_countrys(
     assert (cleared.get_json()["emergency_number"], cleared.get_json()["phone"]) == (None, None)
 
 
+def test_a_clinic_of_no_country_cannot_have_a_number_of_its_own(
+    client: FlaskClient, session: Session
+) -> None:
+    headers = admin_headers(session)
+    refused = client.put(URL, headers=headers, json={"timezone": "UTC", "emergency_number": "144"})
+    assert_rejected(refused, "emergency_number")
+    assert "time zone" in refused.get_json()["errors"]["emergency_number"][0]
+
+
 def test_a_clinician_who_is_not_an_admin_cannot_change_them(
     client: FlaskClient, session: Session
 ) -> None:

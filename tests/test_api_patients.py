@@ -104,8 +104,8 @@ def test_a_patients_country_defaults_to_their_time_zones(
 
     body = post_patient(client, headers, timezone="Australia/Sydney").get_json()
 
-    assert (body["country"], body["emergency_number"]) == ("AU", "000")
-    assert session.get(Patient, body["id"]).country is None  # type: ignore[union-attr]
+    assert (body["country"], body["emergency_number"]) == (None, None)  # none of their own
+    assert (body["effective_country"], body["effective_emergency_number"]) == ("AU", "000")
 
 
 def test_a_country_given_at_registration_names_the_number(
@@ -115,7 +115,7 @@ def test_a_country_given_at_registration_names_the_number(
 
     body = post_patient(client, headers, timezone="Europe/Berlin", country="gb").get_json()
 
-    assert (body["country"], body["emergency_number"]) == ("GB", "999")
+    assert (body["country"], body["effective_emergency_number"]) == ("GB", "999")
 
 
 def test_a_patients_own_number_and_country_can_be_changed_and_cleared(
@@ -127,13 +127,13 @@ def test_a_patients_own_number_and_country_can_be_changed_and_cleared(
 
     own = client.patch(url, headers=headers, json={"country": "CH", "emergency_number": "112"})
     assert (own.get_json()["country"], own.get_json()["emergency_number"]) == ("CH", "112")
+    assert own.get_json()["effective_emergency_number"] == "112"
     cleared = client.patch(url, headers=headers, json={"emergency_number": None})
-    assert cleared.get_json()["emergency_number"] == "144"  # Switzerland's ambulance
-    from_zone = client.patch(url, headers=headers, json={"country": None})
-    assert (from_zone.get_json()["country"], from_zone.get_json()["emergency_number"]) == (
-        "DE",
-        "112",
-    )
+    assert cleared.get_json()["emergency_number"] is None
+    assert cleared.get_json()["effective_emergency_number"] == "144"  # Switzerland's ambulance
+    from_zone = client.patch(url, headers=headers, json={"country": None}).get_json()
+    assert (from_zone["country"], from_zone["effective_country"]) == (None, "DE")
+    assert from_zone["effective_emergency_number"] == "112"
 
 
 def test_a_country_that_is_not_an_iso_code_is_rejected(

@@ -125,7 +125,9 @@ def test_an_emergency_number_is_digits_with_optional_separators(number: str) -> 
     assert check_emergency_number(number, field="emergency_number") == number
 
 
-@pytest.mark.parametrize("number", ["9", "call 911", "911 or 112", "0" * 25, "--112"])
+@pytest.mark.parametrize(
+    "number", ["9", "call 911", "911 or 112", "0" * 25, "--112", "1 2 3 4 5 6 7 8 9 0 1"]
+)
 def test_an_emergency_number_that_cannot_be_dialled_is_refused(number: str) -> None:
     with pytest.raises(InvalidInput) as refused:
         check_emergency_number(number, field="emergency_number")

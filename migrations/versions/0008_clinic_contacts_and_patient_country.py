@@ -47,6 +47,7 @@ def downgrade():
     with op.batch_alter_table('patients', schema=None) as batch_op:
         batch_op.drop_column('emergency_number')
         batch_op.drop_column('country')
+    # lossy, as the schema before it was: every clinic without a number of its own says 911 again
     op.execute("UPDATE clinics SET emergency_number = '911' WHERE emergency_number IS NULL")
     with op.batch_alter_table('clinics', schema=None) as batch_op:
         batch_op.alter_column(

@@ -36,7 +36,20 @@ OpeningHoursSchema = InputSchema.from_dict(
 )
 
 
-class ClinicSchema(InputSchema):
+class IntervalOutSchema(ma.Schema):
+    """One stretch of a day the clinic is open, local time (HH:MM)."""
+
+    opens = ma.fields.String(metadata={"example": "08:00"})
+    closes = ma.fields.String(metadata={"example": "18:00"})
+
+
+OpeningHoursOutSchema = ma.Schema.from_dict(
+    {day: ma.fields.List(ma.fields.Nested(IntervalOutSchema)) for day in WEEKDAYS},
+    name="OpeningHoursOutSchema",
+)
+
+
+class ClinicSchema(ma.Schema):
     """The caller's clinic, as its patients and staff see it."""
 
     id = ma.fields.Integer(dump_only=True)
@@ -53,16 +66,12 @@ class ClinicSchema(InputSchema):
             "country's own number"
         },
     )
-    opening_hours = ma.fields.Method("dump_hours", dump_only=True, allow_none=True)
-
-    def dump_hours(self, clinic: Any) -> dict[str, list[dict[str, str]]] | None:
-        """Each weekday's intervals as {opens, closes}."""
-        if clinic.opening_hours is None:
-            return None
-        return {
-            day: [{"opens": opens, "closes": closes} for opens, closes in intervals]
-            for day, intervals in clinic.opening_hours.items()
-        }
+    opening_hours = ma.fields.Nested(
+        OpeningHoursOutSchema,
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "each weekday's opening times, local; null: not given"},
+    )
 
 
 class ClinicUpdateSchema(InputSchema):

@@ -25,7 +25,7 @@ from server.services.delivery import acknowledge
 from server.services.enrolment import enrol
 from server.services.history import recovery_history
 from server.services.push import endpoint_policy
-from server.services.questions import questions_for
+from server.services.questions import questions_for_patient
 from server.services.subscriptions import subscribe, unsubscribe
 from server.transactions import commit_or_replay
 
@@ -175,12 +175,14 @@ def _checkin_body(session: Session, checkin: CheckIn) -> dict[str, Any]:
         "status": checkin.status,
         "due_at": checkin.due_at,
         "expires_at": checkin.expires_at,
-        "items": questions_for(session, checkin),
+        "items": questions_for_patient(session, checkin),
     }
 
 
 def _result_body(result: AnswerResult) -> dict[str, Any]:
     response = result.response
+    # whom to call, beside the advice that names them: the phone may hold older numbers
+    contacts = contacts_for(response.treatment.patient)
     return {
         "id": response.id,
         "checkin_id": response.checkin_id,
@@ -193,6 +195,8 @@ def _result_body(result: AnswerResult) -> dict[str, Any]:
             {"rule": flag.rule, "severity": flag.severity, "advice": flag.advice}
             for flag in result.flags
         ],
+        "emergency": contacts.emergency,
+        "clinic_phone": contacts.clinic,
         "next_checkin_at": result.next_checkin_at,
     }
 

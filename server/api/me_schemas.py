@@ -114,6 +114,10 @@ class ResponseResultSchema(InputSchema):
     answers = ma.fields.Dict()
     note = ma.fields.String(allow_none=True)
     alerts = ma.fields.List(ma.fields.Nested(FlagSchema))
+    emergency = ma.fields.Nested(
+        "PhoneSchema", allow_none=True, metadata={"description": "the number the advice names"}
+    )
+    clinic_phone = ma.fields.Nested("PhoneSchema", allow_none=True)
     next_checkin_at = ma.fields.AwareDateTime(allow_none=True)
 
 

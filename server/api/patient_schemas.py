@@ -5,7 +5,8 @@ from typing import Any
 import marshmallow as ma
 
 from server.inputs import InputSchema
-from server.services.contacts import emergency_number, patient_country
+from server.services.contacts import emergency_number as number_to_call
+from server.services.contacts import patient_country
 
 from .pagination import PageArgsSchema
 
@@ -73,14 +74,24 @@ class PatientSchema(InputSchema):
     timezone = ma.fields.String(dump_only=True)
     quiet_hours = ma.fields.Method("dump_quiet_hours", dump_only=True, allow_none=True)
     email = ma.fields.String(dump_only=True, allow_none=True)
-    country = ma.fields.Function(
+    country = ma.fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "as set for the patient; null: the country of the time zone"},
+    )
+    emergency_number = ma.fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "the patient's own, as set; null: none of their own"},
+    )
+    effective_country = ma.fields.Function(
         patient_country,
         dump_only=True,
         allow_none=True,
         metadata={"description": "as set, else the country of the time zone; null: not known"},
     )
-    emergency_number = ma.fields.Function(
-        emergency_number,
+    effective_emergency_number = ma.fields.Function(
+        number_to_call,
         dump_only=True,
         allow_none=True,
         metadata={"description": "the number the patient's advice names; null: not known"},

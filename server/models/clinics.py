@@ -35,8 +35,9 @@ class Clinic(Base):
     # the phone patients call, in E.164 (+61299990000); NULL until the clinic gives one
     phone: Mapped[str | None] = mapped_column(String(20))
     timezone: Mapped[str] = mapped_column(String(64))
-    # {"mon": [["08:00", "18:00"]], ...}: local opening intervals per weekday; NULL: not given
-    opening_hours: Mapped[dict[str, list[list[str]]] | None] = mapped_column(JSON)
+    # {"mon": [{"opens": "08:00", "closes": "18:00"}], ...}: local times per weekday; NULL: not
+    # given
+    opening_hours: Mapped[dict[str, list[dict[str, str]]] | None] = mapped_column(JSON)
     # NULL: each patient is told their own country's number (server/protocols/countries.toml);
     # set: the number for the clinic's own country, which patients there are told instead
     emergency_number: Mapped[str | None] = mapped_column(String(20))

@@ -12,9 +12,8 @@ from sqlalchemy.orm import Session
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from server.models import ApiToken, Clinic, Clinician
 from server.models.clinics import CLINICIAN_ROLES
-from server.protocols.countries import country_of_zone
 from server.services.audit import record_event
-from server.services.contacts import check_emergency_number, check_phone
+from server.services.contacts import check_emergency_number, check_phone, clinic_country
 from server.services.credentials import hash_password, new_token, token_digest, verify_password
 from server.services.zones import check_timezone
 
@@ -82,28 +81,36 @@ def update_clinic(
 def _set_contacts(clinic: Clinic, changes: dict[str, Any]) -> None:
     """Phone, emergency number and opening hours, each checked; those not in ``changes`` stay."""
     if "phone" in changes:
-        clinic.phone = check_phone(changes["phone"], country=country_of_zone(clinic.timezone))
+        clinic.phone = check_phone(changes["phone"], country=clinic_country(clinic))
     if "emergency_number" in changes:
         clinic.emergency_number = check_emergency_number(
             changes["emergency_number"], field="emergency_number"
         )
+        if clinic.emergency_number and clinic_country(clinic) is None:
+            raise InvalidInput(
+                "the clinic's number is for patients in its country: first give the clinic a "
+                "time zone of its country (such as Europe/Zurich, not UTC)",
+                field="emergency_number",
+            )
     if "opening_hours" in changes:
         clinic.opening_hours = check_opening_hours(changes["opening_hours"])
 
 
-def check_opening_hours(hours: OpeningHours | None) -> dict[str, list[list[str]]] | None:
+def check_opening_hours(hours: OpeningHours | None) -> dict[str, list[dict[str, str]]] | None:
     """Opening hours as stored: each weekday's intervals, in order and apart; None: not given."""
     if hours is None:
         return None
     errors: dict[str, list[str]] = {}
-    stored: dict[str, list[list[str]]] = {}
+    stored: dict[str, list[dict[str, str]]] = {}
     for day in WEEKDAYS:
         intervals = sorted(hours.get(day, []))
         if any(opens >= closes for opens, closes in intervals):
             errors[f"opening_hours.{day}"] = ["each interval must close after it opens"]
         elif any(later[0] < earlier[1] for earlier, later in pairwise(intervals)):
             errors[f"opening_hours.{day}"] = ["the intervals overlap"]
-        stored[day] = [[f"{opens:%H:%M}", f"{closes:%H:%M}"] for opens, closes in intervals]
+        stored[day] = [
+            {"opens": f"{opens:%H:%M}", "closes": f"{closes:%H:%M}"} for opens, closes in intervals
+        ]
     unknown = sorted(set(hours) - set(WEEKDAYS))
     if unknown:
         errors["opening_hours"] = [f"unknown days {unknown}; use {', '.join(WEEKDAYS)}"]

@@ -1,8 +1,10 @@
 """Whom a patient calls: the emergency number where they are, and their clinic's phone.
 
-The emergency number is, in order: the patient's own (set by the clinic), the clinic's for
-patients of the clinic's own country, the number of the patient's country from
-``server/protocols/countries.toml``; none at all rather than another country's.
+The emergency number is, in order: the patient's own (set by the clinic); for a patient in the
+clinic's own country, the clinic's number or else that country's; for a patient elsewhere, their
+country's from ``server/protocols/countries.toml``. A patient of no known country (a time zone
+such as UTC) is taken to live where the clinic is. A patient in a country the table lacks is told
+no number at all rather than another country's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from server.protocols.countries import DIALLABLE, countries, country_of_zone, em
 
 # what the advice says where no number is known: true everywhere, unlike another country's number
 UNKNOWN_EMERGENCY_NUMBER = "your local emergency number"
+MAX_NUMBER_LENGTH = 20  # the columns' length
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,9 @@ def check_emergency_number(number: str | None, *, field: str) -> str | None:
     if number is None:
         return None
     number = number.strip()
-    if not DIALLABLE.match(number):
+    if len(number) > MAX_NUMBER_LENGTH or not DIALLABLE.match(number):
         raise InvalidInput(
-            "give digits only, such as 000 or 112 (spaces and hyphens allowed)", field=field
+            "give up to 20 digits, such as 000 or 112 (spaces and hyphens allowed)", field=field
         )
     return number
 

@@ -58,22 +58,26 @@ def mobility_activity(session: Session, *, patient_id: int) -> str | None:
 
 
 def questions_for(session: Session, checkin: CheckIn) -> list[dict[str, Any]]:
-    """Every item the check-in asks, in protocol order, each with the answers that would raise
-    a red flag here and the advice they bring (``red_flags``)."""
-    bank = item_bank()
-    treatment = checkin.treatment
+    """Every item the check-in asks, in protocol order."""
     activity = None
     if "mobility" in checkin.items:
-        activity = mobility_activity(session, patient_id=treatment.patient_id)
+        activity = mobility_activity(session, patient_id=checkin.treatment.patient_id)
+    return [question(item_bank()[code], activity=activity) for code in checkin.items]
+
+
+def questions_for_patient(session: Session, checkin: CheckIn) -> list[dict[str, Any]]:
+    """The questions as the patient's phone gets them: each with the answers that would raise
+    a red flag at this check-in and the advice they bring (``red_flags``)."""
+    bank, treatment = item_bank(), checkin.treatment
     baseline = baseline_of(session, treatment.id)
     window_h = (hours_since(treatment, checkin.due_at), hours_since(treatment, checkin.expires_at))
     number = emergency_words(treatment.patient)
     return [
         {
-            **question(bank[code], activity=activity),
+            **shown,
             "red_flags": triggers(
-                bank[code], baseline=baseline, window_h=window_h, emergency_number=number
+                bank[shown["code"]], baseline=baseline, window_h=window_h, emergency_number=number
             ),
         }
-        for code in checkin.items
+        for shown in questions_for(session, checkin)
     ]

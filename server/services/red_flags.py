@@ -44,9 +44,17 @@ def _holds(clause: Clause, answers: dict[str, Value], baseline: dict[str, Value]
 
 
 def _in_time(rule: RedFlagRule, elapsed_h: float) -> bool:
+    """Whether the rule applies at this many hours after T0 (its span is [min, max))."""
     if rule.min_elapsed_h is not None and elapsed_h < rule.min_elapsed_h:
         return False
     return rule.max_elapsed_h is None or elapsed_h < rule.max_elapsed_h
+
+
+def _in_window(rule: RedFlagRule, opens_h: float, closes_h: float) -> bool:
+    """Whether the rule applies at some moment from opens_h (inclusive) to closes_h."""
+    if rule.min_elapsed_h is not None and closes_h <= rule.min_elapsed_h:
+        return False
+    return rule.max_elapsed_h is None or opens_h < rule.max_elapsed_h
 
 
 def evaluate(
@@ -104,12 +112,9 @@ def triggers(
     """Which answers to this item meet which rule at a check-in open from ``window_h[0]`` to
     ``window_h[1]`` hours after T0; a rule counts when it can fire at any moment of that window
     (advice shown too readily is the safer mistake on a phone that is offline)."""
-    opens, closes = window_h
     found = []
     for rule in red_flag_rules():
-        if rule.min_elapsed_h is not None and rule.min_elapsed_h >= closes:
-            continue
-        if rule.max_elapsed_h is not None and rule.max_elapsed_h <= opens:
+        if not _in_window(rule, *window_h):
             continue
         clauses = [clause for clause in rule.clauses if clause.item == item.code]
         values = tuple(
