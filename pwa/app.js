@@ -73,6 +73,10 @@ function keyBytes(base64url) {
   return Uint8Array.from(text, (char) => char.charCodeAt(0));
 }
 
+const PUSH_WAIT_MS = 10000;
+
+class PushTimeout extends Error {}
+
 /* Subscribe (or re-register the existing subscription) and tell the server; resolves only
    once the server has stored it. */
 async function registerPush() {
@@ -80,14 +84,23 @@ async function registerPush() {
   let subscription = await registration.pushManager.getSubscription();
   if (!subscription) {
     const { public_key: publicKey } = await api("GET", "/api/v1/push/key");
-    subscription = await registration.pushManager.subscribe({
+    // a push service that never answers must not leave the card saying "turning on" for good;
+    // a subscription that comes late is found and registered at the next open
+    const late = new Promise((_, reject) => setTimeout(() => reject(new PushTimeout()), PUSH_WAIT_MS));
+    subscription = await Promise.race([late, registration.pushManager.subscribe({
       userVisibleOnly: true, applicationServerKey: keyBytes(publicKey),
-    });
+    })]);
   }
   await api("POST", "/api/v1/me/push-subscriptions", subscription.toJSON());
 }
 
-const PUSH_WAIT_MS = 10000;
+/* Why reminders could not be turned on, in the patient's words, and what to do. */
+function pushProblem(error) {
+  if (error instanceof ApiError) return "your clinic’s service did not accept this phone. Try again later; if it keeps happening, tell your clinic.";
+  if (error instanceof PushTimeout) return "the phone’s notification service did not answer. Check that you are online and try again.";
+  if (error instanceof TypeError) return "the app could not reach your clinic’s service. Check that you are online and try again.";
+  return "this phone would not sign up for notifications. Try again in a moment.";
+}
 
 /* What becomes of a patient's check-ins without notifications on this phone. */
 function emailLine(me) {
@@ -101,50 +114,50 @@ function emailLine(me) {
 function notificationCard(me) {
   const card = h("section", { class: "card", "aria-labelledby": "notify-title" },
     h("h2", { id: "notify-title" }, "Check-in reminders"));
-  const say = (...content) => card.replaceChildren(card.firstChild, ...content);
+  // the new words take the focus of a button they replace, so a screen reader reads them
+  const say = (focus, ...content) => {
+    card.replaceChildren(card.firstChild, ...content);
+    if (focus) (card.querySelector("button") || content[0]).focus();
+  };
+  const line = (text, attributes = {}) => h("p", { tabindex: -1, ...attributes }, text);
   const openApp = "You can still answer here: a check-in that is ready is listed at the top of this app.";
-  const turnOn = async () => {
-    say(h("p", {}, "Turning reminders on…"));
+  const turnOn = async (asked) => {
+    say(asked, line("Turning reminders on…"));
     try {
-      // a push service that never answers must not leave the card saying "turning on" for good
-      await Promise.race([registerPush(), new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), PUSH_WAIT_MS))]);
-      say(h("p", {}, "Reminders are on. We will tell you when a check-in is ready."));
-      announce("Reminders are on.");
+      await registerPush();
+      say(asked, line("Reminders are on. We will tell you when a check-in is ready."));
     } catch (error) {
-      const retry = h("button", { type: "button", onclick: turnOn }, "Try again");
-      const why = error instanceof ApiError
-        ? "your clinic’s service did not accept this phone. Try again later; if it keeps happening, tell your clinic."
-        : error.message === "timeout"
-          ? "the phone’s notification service did not answer. Check that you are online and try again."
-          : "this phone would not sign up for notifications. Try again in a moment.";
-      say(h("p", { class: "notice", role: "alert" },
-        `Reminders could not be turned on on this phone: ${why} ${emailLine(me)}`), retry);
+      const retry = h("button", { type: "button", onclick: () => turnOn(true) }, "Try again");
+      say(asked, line(`Reminders could not be turned on on this phone: ${pushProblem(error)} ${emailLine(me)}`,
+        { class: "notice", role: "alert" }), retry);
     }
   };
   if (!pushSupported()) {
-    say(h("p", {}, `This browser cannot show reminders. ${emailLine(me)} ${openApp}`));
+    say(false, line(`This browser cannot show reminders. ${emailLine(me)} ${openApp}`));
   } else if (isIos() && !isStandalone()) {
-    say(
+    say(false,
       h("p", {}, "This iPhone can show reminders only from the app on your Home Screen, so none will come here yet. To get them:"),
       h("ol", {}, h("li", {}, "Tap the Share button."), h("li", {}, "Choose “Add to Home Screen”."),
         h("li", {}, "Open the app from your Home Screen and turn reminders on.")),
       h("p", {}, emailLine(me)),
     );
   } else if (Notification.permission === "denied") {
-    say(h("p", {}, "Notifications are blocked for this app, so no reminders will come to this phone. ",
-      "To get them, allow notifications for this site in your browser’s settings, then open the app again. ",
-      emailLine(me), " ", openApp));
+    say(false, line(`Notifications are blocked for this app, so no reminders will come to this phone. To get them, allow notifications for this site in your browser’s settings, then open the app again. ${emailLine(me)} ${openApp}`));
   } else if (Notification.permission === "granted") {
-    turnOn(); // already allowed: make sure the server has this phone before saying "on"
+    turnOn(false); // already allowed: make sure the server has this phone before saying "on"
   } else {
     const button = h("button", { type: "button", class: "primary" }, "Turn on reminders");
     button.addEventListener("click", async () => {
       button.disabled = true;
       const permission = await Notification.requestPermission();
-      if (permission === "granted") await turnOn();
-      else card.replaceWith(notificationCard(me));
+      if (permission === "granted") await turnOn(true);
+      else {
+        const again = notificationCard(me);
+        card.replaceWith(again);
+        again.querySelector("p").focus();
+      }
     });
-    say(h("p", {}, "A reminder tells you when a check-in is ready, so your clinic hears how you recover at the right moments. We never put your answers in a notification."), button);
+    say(false, h("p", {}, "A reminder tells you when a check-in is ready, so your clinic hears how you recover at the right moments. We never put your answers in a notification."), button);
   }
   return card;
 }
@@ -342,22 +355,32 @@ function callButtons(urgent) {
     contacts.clinic_phone ? telLink(contacts.clinic_phone, ["Call your clinic: ", h("span", { class: "number" }, contacts.clinic_phone.display)], "button call") : null);
 }
 
-/* Urgent advice first, under the page's own heading; calmer advice below it, each its own box. */
-function adviceScreen(flags, calmTitle, ...rest) {
+/* The advice boxes of some flags, urgent first with a tap to call, and whether any is urgent. */
+function adviceParts(flags) {
   const sorted = [...flags].sort(bySeverity);
   const urgent = sorted.filter((flag) => flag.severity === "urgent");
   const others = sorted.filter((flag) => flag.severity !== "urgent");
-  const heading = (flag) => (flag.severity === "same_day" ? "Your clinic will contact you today" : "Good to know");
-  show(urgent.length ? "Please act now" : calmTitle,
-    urgent.length ? h("div", { class: "advice urgent", role: "alert" },
-      urgent.map((flag) => h("p", {}, ...linked(flag.advice))), callButtons(true)) : null,
-    ...others.map((flag) => h("section", { class: `advice ${flag.severity}`, role: urgent.length ? null : "alert" },
-      h("h2", {}, heading(flag)), h("p", {}, ...linked(flag.advice)))),
-    others.length && !urgent.length ? callButtons(false) : null,
-    ...rest);
+  const heading = (flag) => (flag.severity === "same_day" ? "Important" : "Good to know");
+  return {
+    urgent: urgent.length > 0,
+    parts: [
+      urgent.length ? h("div", { class: "advice urgent", role: "alert" },
+        urgent.map((flag) => h("p", {}, ...linked(flag.advice))), callButtons(true)) : null,
+      ...others.map((flag) => h("section", { class: `advice ${flag.severity}`, role: urgent.length ? null : "alert" },
+        h("h2", {}, heading(flag)), h("p", {}, ...linked(flag.advice)))),
+      others.length && !urgent.length ? callButtons(false) : null,
+    ].filter(Boolean),
+  };
+}
+
+/* Urgent advice first, under the page's own heading; calmer advice below it, each its own box. */
+function adviceScreen(flags, calmTitle, ...rest) {
+  const { urgent, parts } = adviceParts(flags);
+  show(urgent ? "Please act now" : calmTitle, ...parts, ...rest);
 }
 
 function confirmation(result) {
+  if (result.emergency !== undefined) setContacts(result).catch(() => {});
   adviceScreen(result.alerts || [], "Thank you",
     h("p", {}, "Your answers were sent to your clinic."),
     h("p", {}, result.next_checkin_at ? `Your next check-in: ${when(result.next_checkin_at)}.` : "There are no more check-ins planned."),
@@ -442,15 +465,22 @@ function showContacts() {
 
 async function sendSaved() {
   const results = await flushOutbox().catch(() => []);
-  const sent = results.filter((result) => result.ok);
   const refused = results.filter((result) => !result.ok && !result.retryLater);
-  const alerts = sent.flatMap((result) => result.body.alerts || []);
-  if (alerts.length) {
-    // the clinic's advice for answers given offline outweighs whatever screen is open
+  return showSent(results.filter((result) => result.ok).map((result) => result.body),
+    refused.map((result) => result.body && result.body.message));
+}
+
+/* Answers saved on the phone have been sent (by this page or the service worker): the clinic's
+   advice for them outweighs whatever screen is open, but never wipes a form half-filled. */
+function showSent(answers, refusedMessages) {
+  if (answers.length) setContacts(answers[answers.length - 1]).catch(() => {});
+  const alerts = answers.flatMap((answer) => answer.alerts || []);
+  if (alerts.length && main.querySelector("form")) main.prepend(...adviceParts(alerts).parts);
+  else if (alerts.length) {
     adviceScreen(alerts, "Your saved answers were sent",
       h("p", {}, "Your answers saved on this phone have now reached your clinic."), homeLink());
   }
-  reportSaved(sent.length, refused.map((result) => result.body && result.body.message));
+  reportSaved(answers.length, refusedMessages);
   return alerts.length > 0;
 }
 
@@ -481,7 +511,7 @@ if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
   navigator.serviceWorker.addEventListener("message", (event) => {
     if (event.data && event.data.type === "open" && event.data.url !== location.href) location.assign(event.data.url);
-    if (event.data && event.data.type === "outbox") reportSaved(event.data.sent, event.data.refused);
+    if (event.data && event.data.type === "outbox") showSent(event.data.answers || [], event.data.refused);
   });
 }
 addEventListener("online", sendSaved);

@@ -89,10 +89,10 @@ async function sendSavedAnswers() {
     }
   }
   const clients = await self.clients.matchAll({ type: "window" });
-  const sent = results.filter((result) => result.ok).length;
+  const answers = results.filter((result) => result.ok).map((result) => result.body);
   const refused = results.filter((result) => !result.ok && !result.retryLater);
   clients.forEach((client) => client.postMessage({
-    type: "outbox", sent, refused: refused.map((result) => result.body && result.body.message),
+    type: "outbox", answers, refused: refused.map((result) => result.body && result.body.message),
   }));
 }
 
