@@ -29,6 +29,7 @@ from server.errors import register_error_handlers
 from server.extensions import api, csrf, db, limiter, migrate
 from server.pwa import bp as pwa_bp
 from server.pwa import load_bundle
+from server.transactions import commit_once_per_request
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -71,6 +72,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(pwa_bp)
     app.register_blueprint(pages.bp)
     register_error_handlers(app)
+    commit_once_per_request(app)
     return app
 
 

@@ -53,5 +53,4 @@ class AlertAck(MethodView):
         alert = acknowledge_alert(
             db.session(), clinician=current_clinician(), alert_id=alert_id, now=utcnow()
         )
-        db.session.commit()
         return alert

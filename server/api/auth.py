@@ -126,5 +126,4 @@ class Tokens(MethodView):
             session, email=credentials["email"], password=credentials["password"]
         )
         token = issue_api_token(session, clinician=clinician, now=utcnow())
-        session.commit()
         return {"token": token}

@@ -35,5 +35,4 @@ class ClinicSettings(MethodView):
         clinic = update_clinic(
             db.session(), clinician=current_clinician(), changes=changes, now=utcnow()
         )
-        db.session.commit()
         return clinic

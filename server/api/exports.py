@@ -42,7 +42,6 @@ class AnswersCsv(MethodView):
         """Download every answer of the clinic as CSV, one row per answer (streamed)."""
         session, now = db.session(), utcnow()
         scope = begin_csv_export(session, clinician=current_clinician(), now=now, **filters)
-        session.commit()  # the audit event is durable before the first byte goes out
 
         def lines() -> Iterator[str]:
             # the session of the streaming context: the view's own is closed when it returns
@@ -73,5 +72,4 @@ class FhirBundle(MethodView):
             now=utcnow(),
             **filters,
         )
-        session.commit()  # the audit event of this export
         return Response(json.dumps(bundle), mimetype="application/fhir+json")

@@ -64,7 +64,6 @@ class Enrol(MethodView):
     def post(self, body: dict[str, str]) -> dict[str, Any]:
         """Exchange the one-time enrolment token for this device's patient token."""
         patient, token = enrol(db.session(), token=body["token"], now=utcnow())
-        db.session.commit()
         return {
             "patient_token": token,
             "display_name": patient.display_name,
@@ -93,7 +92,6 @@ class Me(MethodView):
             "has_email": patient.email is not None,
             "next_checkin_at": next_checkin_at(session, patient_id=patient.id, now=utcnow()),
         }
-        session.commit()  # the token's last use
         return body
 
 
@@ -127,7 +125,6 @@ class MyCheckIns(MethodView):
         listed = [
             _checkin_body(session, checkin) for checkin in checkins if only in (None, checkin.id)
         ]
-        session.commit()  # the token's last use
         return listed
 
 
@@ -145,7 +142,6 @@ class MyCheckIn(MethodView):
             session, patient=current_patient(), checkin_id=reachable_checkin(checkin_id)
         )
         body = _checkin_body(session, checkin)
-        session.commit()  # the token's last use
         return body
 
 
@@ -164,7 +160,6 @@ class MyDeliveryAck(MethodView):
             session, patient=current_patient(), checkin_id=reachable_checkin(checkin_id)
         )
         acknowledge(session, checkin=checkin, event=body["event"], now=utcnow())
-        session.commit()
 
 
 def _checkin_body(session: Session, checkin: CheckIn) -> dict[str, Any]:
@@ -258,7 +253,6 @@ class MyPushSubscriptions(MethodView):
             now=utcnow(),
             policy=endpoint_policy(current_app.config),
         )
-        db.session.commit()
         return subscription, 201 if created else 200
 
     @blp.arguments(PushSubscriptionDeleteSchema)
@@ -266,4 +260,3 @@ class MyPushSubscriptions(MethodView):
     def delete(self, body: dict[str, str]) -> None:
         """Forget a subscription of this patient's."""
         unsubscribe(db.session(), patient=current_patient(), endpoint=body["endpoint"])
-        db.session.commit()

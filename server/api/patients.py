@@ -58,7 +58,6 @@ class Patients(MethodView):
         patient = create_patient(
             db.session(), clinician=current_clinician(), now=utcnow(), **fields
         )
-        db.session.commit()
         return patient
 
 
@@ -84,7 +83,6 @@ class PatientById(MethodView):
         update_patient(
             db.session(), clinician=clinician, patient=patient, now=utcnow(), changes=changes
         )
-        db.session.commit()
         return patient
 
 
@@ -107,7 +105,6 @@ class Enrolment(MethodView):
             base_url=current_app.config["PUBLIC_BASE_URL"],
             ttl=timedelta(hours=current_app.config["ENROLMENT_TTL_HOURS"]),
         )
-        db.session.commit()
         return link
 
 
@@ -123,4 +120,3 @@ class PatientTokens(MethodView):
         clinician = current_clinician()
         patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
         revoke_patient_tokens(db.session(), clinician=clinician, patient=patient, now=utcnow())
-        db.session.commit()

@@ -116,12 +116,10 @@ class ProtocolByModality(MethodView):
             timepoints=body["timepoints"],
             now=utcnow(),
         )
-        db.session.commit()
         return protocol_view(protocol, True)
 
     @blp.response(200, ProtocolSchema)
     def delete(self, modality: str) -> dict[str, Any]:
         """Go back to the default time points (admins)."""
         protocol = reset_protocol(db.session(), clinician=_admin(), modality=modality, now=utcnow())
-        db.session.commit()
         return protocol_view(protocol, False)

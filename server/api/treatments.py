@@ -54,7 +54,6 @@ class PatientTreatments(MethodView):
             session, clinician=clinician, patient=patient, now=utcnow(), **fields
         )
         detail = treatment_detail(session, treatment=treatment, viewer=clinician, now=utcnow())
-        session.commit()
         return detail
 
 
@@ -71,7 +70,6 @@ class TreatmentById(MethodView):
         session = db.session()
         treatment = get_treatment(session, clinic_id=clinician.clinic_id, treatment_id=treatment_id)
         detail = treatment_detail(session, treatment=treatment, viewer=clinician, now=utcnow())
-        session.commit()  # the audit event of this read
         return detail
 
 
@@ -93,7 +91,6 @@ class CheckInById(MethodView):
             move_checkin(session, checkin, due_at=change["due_at"], now=utcnow())
         else:
             cancel_checkin(session, checkin, now=utcnow())
-        session.commit()
         return checkin
 
 

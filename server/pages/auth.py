@@ -111,7 +111,6 @@ def login() -> ResponseReturnValue:
         action="clinician.signed_in",
         at=utcnow(),
     )
-    db.session.commit()
     flash(f"Signed in as {clinician.name or clinician.email}.", "success")
     return redirect(safe_next(fields["next"]))
 
@@ -127,7 +126,6 @@ def logout() -> Response:
             action="clinician.signed_out",
             at=utcnow(),
         )
-        db.session.commit()
     cookie_session.clear()
     flash("You are signed out.", "success")
     return redirect(url_for("pages.login_form"))

@@ -146,7 +146,6 @@ def compare_csv(analytic: str) -> ResponseReturnValue:
         target=analytic,
         details={"filters": fields, "rows": len(rows)},
     )
-    db.session.commit()
     response = Response(text.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{analytic}.csv"'
     return response

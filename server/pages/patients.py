@@ -81,7 +81,6 @@ def patient_page(patient_id: int) -> ResponseReturnValue:
         page=page,
         pages=max(1, ceil(len(treatments) / TREATMENTS_PER_PAGE)),
     )
-    session.commit()  # the audit events of this read (after rendering: nothing to reload)
     return html
 
 
@@ -119,7 +118,6 @@ def recovery_csv(treatment_id: int) -> ResponseReturnValue:
             | {code: row[code] for code in MEASURES}
         )
     code = treatment.patient.code
-    session.commit()  # the audit event of this read
     response = Response(text.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{code}-treatment-{treatment_id}-recovery.csv"'
@@ -161,7 +159,6 @@ def enrol() -> ResponseReturnValue:
         session.rollback()
         status = error.status_code if isinstance(error, DomainError) else 422
         return _enrol_page(form_errors(error), request.form.to_dict(), status)
-    session.commit()
     # the next patient probably lives in the same zone
     cookie_session["last_timezone"] = patient.timezone
     return _link_page(patient, link, is_new=True)
@@ -173,7 +170,6 @@ def new_enrolment_link(patient_id: int) -> ResponseReturnValue:
     clinician = current_clinician()
     patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
     link = _issue_link(patient)
-    db.session.commit()
     return _link_page(patient, link, is_new=False)
 
 

@@ -117,7 +117,6 @@ def override(modality: str) -> ResponseReturnValue:
         errors = renumber_errors(form_errors(error), kept)
         shown = [row | {"row": number} for row, number in zip(rows, kept, strict=True)]
         return _protocols_page(edited=modality, errors=errors, rows=shown)
-    session.commit()
     flash(f"{modality_label(modality)}: the clinic's time points are saved.", "success")
     return redirect(url_for("pages.protocols", _anchor=modality))
 
@@ -130,6 +129,5 @@ def reset(modality: str) -> ResponseReturnValue:
         abort(404)
     with suppress(NotFound):  # pressed twice: it is already the default
         reset_protocol(db.session(), clinician=clinician, modality=modality, now=utcnow())
-    db.session.commit()
     flash(f"{modality_label(modality)}: back to the default time points.", "success")
     return redirect(url_for("pages.protocols", _anchor=modality))

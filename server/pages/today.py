@@ -29,6 +29,5 @@ def acknowledge_alert(alert_id: int) -> ResponseReturnValue:
     alert = acknowledge(
         db.session(), clinician=current_clinician(), alert_id=alert_id, now=utcnow()
     )
-    db.session.commit()
     flash(f"Alert {alert.rule} acknowledged.", "success")
     return redirect(safe_next(fields["next"]))

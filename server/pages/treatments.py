@@ -111,7 +111,6 @@ def record(patient_id: int) -> ResponseReturnValue:
         status = error.status_code if isinstance(error, DomainError) else 422
         return _treatment_page(patient, form_errors(error), request.form, status)
     scheduled = sum(checkin.status == "scheduled" for checkin in treatment.checkins)
-    session.commit()
     flash(
         f"{modality_label(treatment.modality)} recorded: {scheduled} check-ins scheduled.",
         "success",
