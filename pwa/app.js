@@ -1,6 +1,6 @@
 /* The patient app: enrol, turn on notifications, answer check-ins (also offline), see recovery.
    Plain ES module; the page talks to the server only through /api/v1. */
-const { store, bearer, sendAnswer, flushOutbox } = self.checkins;
+const { store, bearer, sendAnswer, flushOutbox, refusal } = self.checkins;
 const main = document.getElementById("main");
 const statusRegion = document.getElementById("status");
 let linkToken = null; // an e-mailed link opens one check-in without enrolment
@@ -463,11 +463,14 @@ function showContacts() {
       telLink(contacts.clinic_phone, contacts.clinic_phone.display), ".") : "");
 }
 
+/* Send what the phone saved: the answers the server took, and what it refused for good (those
+   are gone from the phone, so the patient must hear of them). */
 async function sendSaved() {
   const results = await flushOutbox().catch(() => []);
-  const refused = results.filter((result) => !result.ok && !result.retryLater);
-  return showSent(results.filter((result) => result.ok).map((result) => result.body),
-    refused.map((result) => result.body && result.body.message));
+  return {
+    answers: results.filter((result) => result.ok).map((result) => result.body),
+    refused: results.filter((result) => !result.ok && !result.retryLater).map(refusal),
+  };
 }
 
 /* Answers saved on the phone have been sent (by this page or the service worker): the clinic's
@@ -485,12 +488,9 @@ function showSent(answers, refusedMessages) {
 }
 
 /* Say what became of answers saved on the phone: sent, or refused (never silently dropped). */
-function reportSaved(sentCount, refusedMessages = []) {
+function reportSaved(sentCount, refusedTexts = []) {
   if (sentCount) announce(`${sentCount === 1 ? "One saved answer was" : `${sentCount} saved answers were`} sent.`);
-  for (const message of refusedMessages) {
-    main.prepend(h("p", { class: "notice", role: "alert" },
-      `A saved answer could not be sent: ${message || "your clinic’s server refused it"}.`));
-  }
+  for (const text of refusedTexts) main.prepend(h("p", { class: "notice", role: "alert" }, text));
 }
 
 async function route() {
@@ -514,6 +514,13 @@ if ("serviceWorker" in navigator) {
     if (event.data && event.data.type === "outbox") showSent(event.data.answers || [], event.data.refused);
   });
 }
-addEventListener("online", sendSaved);
+addEventListener("online", async () => {
+  const { answers, refused } = await sendSaved();
+  showSent(answers, refused);
+});
 store.get("contacts").then((kept) => { if (kept) { contacts = kept; showContacts(); } }).catch(() => {});
-sendSaved().then((advised) => advised || route(), route);
+(async () => {
+  const { answers, refused } = await sendSaved();
+  if (!showSent(answers, [])) await route();
+  reportSaved(0, refused); // above the screen the app opened on, so it is not lost
+})();

@@ -80,6 +80,16 @@
     return results;
   }
 
+  /* What the patient is told of a saved answer the server refused for good (it has left the
+     phone): the server's reason when it is about the check-in (closed, already answered),
+     plain words when the answer itself could not be taken. */
+  function refusal(result) {
+    const reason = result.status === 409 || result.status === 410
+      ? (result.body && result.body.message) || "the check-in has closed"
+      : "your clinic’s service could not take it";
+    return `An answer saved on this phone could not be sent and has been removed from it: ${reason}. If the check-in is still open, please answer it again.`;
+  }
+
   /* Tell the server (the delivery ledger) that a notification was shown or opened. */
   async function acknowledge(checkinId, event) {
     try {
@@ -93,5 +103,5 @@
     }
   }
 
-  scope.checkins = { store, bearer, sendAnswer, flushOutbox, acknowledge };
+  scope.checkins = { store, bearer, sendAnswer, flushOutbox, refusal, acknowledge };
 })(self);

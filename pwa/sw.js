@@ -92,7 +92,7 @@ async function sendSavedAnswers() {
   const answers = results.filter((result) => result.ok).map((result) => result.body);
   const refused = results.filter((result) => !result.ok && !result.retryLater);
   clients.forEach((client) => client.postMessage({
-    type: "outbox", answers, refused: refused.map((result) => result.body && result.body.message),
+    type: "outbox", answers, refused: refused.map(self.checkins.refusal),
   }));
 }
 

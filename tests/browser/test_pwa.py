@@ -532,3 +532,28 @@ def eventually_rows(session: Session, patient_id: int) -> list[str]:
         )
         time.sleep(0.1)
     return endpoints
+
+
+def test_a_saved_answer_the_server_refuses_leaves_the_phone_and_the_patient_is_told(
+    page: Page, session: Session, live_server: str, console_errors: list[str]
+) -> None:
+    clinician, patient, url = enrolment_link(session, live_server)
+    enrol(page, url)
+    checkin = treated_now(session, clinician, patient)
+    # saved on the phone (say, by an older version of the app) with text no database stores
+    page.evaluate(
+        """(id) => self.checkins.store.queue({client_id: crypto.randomUUID(), checkin_id: id,
+            queued_at: new Date().toISOString(), token: null,
+            body: {answers: {soreness: 2}, note: "a\\u0000b"}})""",
+        checkin.id,
+    )
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    notice = page.get_by_role("alert").filter(has_text="could not be sent")
+    expect(notice).to_contain_text("has been removed from it")
+    expect(notice).to_contain_text("please answer it again")
+    assert page.evaluate("self.checkins.store.pending().then(p => p.length)") == 0
+    assert responses_for(session, checkin.id) == 0
+    screenshot(page, "refused-saved-answer", (320, 390))
+    # the browser logs the refused request: expected here
+    console_errors[:] = [e for e in console_errors if "422" not in e]
