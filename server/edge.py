@@ -9,6 +9,9 @@
   itself, with a plain 400, before the app sees it.
 - A body sent without a length (chunked) over ``MAX_CONTENT_LENGTH`` is 413, as one with a
   length is; werkzeug alone would cut it at the limit and parse what was left.
+
+And what every answer carries: ``nosniff``; ``no-store`` on the API, the exports and the pages,
+which hold patient data (the pages add their CSP); HSTS in production, which runs behind https.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, Response, abort, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, Map
@@ -73,6 +76,19 @@ def _read_streamed_body() -> None:
     environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
 
 
+# two years, as browsers' preload lists ask; only ever sent in production, behind https
+HSTS = "max-age=63072000; includeSubDomains"
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.path.startswith(("/api/", "/clinic")):
+        response.headers.setdefault("Cache-Control", "no-store")  # hashed assets keep theirs
+    if current_app.config["ENV_NAME"] == "production":
+        response.headers["Strict-Transport-Security"] = HSTS
+    return response
+
+
 def install_edge(app: Flask) -> None:
     """Bound path ids, parse JSON safely, refuse long URLs and bodies (before any route)."""
     app.url_map.converters["int"] = IdConverter
@@ -80,3 +96,4 @@ def install_edge(app: Flask) -> None:
     app.before_request(_refuse_long_urls)
     app.before_request(_read_streamed_body)
     app.before_request(_parse_json_body)
+    app.after_request(_security_headers)

@@ -92,12 +92,10 @@ def _load_assets(state: BlueprintSetupState) -> None:
 
 @bp.after_app_request
 def _page_headers(response: Response) -> Response:
-    """Every answer under /clinic (error pages too): not cached, as it holds patient data (the
-    hashed assets keep their own year-long caching); HTML gets a strict CSP."""
+    """Every HTML answer under /clinic (error pages too) gets a strict CSP (the app's edge adds
+    no-store and nosniff)."""
     if not request.path.startswith("/clinic"):
         return response
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers["X-Content-Type-Options"] = "nosniff"
     if response.mimetype == "text/html":
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         response.headers["Referrer-Policy"] = "same-origin"
