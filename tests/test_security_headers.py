@@ -1,4 +1,4 @@
-"""What every answer carries: nosniff everywhere, no-store where patient data is, HSTS in production."""
+"""What every answer carries: nosniff, no-store where patient data is, HSTS in production."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from server import create_app
 from server.config import Config
+from server.extensions import db
 from tests.factories import bearer, make_clinician
 
 
@@ -49,7 +50,10 @@ def test_the_patient_app_is_not_sniffed_and_its_assets_stay_cached(
 def production(database_url: str, tmp_path: Path) -> Iterator[FlaskClient]:
     """A client of the app as production runs it."""
     config = Config.for_tests(database_url, tmp_path).with_overrides(ENV_NAME="production")
-    yield create_app(config).test_client()
+    app = create_app(config)
+    yield app.test_client()
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.mark.parametrize("path", ["/", "/api/v1/push/key", "/clinic/login"])
