@@ -468,7 +468,9 @@ def test_opening_a_notification_is_recorded_in_the_ledger(
             break
         time.sleep(0.1)
     assert session.get(CheckIn, checkin.id).opened_at is not None  # type: ignore[union-attr]
-    eventually(page, "location.pathname", until=lambda path: path == f"/checkin/{checkin.id}")
+    # the page goes there with location.assign: wait for that navigation itself (asking the page
+    # for its address meanwhile can land inside the navigation, in a context being destroyed)
+    page.wait_for_url(f"{live_server}/checkin/{checkin.id}")
     expect(page.get_by_role("heading", level=1)).to_have_text("How are you feeling?")
 
 
