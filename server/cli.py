@@ -11,11 +11,17 @@ from sqlalchemy import select
 from server.errors import DomainError
 from server.extensions import db
 from server.models import Clinic, utcnow
+from server.services.access import (
+    DEFAULT_TOKEN_DAYS,
+    MAX_TOKEN_DAYS,
+    issue_api_token,
+    list_api_tokens,
+    revoke_api_token,
+)
 from server.services.clinics import (
     clinician_by_email,
     create_clinic,
     create_clinician,
-    issue_api_token,
 )
 from server.services.credentials import new_password
 from server.services.demo import load_demo
@@ -74,16 +80,55 @@ def create_clinic_command(
 
 @bp.cli.command("create-token")
 @click.argument("email")
-def create_token_command(email: str) -> None:
+@click.option("--name", default="", help="What the token is for, to tell it apart later.")
+@click.option(
+    "--days",
+    type=click.IntRange(1, MAX_TOKEN_DAYS),
+    default=DEFAULT_TOKEN_DAYS,
+    show_default=True,
+    help="Days until it expires.",
+)
+def create_token_command(email: str, name: str, days: int) -> None:
     """Create an API token for a clinician; the token alone is printed on the last line."""
     try:
         clinician = clinician_by_email(db.session(), email=email)
     except DomainError as error:
         _fail_cleanly(error)
-    token = issue_api_token(db.session(), clinician=clinician, now=utcnow())
+    token = issue_api_token(db.session(), clinician=clinician, now=utcnow(), name=name, days=days)
     db.session.commit()
-    click.echo(f"API token for {clinician.email} (shown once):")
+    click.echo(f"API token for {clinician.email}, expiring in {days} days (shown once):")
     click.echo(token)
+
+
+@bp.cli.command("list-tokens")
+@click.argument("email")
+def list_tokens_command(email: str) -> None:
+    """List a clinician's API tokens not revoked: id, name, created, last used, expires."""
+    try:
+        clinician = clinician_by_email(db.session(), email=email)
+    except DomainError as error:
+        _fail_cleanly(error)
+    for row in list_api_tokens(db.session(), clinician=clinician):
+        used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never used"
+        expires = f"{row.expires_at:%Y-%m-%d}" if row.expires_at else "never"
+        click.echo(
+            f"{row.id}\t{row.name or '-'}\tcreated {row.created_at:%Y-%m-%d}\t{used}\t"
+            f"expires {expires}"
+        )
+
+
+@bp.cli.command("revoke-token")
+@click.argument("email")
+@click.argument("token_id", type=int)
+def revoke_token_command(email: str, token_id: int) -> None:
+    """Revoke one of a clinician's API tokens by its id (see list-tokens)."""
+    try:
+        clinician = clinician_by_email(db.session(), email=email)
+        revoke_api_token(db.session(), clinician=clinician, token_id=token_id, now=utcnow())
+    except DomainError as error:
+        _fail_cleanly(error)
+    db.session.commit()
+    click.echo(f"Token {token_id} of {clinician.email} is revoked.")
 
 
 @bp.cli.command("demo")

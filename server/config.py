@@ -121,8 +121,9 @@ class Config:
     SMTP_PASSWORD: str = ""
     SMTP_STARTTLS: bool = False
     # clinician pages: session cookie, CSRF (checked by the pages blueprint only; the API uses
-    # bearer tokens, not cookies) and the login rate limit (memory:// per process; set
-    # RATELIMIT_STORAGE_URI=redis://… when several web processes run)
+    # bearer tokens, not cookies) and the login rate limit: failed sign-ins are counted in the
+    # database (all processes share it) unless RATELIMIT_STORAGE_URI names a shared store
+    # (redis://…), where Flask-Limiter counts them; memory:// (the default) means the database
     SESSION_COOKIE_SAMESITE: str = "Lax"
     SESSION_COOKIE_SECURE: bool = False
     WTF_CSRF_CHECK_DEFAULT: bool = False

@@ -139,8 +139,8 @@ def handle_domain_error(error: DomainError) -> tuple[Response, int, dict[str, st
 def handle_http_exception(error: HTTPException) -> tuple[Response, int, dict[str, str]]:
     """Werkzeug and webargs errors (404 route, 405, 413, 400 bad JSON, 422 schema) as JSON."""
     code = error.code or 500
-    # 405 says which methods the address takes
-    allow = {name: value for name, value in error.get_headers() if name == "Allow"}
+    # 405 says which methods the address takes, 429 when to try again
+    allow = {name: value for name, value in error.get_headers() if name in ("Allow", "Retry-After")}
     if _is_page_request():
         page, status, _ = _page_error(code, error.description or "")
         return page, status, allow

@@ -16,11 +16,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask.testing import FlaskClient
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from werkzeug.test import TestResponse
 
 from server.models import Base, CheckIn, Clinic, Clinician, Patient, Treatment
-from server.services.clinics import create_clinic, create_clinician, issue_api_token
+from server.services.access import issue_api_token, start_session
+from server.services.clinics import create_clinic, create_clinician
 from server.services.enrolment import enrol, issue_enrolment
 from server.services.patients import create_patient
 from server.services.treatments import record_treatment
@@ -132,7 +133,8 @@ def make_open_checkin_now(
 
 def bearer(session: Session, clinician: Clinician) -> dict[str, str]:
     """Authorization headers with a fresh API token of the clinician (committed)."""
-    token = issue_api_token(session, clinician=clinician, now=NOW)
+    # issued now, not at NOW: tokens expire, and the tests run on the wall clock's day
+    token = issue_api_token(session, clinician=clinician, now=datetime.now(UTC))
     session.commit()
     return {"Authorization": f"Bearer {token}"}
 
@@ -227,9 +229,13 @@ def csrf_token(html: str) -> str:
 
 
 def sign_in_pages(client: FlaskClient, clinician: Clinician) -> None:
-    """Sign the clinician in to the pages (their session cookie, without the login form)."""
+    """Sign the clinician in to the pages (a session and its cookie, without the login form)."""
+    session = object_session(clinician)
+    assert session is not None
+    started = start_session(session, clinician=clinician, now=datetime.now(UTC))
+    session.commit()
     with client.session_transaction() as cookie:
-        cookie["clinician_id"] = clinician.id
+        cookie["session_token"] = started.token
 
 
 def post_form(

@@ -24,7 +24,7 @@ from jobs.tasks import Worker, dispatch_due_checkins, send_email_fallbacks
 from server.errors import Unauthorized
 from server.models import CheckIn, Clinician, Treatment
 from server.services.answers import answer_checkin
-from server.services.links import checkin_link_token, read_checkin_link
+from server.services.links import LinkClaims, checkin_link_token, read_checkin_link
 from server.services.mail import Mailer
 from server.services.questions import questions_for
 from tests.conftest import Mailbox
@@ -344,6 +344,7 @@ def test_email_link_is_refused_once_the_window_has_closed(
         checkin_id=open_checkin.id,
         patient_id=patient.id,
         expires_at=datetime.now(UTC) - timedelta(minutes=1),
+        version=0,
     )
 
     response = client.get(
@@ -367,6 +368,7 @@ def closed_checkin_link(session: Session, app: Flask) -> tuple[CheckIn, dict[str
         checkin_id=closed.id,
         patient_id=patient.id,
         expires_at=closed.expires_at,
+        version=0,
     )
     return closed, {"Authorization": f"Bearer {token}"}
 
@@ -424,19 +426,23 @@ def test_link_takes_answers_no_longer_than_the_offline_grace(
 
 def test_link_token_with_grace_outlives_its_checkin_by_the_grace() -> None:
     closes = NOW + timedelta(hours=4)
-    token = checkin_link_token(SECRET, checkin_id=3, patient_id=2, expires_at=closes)
+    token = checkin_link_token(SECRET, checkin_id=3, patient_id=2, expires_at=closes, version=4)
     grace = timedelta(days=7)
 
-    assert read_checkin_link(SECRET, token, now=closes + grace / 2, grace=grace) == (2, 3)
+    assert read_checkin_link(SECRET, token, now=closes + grace / 2, grace=grace) == LinkClaims(
+        2, 3, 4
+    )
     with pytest.raises(Unauthorized):
         read_checkin_link(SECRET, token, now=closes + grace, grace=grace)
 
 
 def test_link_token_expires_when_its_checkin_closes() -> None:
     closes = NOW + timedelta(hours=4)
-    token = checkin_link_token(SECRET, checkin_id=3, patient_id=2, expires_at=closes)
+    token = checkin_link_token(SECRET, checkin_id=3, patient_id=2, expires_at=closes, version=4)
 
-    assert read_checkin_link(SECRET, token, now=closes - timedelta(seconds=1)) == (2, 3)
+    assert read_checkin_link(SECRET, token, now=closes - timedelta(seconds=1)) == LinkClaims(
+        2, 3, 4
+    )
     with pytest.raises(Unauthorized):
         read_checkin_link(SECRET, token, now=closes)
 

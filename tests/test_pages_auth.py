@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -10,6 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from server.models import AuditEvent
+from server.services.access import live_session
 from tests.factories import (
     PASSWORD,
     csrf_token,
@@ -34,10 +37,12 @@ def log_in(
     )
 
 
-def signed_in_id(client: FlaskClient) -> object:
-    """The clinician id the session cookie holds (None: signed out)."""
+def signed_in_id(client: FlaskClient, session: Session) -> int | None:
+    """The clinician whose live session the cookie holds (None: signed out)."""
     with client.session_transaction() as cookie:
-        return cookie.get("clinician_id")
+        token = cookie.get("session_token")
+    row = None if token is None else live_session(session, token=token, now=datetime.now(UTC))
+    return None if row is None else row.clinician_id
 
 
 def test_login_with_the_right_password_starts_a_session(
@@ -49,7 +54,7 @@ def test_login_with_the_right_password_starts_a_session(
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/clinic/"
-    assert signed_in_id(client) == clinician.id
+    assert signed_in_id(client, session) == clinician.id
     assert session.scalar(select(AuditEvent).filter_by(action="clinician.signed_in")) is not None
 
 
@@ -71,7 +76,7 @@ def test_login_with_a_wrong_password_is_refused(client: FlaskClient, session: Se
 
     assert response.status_code == 422
     assert "Wrong e-mail or password" in response.get_data(as_text=True)
-    assert signed_in_id(client) is None
+    assert signed_in_id(client, session) is None
 
 
 def test_login_of_an_unknown_email_says_the_same(client: FlaskClient, session: Session) -> None:
@@ -88,7 +93,7 @@ def test_inactive_clinician_cannot_log_in(client: FlaskClient, session: Session)
     response = log_in(client, "lee@example.org")
 
     assert response.status_code == 422
-    assert signed_in_id(client) is None
+    assert signed_in_id(client, session) is None
 
 
 def test_clinician_made_inactive_is_signed_out_on_the_next_page(
@@ -128,7 +133,7 @@ def test_eleventh_login_in_a_minute_gets_the_too_many_page(
     assert response.mimetype == "text/html"
     assert "Too many sign-in attempts" in response.get_data(as_text=True)
     assert 0 < int(response.headers["Retry-After"]) <= 60
-    assert signed_in_id(client) is None
+    assert signed_in_id(client, session) is None
 
 
 def test_login_limit_is_read_from_the_config(
@@ -164,7 +169,7 @@ def test_logout_ends_the_session(client: FlaskClient, session: Session) -> None:
 
     assert response.status_code == 302
     assert response.headers["Location"] == LOGIN_URL
-    assert signed_in_id(client) is None
+    assert signed_in_id(client, session) is None
     assert client.get("/clinic/").status_code == 302
 
 
@@ -174,7 +179,7 @@ def test_logout_is_not_a_link(client: FlaskClient, session: Session) -> None:
     response = client.get("/clinic/logout")
 
     assert response.status_code == 405
-    assert signed_in_id(client) is not None
+    assert signed_in_id(client, session) is not None
 
 
 def test_a_form_without_its_csrf_token_is_refused(client: FlaskClient, session: Session) -> None:
@@ -184,7 +189,7 @@ def test_a_form_without_its_csrf_token_is_refused(client: FlaskClient, session: 
 
     assert response.status_code == 400
     assert response.mimetype == "text/html"
-    assert signed_in_id(client) is not None
+    assert signed_in_id(client, session) is not None
 
 
 def test_login_without_a_csrf_token_is_refused(client: FlaskClient, session: Session) -> None:
@@ -193,7 +198,7 @@ def test_login_without_a_csrf_token_is_refused(client: FlaskClient, session: Ses
     response = client.post(LOGIN_URL, data={"email": "lee@example.org", "password": PASSWORD})
 
     assert response.status_code == 400
-    assert signed_in_id(client) is None
+    assert signed_in_id(client, session) is None
 
 
 def test_login_required_sends_to_the_login_page_and_back(

@@ -12,22 +12,25 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from server.errors import NotFound, Unauthorized
-from server.extensions import db, limiter
-from server.models import Clinician, Patient, utcnow
-from server.services.clinics import authenticate, clinician_for_token, issue_api_token
+from server.extensions import db
+from server.login_limit import login_limited
+from server.models import ApiToken, Clinician, Patient, utcnow
+from server.services.access import (
+    clinician_for_token,
+    issue_api_token,
+    list_api_tokens,
+    revoke_api_token,
+)
+from server.services.clinics import authenticate
 from server.services.enrolment import patient_for_link, patient_for_token
 from server.services.links import PREFIX as LINK_PREFIX
 
-from .auth_schemas import TokenCreateSchema, TokenSchema
+from .auth_schemas import ApiTokenSchema, TokenCreateSchema, TokenSchema
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Clinician sign-in")
-
-# attempts per client address; the shared "login" scope makes every sign-in form (this endpoint,
-# the pages' login) draw on one allowance, so switching forms buys no extra guesses
-login_limit = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="login")
 
 
 def bearer_token() -> str:
@@ -115,7 +118,7 @@ def current_patient() -> Patient:
 class Tokens(MethodView):
     """API tokens."""
 
-    @login_limit  # outermost: a malformed attempt counts too
+    @login_limited  # outermost: a malformed attempt counts too
     @blp.doc(security=[])
     @blp.arguments(TokenCreateSchema)
     @blp.response(201, TokenSchema)
@@ -125,5 +128,37 @@ class Tokens(MethodView):
         clinician = authenticate(
             session, email=credentials["email"], password=credentials["password"]
         )
-        token = issue_api_token(session, clinician=clinician, now=utcnow())
+        token = issue_api_token(
+            session,
+            clinician=clinician,
+            now=utcnow(),
+            name=credentials["name"],
+            days=credentials["days"],
+        )
         return {"token": token}
+
+
+@blp.route("/tokens")
+class TokenList(MethodView):
+    """The caller's own API tokens."""
+
+    decorators = [clinician_required]
+
+    @blp.response(200, ApiTokenSchema(many=True))
+    def get(self) -> list[ApiToken]:
+        """List your tokens not revoked: name, creation, last use, expiry."""
+        return list_api_tokens(db.session(), clinician=current_clinician())
+
+
+@blp.route("/tokens/<int:token_id>")
+class TokenById(MethodView):
+    """One of the caller's tokens."""
+
+    decorators = [clinician_required]
+
+    @blp.response(204)
+    def delete(self, token_id: int) -> None:
+        """Revoke one of your tokens; it stops working at once (this one too, if it is)."""
+        revoke_api_token(
+            db.session(), clinician=current_clinician(), token_id=token_id, now=utcnow()
+        )

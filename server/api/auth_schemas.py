@@ -1,18 +1,41 @@
-"""Schemas of the token endpoint."""
+"""Schemas of the token endpoints."""
 
 import marshmallow as ma
 
 from server.inputs import InputSchema
+from server.services.access import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS
 
 
 class TokenCreateSchema(InputSchema):
-    """Credentials of a clinician."""
+    """Credentials of a clinician, and what to call the new token and how long it lives."""
 
     email = ma.fields.String(required=True, validate=ma.validate.Length(1, 254))
     password = ma.fields.String(required=True, validate=ma.validate.Length(1, 1024), load_only=True)
+    name = ma.fields.String(
+        load_default="",
+        validate=ma.validate.Length(max=100),
+        metadata={"description": "to tell your tokens apart, such as 'nightly export'"},
+    )
+    days = ma.fields.Integer(
+        load_default=DEFAULT_TOKEN_DAYS,
+        validate=ma.validate.Range(1, MAX_TOKEN_DAYS),
+        metadata={"description": f"days until it expires (default {DEFAULT_TOKEN_DAYS})"},
+    )
 
 
-class TokenSchema(InputSchema):
+class TokenSchema(ma.Schema):
     """A new bearer token, shown once."""
 
     token = ma.fields.String(dump_only=True)
+
+
+class ApiTokenSchema(ma.Schema):
+    """One of the caller's tokens (never the token itself: only its hash is kept)."""
+
+    id = ma.fields.Integer(dump_only=True)
+    name = ma.fields.String(dump_only=True)
+    created_at = ma.fields.AwareDateTime(dump_only=True)
+    last_used_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+    expires_at = ma.fields.AwareDateTime(
+        dump_only=True, allow_none=True, metadata={"description": "null: never expires"}
+    )

@@ -2,7 +2,15 @@
 
 from server.models.audit import AuditEvent
 from server.models.base import Base, utcnow
-from server.models.clinics import ApiToken, Clinic, Clinician, Network, ProtocolOverride
+from server.models.clinics import (
+    ApiToken,
+    Clinic,
+    Clinician,
+    ClinicianSession,
+    LoginAttempt,
+    Network,
+    ProtocolOverride,
+)
 from server.models.patients import EnrolmentToken, Patient, PatientToken, PushSubscription
 from server.models.responses import Alert, Answer, Response
 from server.models.treatments import CheckIn, DeliveryEvent, Treatment, TreatmentOutcome
@@ -16,8 +24,10 @@ __all__ = [
     "CheckIn",
     "Clinic",
     "Clinician",
+    "ClinicianSession",
     "DeliveryEvent",
     "EnrolmentToken",
+    "LoginAttempt",
     "Network",
     "Patient",
     "PatientToken",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.models.base import Base, utcnow
@@ -88,11 +88,47 @@ class ApiToken(Base):
         ForeignKey("clinicians.id", ondelete="CASCADE"), index=True
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # what its owner calls it ("lab export script"), to tell their tokens apart when revoking one
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+    # NULL: never expires (only tokens made before expiry existed)
+    expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
     clinician: Mapped[Clinician] = relationship()
+
+
+class ClinicianSession(Base):
+    """A signed-in browser: its cookie holds a random token whose SHA-256 is stored here, so
+    signing out (or revoking every session) ends it on the server, whoever holds a copy."""
+
+    __tablename__ = "clinician_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(
+        ForeignKey("clinicians.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+    clinician: Mapped[Clinician] = relationship()
+
+
+class LoginAttempt(Base):
+    """A sign-in that failed (wrong password, unknown e-mail, malformed form), by the client's
+    address: the login limit counts these across every web process, and the audit reads them."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_address_at", "address", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    address: Mapped[str] = mapped_column(String(64))
+    # as typed (trimmed and cut to the column); NULL when none was given
+    email: Mapped[str | None] = mapped_column(String(254))
 
 
 class ProtocolOverride(Base):

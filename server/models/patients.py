@@ -30,6 +30,9 @@ class Patient(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     # NULL: the number of the patient's country (or the clinic's own, when set, for its country)
     emergency_number: Mapped[str | None] = mapped_column(String(20))
+    # signed into every e-mailed check-in link; revoking the patient's devices moves it on, so
+    # links sent before stop working too
+    link_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     clinic: Mapped[Clinic] = relationship()

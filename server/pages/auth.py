@@ -1,7 +1,8 @@
-"""Signing clinicians in and out of the pages: a session cookie holding the clinician's id.
+"""Signing clinicians in and out of the pages: the session cookie holds the token of a session
+kept on the server (``server.services.access``), so signing out ends it for every copy.
 
-The login POST shares the rate limit scope "login" with POST /api/v1/auth/token, so guessing
-passwords through either counts against the same allowance (LOGIN_RATE_LIMIT, per address).
+The login POST shares the sign-in limit with POST /api/v1/auth/token (``server.login_limit``),
+so guessing passwords through either counts against the same allowance.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ from typing import ParamSpec
 from urllib.parse import urlsplit
 
 import marshmallow as ma
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from server.errors import Unauthorized
-from server.extensions import db, limiter
+from server.extensions import db
+from server.login_limit import login_limited
 from server.models import Clinician, utcnow
-from server.services.audit import record_event
+from server.services.access import end_session, live_session, start_session
 from server.services.clinics import authenticate
 
 from .forms import LoginForm, form_errors, load_form
@@ -30,19 +32,22 @@ PAGES_PREFIX = "/clinic/"
 
 
 def load_clinician() -> None:
-    """Before each page request: the signed-in clinician in ``g.clinician`` (else None).
+    """Before each page request: the signed-in clinician in ``g.clinician`` (else None), and
+    their session in ``g.clinician_session``.
 
-    A clinician made inactive since signing in is signed out here, on their next request.
+    A session ended (signed out elsewhere, revoked) or of a clinician made inactive since is
+    signed out here, on its next request.
     """
-    g.clinician = None
-    clinician_id = cookie_session.get("clinician_id")
-    if clinician_id is None:
+    g.clinician = g.clinician_session = None
+    token = cookie_session.get("session_token")
+    if token is None:
         return
-    clinician = db.session.get(Clinician, clinician_id)
-    if clinician is None or not clinician.is_active:
+    row = live_session(db.session(), token=str(token), now=utcnow())
+    if row is None:
         cookie_session.clear()
         return
-    g.clinician = clinician
+    clinician = row.clinician
+    g.clinician, g.clinician_session = clinician, row
     # plain strings for the layout, so an error page never needs the database again
     g.clinic_name = clinician.clinic.name
     g.clinician_label = clinician.name or clinician.email
@@ -88,7 +93,7 @@ def login_form() -> ResponseReturnValue:
     return render_template("login.html", errors={}, email="", next=request.args.get("next", ""))
 
 
-@limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="login")
+@login_limited
 def login() -> ResponseReturnValue:
     """Check the e-mail and password; on success start a new session and go on."""
     email, target = request.form.get("email", ""), request.form.get("next", "")
@@ -103,29 +108,18 @@ def login() -> ResponseReturnValue:
         return page, 422
     # a fresh session: nothing from before signing in (a planted id, a CSRF token) carries over
     cookie_session.clear()
-    cookie_session["clinician_id"] = clinician.id
-    record_event(
-        db.session(),
-        clinic_id=clinician.clinic_id,
-        actor=f"clinician:{clinician.id}",
-        action="clinician.signed_in",
-        at=utcnow(),
-    )
+    cookie_session["session_token"] = start_session(
+        db.session(), clinician=clinician, now=utcnow()
+    ).token
     flash(f"Signed in as {clinician.name or clinician.email}.", "success")
     return redirect(safe_next(fields["next"]))
 
 
 def logout() -> Response:
     """End the session (a POST with its CSRF token, so no other site can sign anyone out)."""
-    clinician = g.get("clinician")
-    if clinician is not None:
-        record_event(
-            db.session(),
-            clinic_id=clinician.clinic_id,
-            actor=f"clinician:{clinician.id}",
-            action="clinician.signed_out",
-            at=utcnow(),
-        )
+    row = g.get("clinician_session")
+    if row is not None:
+        end_session(db.session(), row=row, now=utcnow())
     cookie_session.clear()
     flash("You are signed out.", "success")
     return redirect(url_for("pages.login_form"))

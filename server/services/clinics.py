@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from itertools import pairwise
 from typing import Any
 
@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-from server.models import ApiToken, Clinic, Clinician
+from server.models import Clinic, Clinician
 from server.models.clinics import CLINICIAN_ROLES
 from server.services.audit import record_event
 from server.services.contacts import check_emergency_number, check_phone, clinic_country
-from server.services.credentials import hash_password, new_token, token_digest, verify_password
+from server.services.credentials import hash_password, verify_password
 from server.services.zones import check_timezone
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -156,34 +156,6 @@ def authenticate(session: Session, *, email: str, password: str) -> Clinician:
         raise Unauthorized("wrong e-mail or password")
     assert clinician is not None  # noqa: S101 - verify_password fails without a hash
     return clinician
-
-
-def issue_api_token(session: Session, *, clinician: Clinician, now: datetime) -> str:
-    """A new bearer token for the clinician; only its hash is kept, so it is shown once."""
-    token = new_token()
-    session.add(ApiToken(clinician_id=clinician.id, token_hash=token_digest(token), created_at=now))
-    record_event(
-        session,
-        clinic_id=clinician.clinic_id,
-        actor=f"clinician:{clinician.id}",
-        action="api_token.issued",
-        at=now,
-    )
-    session.flush()
-    return token
-
-
-def clinician_for_token(session: Session, *, token: str, now: datetime) -> Clinician:
-    """The clinician a bearer token belongs to, if it is live."""
-    api_token = session.scalar(
-        select(ApiToken).filter_by(token_hash=token_digest(token), revoked_at=None)
-    )
-    if api_token is None or not api_token.clinician.is_active:
-        raise Unauthorized("the token is not valid", field="authorization")
-    # a write per request would serialise every API call on SQLite: a minute's precision will do
-    if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=1):
-        api_token.last_used_at = now
-    return api_token.clinician
 
 
 def clinician_by_email(session: Session, *, email: str) -> Clinician:

@@ -174,6 +174,7 @@ def _claimed_rows(session: Session, ids: list[int]) -> dict[int, ClaimedRow]:
             checkins.c.reminder_after_s,
             patients.c.id.label("patient_id"),
             patients.c.email,
+            patients.c.link_version,
             patients.c.timezone,
             patients.c.quiet_start,
             patients.c.quiet_end,
@@ -231,7 +232,11 @@ def outbound(
         link = None
         if row.email and not live:  # e-mail goes only where push cannot: sign only its links
             token = checkin_link_token(
-                secret, checkin_id=row.id, patient_id=row.patient_id, expires_at=row.expires_at
+                secret,
+                checkin_id=row.id,
+                patient_id=row.patient_id,
+                expires_at=row.expires_at,
+                version=row.link_version,
             )
             link = f"{base_url}/checkin/{row.id}#link={token}"
         batch.append(Outbound(row.id, purpose, note, live, row.email, link, row))

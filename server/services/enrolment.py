@@ -148,12 +148,14 @@ def patient_for_token(session: Session, *, token: str, now: datetime) -> Patient
 def revoke_patient_tokens(
     session: Session, *, clinician: Clinician, patient: Patient, now: datetime
 ) -> int:
-    """Revoke every device token of the patient (a lost phone); returns how many."""
+    """Revoke every device token of the patient (a lost phone), and the check-in links sent by
+    e-mail or text; returns how many tokens."""
     result = session.execute(
         update(PatientToken)
         .where(PatientToken.patient_id == patient.id, PatientToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    patient.link_version += 1  # links already sent open nothing now
     # the lost phone must stop getting prompts too
     session.execute(
         update(PushSubscription)
@@ -182,8 +184,8 @@ def patient_for_link(
 ) -> tuple[Patient, int]:
     """The patient and the one check-in an e-mailed link opens, while that check-in is open
     (and ``grace`` after: an answer given offline may arrive late)."""
-    patient_id, checkin_id = read_checkin_link(secret, token, now=now, grace=grace)
-    patient = session.get(Patient, patient_id)
-    if patient is None:
+    claims = read_checkin_link(secret, token, now=now, grace=grace)
+    patient = session.get(Patient, claims.patient_id)
+    if patient is None or patient.link_version != claims.version:  # revoked with the devices
         raise Unauthorized("the link is not valid", field="authorization")
-    return patient, checkin_id
+    return patient, claims.checkin_id
