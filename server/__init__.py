@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from server.api import (
     push,
     treatments,
 )
+from server.api.spec import SchemaKeywordsPlugin, storable_text_pattern
 from server.cli import bp as cli_bp
 from server.config import REPO_ROOT, Config
 from server.edge import install_edge
@@ -35,7 +37,8 @@ from server.transactions import commit_once_per_request
 def create_app(config: Config | None = None) -> Flask:
     """Build the app from a Config (default: from the environment)."""
     config = config or Config.from_env()
-    app = Flask(__name__, instance_path=config.INSTANCE_PATH)
+    # static_folder=None: every file is served by the PWA or the pages, hashed and cached
+    app = Flask(__name__, instance_path=config.INSTANCE_PATH, static_folder=None)
     app.config.from_object(config)
     install_edge(app)
     app.config["API_SPEC_OPTIONS"] = {
@@ -49,11 +52,12 @@ def create_app(config: Config | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            event.listen(db.engine, "connect", _sqlite_pragmas)
+            event.listen(db.engine, "connect", partial(_sqlite_pragmas, config.SQLITE_BUSY_MS))
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
-    api.init_app(app)
+    api.init_app(app, spec_kwargs={"extra_plugins": [SchemaKeywordsPlugin()]})
+    api.ma_plugin.converter.add_attribute_function(storable_text_pattern)
     for blueprint in (
         auth.blp,
         clinic.blp,
@@ -76,10 +80,13 @@ def create_app(config: Config | None = None) -> Flask:
     return app
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    """WAL lets the worker write while pages read; SQLite leaves foreign keys off unless asked."""
+def _sqlite_pragmas(busy_ms: int, connection: Any, _record: Any) -> None:
+    """WAL lets the worker write while pages read; SQLite leaves foreign keys off unless asked;
+    a writer waits ``busy_ms`` for another to finish before the request answers 503."""
     cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # the wait first: a new connection's first statements may meet another process's writer
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # set once, kept in the file
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()

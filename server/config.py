@@ -88,9 +88,11 @@ class Config:
     # 64 KB: a check-in answer is a few hundred bytes; anything larger is a mistake or an attack
     MAX_CONTENT_LENGTH: int = 64 * 1024
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = field(default_factory=dict)
+    # SQLite: how long a write waits for another writer before the request answers 503
+    SQLITE_BUSY_MS: int = 5000
     API_TITLE: str = "Needling recovery API"
     API_VERSION: str = "v1"
-    OPENAPI_VERSION: str = "3.0.3"
+    OPENAPI_VERSION: str = "3.1.0"
     OPENAPI_URL_PREFIX: str = "/api/v1"
     OPENAPI_JSON_PATH: str = "openapi.json"
     EXPIRE_INTERVAL_S: int = 60

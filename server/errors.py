@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import psycopg
 from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -168,8 +169,34 @@ def handle_integrity_error(error: IntegrityError) -> tuple[Response, int, dict[s
     return _json(409, "This conflicts with a change made at the same moment; please retry.")
 
 
+# how long a client should wait before trying again when the database is busy or out of reach
+RETRY_AFTER_S = 2
+
+
+def _is_unavailable(error: OperationalError) -> bool:
+    """The database is busy or out of reach (a retry may succeed), not a query gone wrong."""
+    if error.connection_invalidated or isinstance(error.orig, psycopg.OperationalError):
+        return True
+    return "database is locked" in str(error.orig)  # SQLite: another writer held on too long
+
+
+def handle_unavailable(error: OperationalError) -> tuple[Response, int, dict[str, str]]:
+    """The database is busy or out of reach: 503 with Retry-After, nothing written; any other
+    operational error is a fault of ours, a 500."""
+    if not _is_unavailable(error):
+        raise error
+    current_app.logger.warning("database unavailable: %s (at %s)", error.orig, error.statement)
+    message = "The service is busy or its database is out of reach; retry in a moment."
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    if _is_page_request():
+        page, status, _ = _page_error(503, message)
+        return page, status, headers
+    return _json(503, message, None, headers)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers; registered after flask-smorest's so these win."""
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(OperationalError, handle_unavailable)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -21,15 +21,10 @@ REASON = "contains a character that cannot be stored (a NUL or an unpaired surro
 MAX_ID = 2**31 - 1
 ID = ma.validate.Range(min=1, max=MAX_ID, error="must be an id from {min} to {max}")
 # days and moments a request may name: no treatment is recorded before 2000, and the calendar's
-# edges (year 1, year 9999) overflow as soon as a day or an offset is added to them
+# edges (year 1, year 9999) overflow as soon as a day or an offset is added to them (the API
+# states these as patterns: server.api.fields)
 EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2100, 12, 31)
-DAY = ma.validate.Range(min=EARLIEST_DAY, max=LATEST_DAY, error="must be a day from {min} to {max}")
-MOMENT = ma.validate.Range(
-    min=datetime.combine(EARLIEST_DAY, datetime.min.time(), UTC),
-    max=datetime.combine(LATEST_DAY, datetime.max.time(), UTC),
-    error=f"must be a time from {EARLIEST_DAY} to {LATEST_DAY}",
-)
-# the same, as a form's local date and time (its zone is applied after it is checked)
+# a form's local date and time (its zone is applied after it is checked)
 LOCAL_MOMENT = ma.validate.Range(
     min=datetime.combine(EARLIEST_DAY, datetime.min.time()),
     max=datetime.combine(LATEST_DAY, datetime.max.time()),

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import Flask, Response, make_response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from server.errors import handle_integrity_error
+from server.errors import handle_integrity_error, handle_unavailable
 from server.extensions import db
 
 T = TypeVar("T")
@@ -34,6 +34,9 @@ def finish_transaction(response: Response) -> Response:
     except IntegrityError as error:
         session.rollback()
         return make_response(handle_integrity_error(error))
+    except OperationalError as error:  # busy or out of reach: 503 (any other error re-raises)
+        session.rollback()
+        return make_response(handle_unavailable(error))
     return response
 
 

@@ -113,7 +113,7 @@ def test_a_country_given_at_registration_names_the_number(
 ) -> None:
     headers = bearer(session, make_clinician(session))
 
-    body = post_patient(client, headers, timezone="Europe/Berlin", country="gb").get_json()
+    body = post_patient(client, headers, timezone="Europe/Berlin", country="GB").get_json()
 
     assert (body["country"], body["effective_emergency_number"]) == ("GB", "999")
 
@@ -142,6 +142,7 @@ def test_a_country_that_is_not_an_iso_code_is_rejected(
     headers = bearer(session, make_clinician(session))
     assert_rejected(post_patient(client, headers, country="XX"), "country")
     assert_rejected(post_patient(client, headers, country="Australia"), "country")
+    assert_rejected(post_patient(client, headers, country="au"), "country")  # as documented
 
 
 def test_an_emergency_number_that_cannot_be_dialled_is_rejected(

@@ -138,7 +138,7 @@ def test_unknown_region_is_rejected(client: FlaskClient, session: Session) -> No
 
     response = post_treatment(client, headers, patient.id, regions=["neck", "left_elbow_tip"])
 
-    assert_rejected(response, "regions")
+    assert_rejected(response, "regions.1")
 
 
 def test_baseline_with_an_unknown_item_is_rejected(client: FlaskClient, session: Session) -> None:

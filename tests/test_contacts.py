@@ -134,9 +134,11 @@ def test_an_emergency_number_that_cannot_be_dialled_is_refused(number: str) -> N
     assert "digits" in refused.value.errors["emergency_number"][0]
 
 
-def test_a_country_is_an_iso_code_any_case() -> None:
-    assert check_country("au") == "AU"
+def test_a_country_is_an_iso_code_in_capitals() -> None:
+    assert check_country("AU") == "AU"
     assert check_country(None) is None
+    with pytest.raises(InvalidInput):
+        check_country("au")
     with pytest.raises(InvalidInput) as refused:
         check_country("Australia")
     assert list(refused.value.errors) == ["country"]

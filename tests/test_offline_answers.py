@@ -182,7 +182,8 @@ def test_answered_at_without_offset_is_rejected(client: FlaskClient, session: Se
     response = post_answer(client, checkin, headers, answered_at=naive.isoformat())
 
     assert_rejected(response, "answered_at")
-    assert response.get_json()["errors"]["answered_at"] == ["give the time with its UTC offset"]
+    [reason] = response.get_json()["errors"]["answered_at"]
+    assert "with its offset" in reason
 
 
 def test_answered_at_that_is_not_a_time_is_rejected(client: FlaskClient, session: Session) -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from server.models import ApiToken, AuditEvent, PatientToken, Treatment
+from server import create_app
+from server.config import Config
+from server.extensions import db
+from server.models import ApiToken, AuditEvent, Patient, PatientToken, Treatment
 from tests.factories import (
     bearer,
     count_rows,
@@ -15,6 +22,7 @@ from tests.factories import (
     make_clinician,
     make_patient,
 )
+from tests.http import assert_error_shape
 
 
 @pytest.mark.parametrize(
@@ -64,3 +72,39 @@ def test_a_request_that_fails_after_writing_leaves_nothing(
     assert response.status_code == 422
     assert count_rows(session, Treatment) == 0
     assert count_rows(session, AuditEvent) == events
+
+
+@pytest.fixture
+def impatient(database_url: str, tmp_path: Path, session: Session) -> Iterator[FlaskClient]:
+    """A client of the app on SQLite whose writers wait 50 ms for another's lock."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's single writer: PostgreSQL locks rows, not the database")
+    config = Config.for_tests(database_url, tmp_path).with_overrides(SQLITE_BUSY_MS=50)
+    app = create_app(config)
+    yield app.test_client()
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_write_that_waits_too_long_for_the_database_is_503_with_retry_after(
+    impatient: FlaskClient, session: Session, database_url: str
+) -> None:
+    headers = bearer(session, make_clinician(session))
+    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        busy = impatient.post(
+            "/api/v1/patients", headers=headers, json={"code": "P-1", "timezone": "UTC"}
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+
+    assert busy.status_code == 503
+    assert busy.headers["Retry-After"] == "2"
+    assert_error_shape(busy)
+    assert count_rows(session, Patient) == 0
+    again = impatient.post(
+        "/api/v1/patients", headers=headers, json={"code": "P-1", "timezone": "UTC"}
+    )
+    assert again.status_code == 201

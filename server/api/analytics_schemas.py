@@ -6,10 +6,12 @@ from typing import Any
 
 import marshmallow as ma
 
-from server.inputs import DAY, ID, InputSchema
+from server.inputs import ID, InputSchema
 from server.protocols import item_bank
 from server.services.analytics import Filters
 from server.services.analytics.scope import GROUPINGS
+
+from .fields import Day, Region
 
 
 def scale_items() -> list[str]:
@@ -20,16 +22,12 @@ def scale_items() -> list[str]:
 class AnalyticsQueryArgsSchema(InputSchema):
     """Which treatments count, and how series are split."""
 
-    date_from = ma.fields.Date(
-        validate=DAY, metadata={"description": "treated on or after (UTC date)"}
-    )
-    date_to = ma.fields.Date(
-        validate=DAY, metadata={"description": "treated on or before (UTC date)"}
-    )
+    date_from = Day(metadata={"description": "treated on or after (UTC date)"})
+    date_to = Day(metadata={"description": "treated on or before (UTC date)"})
     clinician_id = ma.fields.Integer(
         validate=ID, metadata={"description": "treated by this clinician"}
     )
-    region = ma.fields.String(metadata={"description": "a region code of the vocabulary"})
+    region = Region(metadata={"description": "a region code of the vocabulary"})
     course = ma.fields.String(
         validate=ma.validate.OneOf(["first", "repeat"]),
         metadata={"description": "the patient's first treatment, or a repeat"},

@@ -5,6 +5,8 @@ import marshmallow as ma
 from server.inputs import InputSchema
 from server.services.access import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS
 
+from .fields import StrictInteger
+
 
 class TokenCreateSchema(InputSchema):
     """Credentials of a clinician, and what to call the new token and how long it lives."""
@@ -16,7 +18,7 @@ class TokenCreateSchema(InputSchema):
         validate=ma.validate.Length(max=100),
         metadata={"description": "to tell your tokens apart, such as 'nightly export'"},
     )
-    days = ma.fields.Integer(
+    days = StrictInteger(
         load_default=DEFAULT_TOKEN_DAYS,
         validate=ma.validate.Range(1, MAX_TOKEN_DAYS),
         metadata={"description": f"days until it expires (default {DEFAULT_TOKEN_DAYS})"},

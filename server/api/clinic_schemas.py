@@ -1,20 +1,20 @@
 """Schemas of the clinic resource."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
 
 from server.inputs import InputSchema
 from server.services.clinics import WEEKDAYS
 
-TIME = "%H:%M"
+from .fields import ClockTime, DialledNumber, Zone
 
 
 class IntervalSchema(InputSchema):
     """One stretch of a day the clinic is open, local time."""
 
-    opens = ma.fields.Time(format=TIME, required=True, metadata={"example": "08:00"})
-    closes = ma.fields.Time(format=TIME, required=True, metadata={"example": "18:00"})
+    opens = ClockTime(required=True, metadata={"example": "08:00"})
+    closes = ClockTime(required=True, metadata={"example": "18:00"})
 
     @ma.post_load
     def as_pair(self, data: dict[str, Any], **_: Any) -> tuple[Any, Any]:
@@ -77,16 +77,17 @@ class ClinicSchema(ma.Schema):
 class ClinicUpdateSchema(InputSchema):
     """Settings to change; a field left out keeps its value, null clears it."""
 
+    class Meta:
+        openapi: ClassVar = {"minProperties": 1}  # read by server.api.spec
+
     name = ma.fields.String(validate=ma.validate.Length(1, 200))
-    timezone = ma.fields.String(
-        validate=ma.validate.Length(1, 64), metadata={"example": "Australia/Sydney"}
-    )
+    timezone = Zone(metadata={"example": "Australia/Sydney"})
     phone = ma.fields.String(
         allow_none=True,
         validate=ma.validate.Length(max=40),
         metadata={"description": "local numbers are read in the clinic's country"},
     )
-    emergency_number = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=20))
+    emergency_number = DialledNumber(allow_none=True)
     opening_hours = ma.fields.Nested(OpeningHoursSchema, allow_none=True)
 
     @ma.validates_schema

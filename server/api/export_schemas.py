@@ -4,20 +4,19 @@ from typing import Any
 
 import marshmallow as ma
 
-from server.inputs import DAY, InputSchema
+from server.inputs import InputSchema
 from server.models.treatments import MODALITIES
+
+from .fields import Day
 
 
 class ExportQueryArgsSchema(InputSchema):
     """Which treatments to export: by the UTC day of T0 (inclusive), and by modality."""
 
-    date_from = ma.fields.Date(
-        validate=DAY,
+    date_from = Day(
         metadata={"description": "first UTC day of treated_at, inclusive (YYYY-MM-DD)"},
     )
-    date_to = ma.fields.Date(
-        validate=DAY, metadata={"description": "last UTC day of treated_at, inclusive (YYYY-MM-DD)"}
-    )
+    date_to = Day(metadata={"description": "last UTC day of treated_at, inclusive (YYYY-MM-DD)"})
     modality = ma.fields.String(validate=ma.validate.OneOf(MODALITIES))
 
     @ma.validates_schema

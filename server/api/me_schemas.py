@@ -2,7 +2,9 @@
 
 import marshmallow as ma
 
-from server.inputs import MOMENT, InputSchema
+from server.inputs import InputSchema
+
+from .fields import Moment, StrictInteger
 
 
 class EnrolSchema(InputSchema):
@@ -85,9 +87,7 @@ class ResponseCreateSchema(InputSchema):
         metadata={"description": "{item code: value}"},
     )
     note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=1000))
-    answered_at = ma.fields.AwareDateTime(
-        validate=MOMENT,
-        error_messages={"invalid_awareness": "give the time with its UTC offset"},
+    answered_at = Moment(
         metadata={
             "description": "when the patient answered, ISO 8601 with its offset; an answer "
             "saved on an offline phone counts if given inside the window. Absent: when it arrives"
@@ -132,7 +132,7 @@ class PushSubscriptionCreateSchema(InputSchema):
     """A browser's ``PushSubscription.toJSON()``."""
 
     endpoint = ma.fields.String(required=True, validate=ma.validate.Length(1, 2048))
-    expiration_time = ma.fields.Integer(
+    expiration_time = StrictInteger(
         data_key="expirationTime",
         allow_none=True,
         load_default=None,

@@ -40,7 +40,7 @@ class ListPageSchema(ma.Schema):
 PAGINATION_HEADER = {
     "X-Pagination": {
         "description": "where this page lies in the list, as a JSON object",
-        "schema": ListPageSchema,
+        "content": {"application/json": {"schema": ListPageSchema}},
     }
 }
 

@@ -1,6 +1,6 @@
 """Schemas of the patients resource."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
 
@@ -8,6 +8,7 @@ from server.inputs import InputSchema
 from server.services.contacts import emergency_number as number_to_call
 from server.services.contacts import patient_country
 
+from .fields import ClockTime, Country, DialledNumber, Zone
 from .pagination import PageArgsSchema
 
 CODE = ma.validate.Regexp(
@@ -19,17 +20,15 @@ CODE = ma.validate.Regexp(
 class QuietHoursSchema(InputSchema):
     """Local times between which no prompt opens, e.g. 22:00 to 08:00."""
 
-    start = ma.fields.Time(format="%H:%M", required=True)
-    end = ma.fields.Time(format="%H:%M", required=True)
+    start = ClockTime(required=True)
+    end = ClockTime(required=True)
 
 
 class PatientCreateSchema(InputSchema):
     """A new patient."""
 
     code = ma.fields.String(required=True, validate=CODE)
-    timezone = ma.fields.String(
-        required=True, validate=ma.validate.Length(1, 64), metadata={"example": "America/Vancouver"}
-    )
+    timezone = Zone(required=True)
     quiet_hours = ma.fields.Nested(
         QuietHoursSchema,
         allow_none=True,
@@ -37,17 +36,12 @@ class PatientCreateSchema(InputSchema):
     )
     display_name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
-    country = ma.fields.String(
+    country = Country(
         allow_none=True,
-        validate=ma.validate.Length(2, 2),
-        metadata={
-            "description": "ISO 3166 code such as AU; null or absent: the country of the time zone",
-            "example": "AU",
-        },
+        metadata={"description": "ISO 3166 code; null or absent: the country of the time zone"},
     )
-    emergency_number = ma.fields.String(
+    emergency_number = DialledNumber(
         allow_none=True,
-        validate=ma.validate.Length(max=20),
         metadata={"description": "this patient's own; null: their country's (or the clinic's)"},
     )
 
@@ -55,8 +49,11 @@ class PatientCreateSchema(InputSchema):
 class PatientUpdateSchema(PatientCreateSchema):
     """Changes to a patient; a new time zone or quiet hours re-plans unsent check-ins."""
 
+    class Meta:
+        openapi: ClassVar = {"minProperties": 1}  # read by server.api.spec
+
     code = ma.fields.String(dump_only=True)
-    timezone = ma.fields.String(validate=ma.validate.Length(1, 64))
+    timezone = Zone()
 
     @ma.validates_schema
     def not_empty(self, data: dict[str, Any], **_: Any) -> None:

@@ -12,6 +12,7 @@ from server.errors import Forbidden
 from server.extensions import db
 from server.inputs import InputSchema
 from server.models import utcnow
+from server.models.treatments import MODALITIES
 from server.protocols import Protocol, dump_timepoints, item_bank
 from server.services.protocols import (
     clinic_protocol,
@@ -91,7 +92,7 @@ class Protocols(MethodView):
         ]
 
 
-@blp.route("/<string:modality>")
+@blp.route(f"/<any({', '.join(MODALITIES)}):modality>")  # the enum in the document
 class ProtocolByModality(MethodView):
     """One modality's protocol."""
 

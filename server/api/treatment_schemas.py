@@ -1,27 +1,25 @@
 """Schemas of treatments and check-ins."""
 
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 
-from server.inputs import MOMENT, InputSchema
+from server.inputs import InputSchema
 from server.models import CheckIn
 from server.models.treatments import MODALITIES
 from server.services.answers import ENTRY_SOURCES
+
+from .fields import Moment, Region, StrictBoolean
 
 
 class TreatmentCreateSchema(InputSchema):
     """A needling session just finished (T0 = treated_at, the last needle out)."""
 
     modality = ma.fields.String(required=True, validate=ma.validate.OneOf(MODALITIES))
-    treated_at = ma.fields.AwareDateTime(
-        required=True, validate=MOMENT, metadata={"description": "ISO 8601 with its UTC offset"}
-    )
-    regions = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Length(1, 64)), validate=ma.validate.Length(max=20)
-    )
-    thoracic_region = ma.fields.Boolean(
+    treated_at = Moment(required=True, metadata={"description": "ISO 8601 with its UTC offset"})
+    regions = ma.fields.List(Region(), validate=ma.validate.Length(max=20))
+    thoracic_region = StrictBoolean(
         allow_none=True,
         metadata={
             "description": "neck, shoulder girdle, upper back or chest needled; "
@@ -33,9 +31,7 @@ class TreatmentCreateSchema(InputSchema):
         values=ma.fields.Raw(allow_none=True),
         metadata={"description": "pre-needling answers {item code: value}"},
     )
-    baseline_at = ma.fields.AwareDateTime(
-        validate=MOMENT, metadata={"description": "default: treated_at"}
-    )
+    baseline_at = Moment(metadata={"description": "default: treated_at"})
 
 
 class CheckInSchema(InputSchema):
@@ -94,9 +90,8 @@ class ResponseEntrySchema(InputSchema):
         required=True,
         metadata={"description": "{item code: value}; any item may be left out"},
     )
-    answered_at = ma.fields.AwareDateTime(
+    answered_at = Moment(
         required=True,
-        validate=MOMENT,
         metadata={"description": "when the patient gave the answers, ISO 8601 with its offset"},
     )
     source = ma.fields.String(required=True, validate=ma.validate.OneOf(ENTRY_SOURCES))
@@ -143,7 +138,7 @@ class TreatmentSchema(InputSchema):
     modality = ma.fields.String(dump_only=True)
     treated_at = ma.fields.AwareDateTime(dump_only=True)
     regions = ma.fields.List(ma.fields.String(), dump_only=True)
-    thoracic_region = ma.fields.Boolean(dump_only=True, allow_none=True)
+    thoracic_region = StrictBoolean(dump_only=True, allow_none=True)
     checkins = ma.fields.List(ma.fields.Nested(CheckInSchema), dump_only=True)
     responses = ma.fields.List(ma.fields.Nested(ResponseSchema), dump_only=True)
     alerts = ma.fields.List(ma.fields.Nested(AlertSchema), dump_only=True)
@@ -152,8 +147,11 @@ class TreatmentSchema(InputSchema):
 class CheckInUpdateSchema(InputSchema):
     """Cancel a check-in, or move its opening time (the window keeps its length)."""
 
+    class Meta:
+        openapi: ClassVar = {"minProperties": 1, "maxProperties": 1}  # one of the two
+
     status = ma.fields.String(validate=ma.validate.OneOf(["cancelled"]))
-    due_at = ma.fields.AwareDateTime(validate=MOMENT)
+    due_at = Moment()
 
     @ma.validates_schema
     def one_change(self, data: dict[str, Any], **_: Any) -> None:

@@ -89,7 +89,6 @@ def check_emergency_number(number: str | None, *, field: str) -> str | None:
     """A number a phone can dial (digits, an optional leading +, spaces or hyphens), or None."""
     if number is None:
         return None
-    number = number.strip()
     if len(number) > MAX_NUMBER_LENGTH or not DIALLABLE.match(number):
         raise InvalidInput(
             "give up to 20 digits, such as 000 or 112 (spaces and hyphens allowed)", field=field
@@ -98,10 +97,9 @@ def check_emergency_number(number: str | None, *, field: str) -> str | None:
 
 
 def check_country(code: str | None, *, field: str = "country") -> str | None:
-    """An ISO 3166-1 alpha-2 code such as AU, or None."""
+    """An ISO 3166-1 alpha-2 code such as AU (in capitals, as the API documents it), or None."""
     if code is None:
         return None
-    code = code.strip().upper()
     if code not in countries():
         raise InvalidInput("not an ISO 3166 country code such as AU or GB", field=field)
     return code

@@ -231,9 +231,10 @@ def reschedule_patient(session: Session, patient: Patient, *, now: datetime) -> 
     changed = 0
     # a subquery, not JOIN + DISTINCT: PostgreSQL cannot compare the JSON columns for DISTINCT
     pending = select(CheckIn.treatment_id).where(CheckIn.status == "scheduled")
+    # read whole before writing: an open cursor would hold SQLite's read snapshot under the writes
     treatments = session.scalars(
         select(Treatment).where(Treatment.patient_id == patient.id, Treatment.id.in_(pending))
-    )
+    ).all()
     for treatment in treatments:
         plan = {
             planned.slot: planned

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -21,8 +21,6 @@ from server.services.scheduling import materialise_checkins
 
 # a treatment is recorded at the end of the session; a clock a little fast is not an error
 FUTURE_GRACE = timedelta(minutes=15)
-# nothing earlier is a treatment of this service's: a stray date would skew the analytics
-EARLIEST_TREATMENT = datetime.combine(EARLIEST_DAY, time.min, UTC)
 
 
 def record_treatment(
@@ -44,7 +42,7 @@ def record_treatment(
         raise InvalidInput("give the time with its UTC offset", field="treated_at")
     if treated_at > now + FUTURE_GRACE:
         raise InvalidInput("a treatment cannot be recorded before it happens", field="treated_at")
-    if treated_at < EARLIEST_TREATMENT:
+    if treated_at.year < EARLIEST_DAY.year:  # the year as written, as the API's pattern reads it
         raise InvalidInput(f"a treatment cannot predate {EARLIEST_DAY}", field="treated_at")
     if (
         baseline_at is not None
@@ -131,10 +129,14 @@ def treatment_detail(
     session: Session, *, treatment: Treatment, viewer: Clinician, now: datetime
 ) -> dict[str, Any]:
     """A treatment with its check-ins, answers and alerts; the view is written to the audit log."""
+    # read whole (.all()): a cursor left open keeps SQLite's read snapshot, and the audit INSERT
+    # below could then not take the write lock once another process had written ("locked")
     responses = session.scalars(
         select(Response).filter_by(treatment_id=treatment.id).order_by(Response.answered_at)
-    )
-    alerts = session.scalars(select(Alert).filter_by(treatment_id=treatment.id).order_by(Alert.id))
+    ).all()
+    alerts = session.scalars(
+        select(Alert).filter_by(treatment_id=treatment.id).order_by(Alert.id)
+    ).all()
     record_event(
         session,
         clinic_id=treatment.clinic_id,

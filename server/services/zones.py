@@ -13,12 +13,13 @@ NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
 
 
 @cache
-def _zones() -> frozenset[str]:
+def known_zones() -> frozenset[str]:
+    """Every IANA time zone name this machine knows (from the tzdata package, at least)."""
     return frozenset(available_timezones()) - NOT_ZONES
 
 
 def check_timezone(name: str, *, field: str = "timezone") -> str:
     """The name if it is an IANA time zone, else ``InvalidInput`` naming the field."""
-    if name not in _zones():
+    if name not in known_zones():
         raise InvalidInput("not an IANA time zone such as 'America/Vancouver'", field=field)
     return name
