@@ -121,6 +121,28 @@ def test_an_id_or_page_past_its_range_in_a_query_names_the_parameter(
     assert_rejected(client.get(url, headers=clinic.staff), field)
 
 
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/v1/alerts?stauts=all", "stauts"),
+        ("/api/v1/patients?pagesize=5", "pagesize"),
+        ("/api/v1/exports/answers.csv?modality=ims&date_too=2026-01-01", "date_too"),
+        ("/api/v1/analytics/recovery?modality=ims&%C3%85=1", "\u00c5"),
+    ],
+)
+def test_a_query_parameter_the_operation_does_not_name_is_refused_naming_it(
+    client: FlaskClient, clinic: Clinic, url: str, field: str
+) -> None:
+    # a misspelt filter must not answer with the unfiltered list
+    assert_rejected(client.get(url, headers=clinic.staff), field)
+
+
+def test_a_patients_query_parameter_the_operation_does_not_name_is_refused(
+    client: FlaskClient, clinic: Clinic
+) -> None:
+    assert_rejected(client.get("/api/v1/me/checkins?stat=due", headers=clinic.phone), "stat")
+
+
 # --- text no database can store ----------------------------------------------------------------
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.extensions import db
 from server.inputs import ID, InputSchema
@@ -14,6 +13,7 @@ from server.models import Alert, utcnow
 from server.services.red_flags import acknowledge_alert, list_alerts
 
 from .auth import clinician_required, current_clinician
+from .blueprint import Blueprint
 from .treatment_schemas import AlertSchema
 
 blp = Blueprint("alerts", __name__, url_prefix="/api/v1/alerts", description="Red-flag alerts")

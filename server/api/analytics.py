@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.extensions import db
 from server.services import analytics
@@ -22,6 +21,7 @@ from .analytics_schemas import (
     RespondersSchema,
 )
 from .auth import clinician_required, current_clinician
+from .blueprint import Blueprint
 
 blp = Blueprint(
     "analytics", __name__, url_prefix="/api/v1/analytics", description="Outcome analytics"

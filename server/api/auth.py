@@ -9,7 +9,6 @@ from typing import Any, ParamSpec, TypeVar
 
 from flask import current_app, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.errors import NotFound, Unauthorized
 from server.extensions import db
@@ -26,6 +25,7 @@ from server.services.enrolment import patient_for_link, patient_for_token
 from server.services.links import PREFIX as LINK_PREFIX
 
 from .auth_schemas import ApiTokenSchema, TokenCreateSchema, TokenSchema
+from .blueprint import Blueprint
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.extensions import db
 from server.models import Clinic, utcnow
 from server.services.clinics import update_clinic
 
 from .auth import clinician_required, current_clinician
+from .blueprint import Blueprint
 from .clinic_schemas import ClinicSchema, ClinicUpdateSchema
 
 blp = Blueprint("clinic", __name__, url_prefix="/api/v1/clinic", description="The caller's clinic")

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.extensions import db
 from server.models import utcnow
@@ -16,6 +15,7 @@ from server.services.exports import CSV_COLUMNS, begin_csv_export, csv_lines
 from server.services.fhir import export_fhir_bundle
 
 from .auth import clinician_required, current_clinician
+from .blueprint import Blueprint
 from .export_schemas import ExportQueryArgsSchema
 
 blp = Blueprint("exports", __name__, url_prefix="/api/v1/exports", description="Exports")

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import current_app, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
 from server.extensions import db
@@ -36,6 +35,7 @@ from .auth import (
     patient_required,
     reachable_checkin,
 )
+from .blueprint import Blueprint
 from .me_schemas import (
     CheckInQueryArgsSchema,
     DeliveryAckSchema,

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.extensions import db
 from server.models import Patient, utcnow
@@ -15,6 +14,7 @@ from server.services.enrolment import EnrolmentLink, issue_enrolment, revoke_pat
 from server.services.patients import create_patient, get_patient, list_patients, update_patient
 
 from .auth import clinician_required, current_clinician
+from .blueprint import Blueprint
 from .pagination import PAGINATION_HEADER, offset_of, pagination_header
 from .patient_schemas import (
     EnrolmentLinkSchema,

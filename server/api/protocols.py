@@ -6,7 +6,6 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.errors import Forbidden
 from server.extensions import db
@@ -23,6 +22,7 @@ from server.services.protocols import (
 from server.services.questions import question
 
 from .auth import clinician_required, current_clinician
+from .blueprint import Blueprint
 
 blp = Blueprint(
     "protocols",

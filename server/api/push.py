@@ -5,10 +5,11 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.inputs import InputSchema
 from server.services.push import public_key_b64
+
+from .blueprint import Blueprint
 
 blp = Blueprint("push", __name__, url_prefix="/api/v1/push", description="Web Push settings")
 

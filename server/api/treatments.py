@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.extensions import db
 from server.models import CheckIn, DeliveryEvent, utcnow
@@ -22,6 +21,7 @@ from server.services.treatments import (
 from server.transactions import commit_or_replay
 
 from .auth import clinician_required, current_clinician
+from .blueprint import Blueprint
 from .treatment_schemas import (
     CheckInSchema,
     CheckInUpdateSchema,
