@@ -48,9 +48,7 @@ from jobs.tasks import Worker, dispatch_due_checkins
 from server import create_app
 from server.config import Config
 from server.extensions import db
-from server.services.delivery import PROMPT, claim
-from server.services.mail import Mailer
-from server.services.push import (
+from server.push import (
     EndpointPolicy,
     Notification,
     Post,
@@ -58,6 +56,8 @@ from server.services.push import (
     Target,
     push_headers,
 )
+from server.services.delivery import PROMPT, claim
+from server.services.mail import Mailer
 from tests.databases import POSTGRES_URL, postgres_database
 
 DUE = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -31,9 +31,9 @@ from server import create_app
 from server.config import Config
 from server.extensions import db, limiter
 from server.models import Base
+from server.push import EndpointPolicy, PushSender
 from server.services import credentials
 from server.services.mail import Mailer
-from server.services.push import EndpointPolicy, PushSender
 from tests import push_service
 from tests.browser.conftest import CHROMIUM
 from tests.databases import (

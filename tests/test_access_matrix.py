@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from server.models import Alert, ApiToken, Clinician, Patient
+from server.push import EndpointPolicy
 from server.services.answers import answer_checkin
-from server.services.push import EndpointPolicy
 from server.services.subscriptions import subscribe
 from tests.factories import (
     PASSWORD,

@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session
 
 from jobs.tasks import Worker, dispatch_due_checkins
 from server.models import CheckIn, DeliveryEvent, PushSubscription
+from server.push import PushResult
 from server.services import delivery
 from server.services.answers import answer_checkin
-from server.services.push import PushResult
 from server.services.scheduling import move_checkin
 from tests.factories import NOW, bearer, checkin_for, make_clinician, make_patient, make_treatment
 from tests.push_service import PushService
-from tests.test_dispatch import subscribe_local, treated_patient
+from tests.test_dispatch import PUSH_ONLY, subscribe_local, treated_patient
 
 DUE = NOW + timedelta(hours=2)
 
@@ -60,7 +60,7 @@ def test_an_answer_given_while_the_prompt_was_in_flight_stays_answered(
         now=DUE,
     )
     session.commit()
-    sent = delivery.Attempt(item, "push", (PushResult(item.targets[0].subscription_id, 201),))
+    sent = delivery.Attempt(item, "push", (PushResult(item.addresses[0].subscription_id, 201),))
 
     # the worker claimed the check-in before the answer landed: its write must not undo it
     record(session, [sent], worker="w1")
@@ -89,7 +89,7 @@ def test_a_lapsed_claim_another_worker_took_is_left_to_it(
         lease=timedelta(minutes=2),
     ) == [checkin.id]
     session.commit()
-    failed = delivery.Attempt(item, "push", (PushResult(item.targets[0].subscription_id, 500),))
+    failed = delivery.Attempt(item, "push", (PushResult(item.addresses[0].subscription_id, 500),))
 
     record(session, [failed], worker="w1")  # w1 comes back late with a failure
     session.commit()
@@ -111,7 +111,7 @@ def test_a_stale_batch_leaves_a_newer_claim_of_the_same_worker_alone(
     later = DUE + timedelta(minutes=3)  # w1's first lease has lapsed: it claims the check-in again
     [fresh] = claimed_items(session, "w1", at=later)
 
-    failed = delivery.Attempt(stale, "push", (PushResult(stale.targets[0].subscription_id, 500),))
+    failed = delivery.Attempt(stale, "push", (PushResult(stale.addresses[0].subscription_id, 500),))
     record(session, [failed], worker="w1")  # the first batch comes back late with a failure
     session.commit()
 
@@ -133,9 +133,7 @@ def claimed_items(session: Session, worker: str, at: datetime = DUE) -> list[del
         limit=10,
         lease=timedelta(minutes=2),
     )
-    items = delivery.outbound(
-        session, ids, purpose=delivery.PROMPT, now=at, base_url="http://testserver", secret="s"
-    )
+    items = delivery.outbound(session, ids, purpose=delivery.PROMPT, now=at, channels=PUSH_ONLY)
     session.commit()
     return items
 

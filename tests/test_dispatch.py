@@ -6,7 +6,7 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -25,13 +25,18 @@ from server.models import (
     PushSubscription,
     Treatment,
 )
+from server.push import USER_AGENT, EndpointPolicy, PushResult, PushSender
 from server.services import delivery
 from server.services.answers import answer_checkin
-from server.services.push import USER_AGENT, EndpointPolicy, PushResult
 from server.services.scheduling import cancel_checkin
+from server.services.sql import among
 from server.services.subscriptions import subscribe
 from tests.factories import NOW, bearer, make_clinician, make_patient, make_treatment
 from tests.push_service import PushService, Subscriber
+
+# the push channel, for tests that prepare a batch and record its attempts themselves: only its
+# addresses are looked up, nothing is sent through it
+PUSH_ONLY = {"push": delivery.WebPushChannel(cast(PushSender, None))}
 
 VANCOUVER = ZoneInfo("America/Vancouver")
 
@@ -157,7 +162,7 @@ def test_a_failure_gives_back_every_batch_the_worker_holds(
     def broken_record(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(delivery, "record", broken_record)
+    monkeypatch.setattr(delivery.pipeline, "record", broken_record)
 
     with pytest.raises(RuntimeError, match="went away"):
         dispatch_due_checkins(worker, NOW + timedelta(hours=2))
@@ -302,10 +307,8 @@ def test_a_push_services_answer_with_a_nul_byte_is_recorded_without_it(
     ids = delivery.claim(
         session, purpose=delivery.PROMPT, now=at, worker="w", limit=10, lease=timedelta(minutes=1)
     )
-    [item] = delivery.outbound(
-        session, ids, purpose=delivery.PROMPT, now=at, base_url="http://x", secret="s"
-    )
-    answer = PushResult(item.targets[0].subscription_id, 500, "odd\x00answer")
+    [item] = delivery.outbound(session, ids, purpose=delivery.PROMPT, now=at, channels=PUSH_ONLY)
+    answer = PushResult(item.addresses[0].subscription_id, 500, "odd\x00answer")
     delivery.record(
         session,
         [delivery.Attempt(item, "push", (answer,))],
@@ -334,7 +337,7 @@ def some_checkin_ids(session: Session) -> tuple[list[int], list[int]]:
 
 def test_among_a_batchs_ids_finds_those_and_no_others(session: Session) -> None:
     wanted, _ = some_checkin_ids(session)
-    query = select(CheckIn.id).where(delivery.among(session, CheckIn.id, wanted))
+    query = select(CheckIn.id).where(among(session, CheckIn.id, wanted))
 
     assert sorted(session.scalars(query)) == sorted(wanted)
 
@@ -343,7 +346,7 @@ def test_among_takes_nothing_but_integers_into_the_arrays_text(session: Session)
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite binds each id as its own parameter")
     not_ids: list[Any] = ["1}"]
-    query = select(CheckIn.id).where(delivery.among(session, CheckIn.id, not_ids))
+    query = select(CheckIn.id).where(among(session, CheckIn.id, not_ids))
 
     with pytest.raises(StatementError, match="cannot be interpreted as an integer"):
         session.execute(query)
@@ -355,7 +358,7 @@ def test_a_batchs_ids_are_one_array_the_server_parses_once(session: Session) -> 
     wanted, _ = some_checkin_ids(session)
     connection = session.connection()
     with statements_sent(connection) as sent:
-        session.execute(select(CheckIn.id).where(delivery.among(session, CheckIn.id, wanted)))
+        session.execute(select(CheckIn.id).where(among(session, CheckIn.id, wanted)))
     [(statement, parameters)] = sent
 
     # the statement as sent, with the parameters as sent: the plan holds the array as one

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from jobs.tasks import Worker, dispatch_due_checkins
 from server.models import CheckIn
-from server.services.delivery import PROMPT, Outbound, deliver, send_pushes
+from server.services.delivery import PROMPT, Outbound
+from server.services.delivery.channels.email import EmailAddress
 from server.services.mail import Mailer
-from server.services.push import Notification
 from tests.conftest import Mailbox
 from tests.factories import NOW, delivery_ledger, make_treated_patient
 
@@ -118,13 +118,11 @@ def test_smtp_connection_dropped_between_emails_is_reopened(
 def test_no_email_is_started_once_the_send_deadline_has_passed(
     worker: Worker, mailbox: Mailbox
 ) -> None:
-    note = Notification(7, "Time for your check-in", "", "/checkin/7", 3600, "high")
-    link = "https://example.org/checkin/7"
-    item = Outbound(7, PROMPT, note, (), "pat@example.org", link, claimed=None)  # not recorded
+    address = EmailAddress("pat@example.org", "https://example.org/checkin/7")
+    item = Outbound(7, PROMPT, "email", (address,), claimed=None)  # not recorded
+    channel = worker.pipeline.channels["email"]
 
-    pushed = send_pushes([item], worker.sender)
-
-    [attempt] = deliver([item], pushed=pushed, mailer=worker.mailer, send_until=0.0)
+    [attempt] = channel.start([item], now=DUE).finish(send_until=0.0)
 
     assert attempt.channel == "released"
     assert mailbox.messages == []

@@ -22,19 +22,19 @@ from sqlalchemy.orm import Session
 from jobs.tasks import Worker, dispatch_due_checkins
 from server.config import new_vapid_key
 from server.models import CheckIn, Clinician
-from server.services.mail import Mailer
-from server.services.push import (
+from server.push import (
     EndpointPolicy,
     Notification,
     Post,
     PushSender,
     Target,
     UnsafeEndpoint,
-    _public_socket,
     public_addresses,
     public_key_b64,
     push_headers,
 )
+from server.push.sender import _public_socket
+from server.services.mail import Mailer
 from server.services.subscriptions import subscribe
 from tests.factories import (
     NOW,

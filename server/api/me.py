@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from server.extensions import db
 from server.models import CheckIn, PushSubscription, utcnow
+from server.push import endpoint_policy
 from server.services.answers import (
     AnswerResult,
     answer_checkin,
@@ -23,7 +24,6 @@ from server.services.contacts import contacts_for
 from server.services.delivery import acknowledge
 from server.services.enrolment import enrol
 from server.services.history import recovery_history
-from server.services.push import endpoint_policy
 from server.services.questions import questions_for_patient
 from server.services.subscriptions import subscribe, unsubscribe
 from server.transactions import commit_or_replay

@@ -7,7 +7,7 @@ from flask import current_app
 from flask.views import MethodView
 
 from server.inputs import InputSchema
-from server.services.push import public_key_b64
+from server.push import public_key_b64
 
 from .blueprint import Blueprint
 

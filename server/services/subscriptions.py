@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import InvalidInput, NotFound
 from server.models import Patient, PushSubscription
-from server.services.push import EndpointPolicy
+from server.push import EndpointPolicy
 
 
 def _b64url_bytes(value: str, field: str, length: int) -> bytes:

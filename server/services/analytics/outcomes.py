@@ -17,14 +17,12 @@ from server.services.analytics.scope import (
     Scope,
     aggregates,
     built_once,
-    collect,
-    collected,
-    dialect_of,
     group_labels,
     series_group,
     series_order,
     settled,
 )
+from server.services.sql import collect, collected, dialect_of
 from server.services.statistics import KaplanMeier, kaplan_meier, wilson
 
 

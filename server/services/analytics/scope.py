@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -173,24 +172,6 @@ def aggregates(session: Session, statement: Select[Any]) -> Sequence[Row[Any]]:
     the ORM's own execution would."""
     session.flush()
     return session.connection().execute(statement).all()
-
-
-def dialect_of(session: Session) -> str:
-    """The name of the database the session talks to ("sqlite", "postgresql")."""
-    return session.get_bind().dialect.name
-
-
-def collect(dialect: str, column: Any) -> ColumnElement[Any]:
-    """An aggregate gathering a column's values of each group into one value (an array on
-    PostgreSQL, a JSON array on SQLite): one row per series instead of one per treatment."""
-    if dialect == "postgresql":
-        return func.array_agg(column)
-    return func.json_group_array(column)
-
-
-def collected(value: Any) -> list[Any]:
-    """The values ``collect`` gathered, as a list."""
-    return json.loads(value) if isinstance(value, str) else list(value)
 
 
 def group_labels(session: Session, scope: Scope) -> dict[int | None, str]:

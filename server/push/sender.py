@@ -1,22 +1,14 @@
-"""Web Push: VAPID signing (cached per push service), aes128gcm payloads, a bounded send pool.
-
-Push endpoints are untrusted input (SSRF): only https endpoints of known push services are
-contacted, never a private, loopback or link-local address, unless ``allow_local`` is set for
-tests that run their own push service on 127.0.0.1.
-"""
+"""Sending Web Push messages: VAPID signing (cached per push service), aes128gcm payloads, and
+libcurl's multi interface for many transfers at once. No database here."""
 
 from __future__ import annotations
 
-import base64
-import errno
-import ipaddress
-import json
 import re
 import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -24,210 +16,21 @@ from urllib.parse import urlsplit
 
 import pycurl
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 from pywebpush import WebPusher, WebPushException
 
-from server.config import DEFAULT_PUSH_HOSTS
-from server.errors import InvalidInput
+from .messages import Notification, Post, PushResult, Target, push_headers
+from .policy import EndpointPolicy, UnsafeEndpoint, is_public, public_addresses
 
-MAX_PLAINTEXT = 3993  # RFC 8291: 4096 bytes of record minus header, padding and tag
 JWT_LIFETIME_S = 12 * 3600  # well inside the 24 h RFC 8292 allows
 JWT_RENEW_BEFORE_S = 3600
 SCHEME_AND_AUTHORITY = re.compile(r"[^:/?#]+://[^/?#]*")  # as written: not normalised
-
-
-class UnsafeEndpoint(InvalidInput):
-    """A push endpoint this service refuses to contact."""
-
-
-@dataclass(frozen=True)
-class EndpointPolicy:
-    """Which push endpoints may be contacted."""
-
-    allowed_hosts: tuple[str, ...] = DEFAULT_PUSH_HOSTS
-    allow_local: bool = False
-
-    def check(self, endpoint: str) -> None:
-        """Raise ``UnsafeEndpoint`` unless the endpoint may be contacted. The addresses a host
-        resolves to are checked when connecting, by ``PushSender``."""
-        if not (endpoint.isascii() and endpoint.isprintable()) or " " in endpoint:
-            raise UnsafeEndpoint("must be a URL of printable ASCII characters", field="endpoint")
-        try:
-            parts = urlsplit(endpoint)  # raises for a broken IPv6 literal, say
-        except ValueError:
-            raise UnsafeEndpoint("is not a valid URL", field="endpoint") from None
-        host = parts.hostname or ""
-        try:
-            parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
-        except ValueError:
-            raise UnsafeEndpoint("has no valid port", field="endpoint") from None
-        if "@" in parts.netloc:  # no push service wants credentials: libcurl would send them
-            raise UnsafeEndpoint("must not carry a user name or password", field="endpoint")
-        if self.allow_local:
-            if parts.scheme not in ("https", "http") or not host:
-                raise UnsafeEndpoint("must be an absolute http(s) URL", field="endpoint")
-            return
-        if parts.scheme != "https" or not host:
-            raise UnsafeEndpoint("must be an absolute https URL", field="endpoint")
-        if not any(
-            host == allowed or (allowed.startswith(".") and host.endswith(allowed))
-            for allowed in self.allowed_hosts
-        ):
-            raise UnsafeEndpoint("not a known push service", field="endpoint")
-
-
-def endpoint_policy(config: Mapping[str, Any]) -> EndpointPolicy:
-    """The endpoint policy of an app's configuration."""
-    return EndpointPolicy(tuple(config["PUSH_ALLOWED_HOSTS"]), bool(config["PUSH_ALLOW_LOCAL"]))
-
-
-@dataclass(frozen=True)
-class Target:
-    """One subscription to push to."""
-
-    subscription_id: int
-    endpoint: str
-    p256dh: str
-    auth: str
-
-
-@dataclass(frozen=True)
-class Notification:
-    """What a push carries: no health data, only where to fetch the check-in."""
-
-    checkin_id: int
-    title: str
-    body: str
-    url: str
-    ttl_s: int
-    urgency: str  # high for a prompt, low for a reminder
-
-    def payload(self) -> bytes:
-        """The JSON the service worker receives (tag = the check-in, so repeats replace)."""
-        content = json.dumps(
-            {
-                "title": self.title,
-                "body": self.body,
-                "url": self.url,
-                "tag": f"checkin-{self.checkin_id}",
-                "checkin_id": self.checkin_id,
-            },
-            separators=(",", ":"),
-        ).encode()
-        if len(content) > MAX_PLAINTEXT:
-            raise ValueError(f"push payload of {len(content)} bytes exceeds {MAX_PLAINTEXT}")
-        return content
-
-    @property
-    def topic(self) -> str:
-        """The Topic header: a reminder replaces an undelivered prompt of the same check-in."""
-        return f"checkin-{self.checkin_id}"
-
-
-@dataclass(frozen=True)
-class PushResult:
-    """What one push service said about one message (status None: no answer at all)."""
-
-    subscription_id: int
-    status_code: int | None
-    detail: str = ""
-    retry_after_s: float | None = None
-    refused: bool = False  # this service would not contact the endpoint: no retry can help
-
-    @property
-    def is_sent(self) -> bool:
-        """Accepted by the push service."""
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-    @property
-    def is_gone(self) -> bool:
-        """The subscription no longer exists: never send to it again."""
-        return self.status_code in (404, 410)
-
-    @property
-    def is_retryable(self) -> bool:
-        """Worth another try later: rate limited, a server error, or no answer."""
-        if self.refused:
-            return False
-        return self.status_code is None or self.status_code == 429 or self.status_code >= 500
-
-
-def public_key_b64(private_pem: str) -> str:
-    """The VAPID public key as browsers take it (applicationServerKey): base64url, unpadded."""
-    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)  # noqa: S101 - config makes P-256 keys
-    raw = key.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 RESOLVE_TTL_S = 300.0  # how long a push service's checked addresses are reused
 RESOLVE_FAILURE_TTL_S = 30.0  # how long a failed lookup stands before it is tried again
 PERFORM_EVERY = 8  # transfers started between two nudges of those in flight
 ENCRYPT_CHUNK = 16  # messages the encryption thread encrypts at a time
 ENCRYPT_AHEAD = 8  # chunks it may be ahead of the transfers
 ENCRYPT_WAIT_S = 0.002  # how long the transfers wait for a chunk before taking answers again
-
-
-# IPv6 prefixes that carry an IPv4 address in their last 32 bits to a translator (RFC 6052
-# NAT64; RFC 2765 SIIT's IPv4-translated addresses), and the local-use NAT64 prefix (RFC 8215),
-# where the IPv4 part may sit elsewhere: refused whole
-NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
-LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
-
-
-def is_public(address: str) -> bool:
-    """A global address, and so is any IPv4 address inside it (IPv4-mapped, 6to4, NAT64,
-    IPv4-compatible): through a translator such an address leads wherever its IPv4 part does."""
-    ip = ipaddress.ip_address(address)
-    if not ip.is_global:
-        return False
-    if isinstance(ip, ipaddress.IPv4Address):
-        return True
-    if ip in LOCAL_NAT64:
-        return False
-    inner = ip.ipv4_mapped or ip.sixtofour
-    if inner is None and (ip in NAT64 or ip in IPV4_TRANSLATED or int(ip) >> 32 == 0):
-        inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return inner is None or inner.is_global
-
-
-def public_addresses(host: str, port: int) -> list[str]:
-    """The addresses ``host`` resolves to, all of them public; ``OSError`` if any is not, so a
-    push service's name cannot be pointed at this network."""
-    try:
-        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as error:
-        raise OSError(errno.EHOSTUNREACH, f"cannot resolve {host}: {error}") from error
-    addresses = list(dict.fromkeys(str(answer[4][0]) for answer in answers))
-    for address in addresses:
-        if not is_public(address):
-            raise OSError(errno.EACCES, f"{host} resolves to a non-public address {address}")
-    return addresses
-
-
-@dataclass(frozen=True)
-class Post:
-    """One encrypted message, ready to go."""
-
-    target: Target
-    body: bytes
-    headers: tuple[str, ...]
-
-
-def push_headers(notification: Notification, authorization: str) -> tuple[str, ...]:
-    """The header lines of one encrypted push message (RFC 8030, 8188, 8292)."""
-    return (
-        f"Authorization: {authorization}",
-        "Content-Encoding: aes128gcm",
-        "Content-Type: application/octet-stream",
-        f"TTL: {max(0, notification.ttl_s)}",
-        f"Urgency: {notification.urgency}",
-        f"Topic: {notification.topic}",
-    )
 
 
 class _NotYet:
@@ -260,6 +63,82 @@ class _Drawn:
         if self.left == 0:
             self.future.set_result(cast(list[PushResult], self.results))
         return self.left == 0
+
+
+class _Stream:
+    """The messages of the batches submitted, in the order they go out, for ``_transfer``.
+
+    Batches are drawn from the sender's queue as the stream reaches them and handed to the
+    encryption thread in chunks, at most ``ENCRYPT_AHEAD`` ahead of the transfers. Iterating
+    yields each encrypted ``Post`` (or a ``PushResult`` for a message that will not be sent),
+    ``NOT_YET`` while the next chunk is still being encrypted (the transfers take their answers
+    meanwhile), and None when no batch is waiting (the transfer ends once nothing is in
+    flight). ``answered`` routes each message's result to its batch's future.
+    """
+
+    def __init__(
+        self,
+        take: Callable[[], _Pending | None],
+        encrypt: Callable[
+            [list[tuple[Target, Notification]], dict[str, str]], Future[list[Post | PushResult]]
+        ],
+    ) -> None:
+        self._take, self._encrypt = take, encrypt
+        self.drawn: list[_Drawn] = []  # batches drawn into the stream, not all answered yet
+        self._count = 0  # messages drawn so far
+        # chunks of the batches drawn, not yet handed to the encryption thread, in order
+        self._chunks: deque[tuple[list[tuple[Target, Notification]], dict[str, str]]] = deque()
+        self._ahead: deque[Future[list[Post | PushResult]]] = deque()  # being encrypted
+        self._ready: deque[Post | PushResult] = deque()  # encrypted, not yet drawn
+
+    def __iter__(self) -> _Stream:
+        return self
+
+    def __next__(self) -> Post | PushResult | _NotYet | None:
+        if self._ready:
+            return self._ready.popleft()
+        while len(self._ahead) < ENCRYPT_AHEAD and self._next_chunk():
+            pass
+        if not self._ahead:
+            return None  # nothing submitted: the stream ends once nothing is in flight
+        if self._ahead[0].done() or wait([self._ahead[0]], ENCRYPT_WAIT_S).done:
+            self._ready.extend(self._ahead.popleft().result())
+            return next(self)
+        return NOT_YET  # take the answers that came meanwhile
+
+    def _next_chunk(self) -> bool:
+        """Hand the next chunk of the batches submitted to the encryption thread; False when
+        no batch is waiting now."""
+        while not self._chunks:
+            batch = self._take()
+            if batch is None:
+                return False
+            self._draw(*batch)
+        self._ahead.append(self._encrypt(*self._chunks.popleft()))
+        return True
+
+    def _draw(
+        self,
+        jobs: list[tuple[Target, Notification]],
+        refusals: dict[str, str],
+        future: Future[list[PushResult]],
+    ) -> None:
+        """Take one batch into the stream: its messages, in chunks to encrypt."""
+        if not future.set_running_or_notify_cancel():
+            return  # cancelled before it was started
+        if not jobs:
+            future.set_result([])
+            return
+        self.drawn.append(_Drawn(future, self._count, [None] * len(jobs)))
+        self._count += len(jobs)
+        for start in range(0, len(jobs), ENCRYPT_CHUNK):
+            self._chunks.append((jobs[start : start + ENCRYPT_CHUNK], refusals))
+
+    def answered(self, index: int, result: PushResult) -> None:
+        """One message's result, by its place in the stream: to its batch."""
+        batch = next(batch for batch in reversed(self.drawn) if batch.first <= index)
+        if batch.answer(index, result):
+            self.drawn.remove(batch)
 
 
 class _Transfer:
@@ -407,60 +286,29 @@ class PushSender:
     def _serve(self) -> None:
         """The sender thread: send the batches submitted, one stream through the handles,
         until none is left; each batch's future is answered as soon as all its messages are."""
-        drawn: list[_Drawn] = []  # batches drawn into the stream, not all answered yet
-        count = 0  # posts drawn so far
-
-        def encryptions() -> Iterator[Future[list[Post | PushResult]] | None]:
-            """The batches submitted, in chunks handed to the encryption thread; None when no
-            batch is waiting now."""
-            nonlocal count
-            while True:
-                with self._pending_lock:
-                    batch = self._pending.popleft() if self._pending else None
-                if batch is None:
-                    yield None
-                    continue
-                jobs, refusals, future = batch
-                if not future.set_running_or_notify_cancel():
-                    continue  # cancelled before it was started
-                if not jobs:
-                    future.set_result([])
-                    continue
-                drawn.append(_Drawn(future, count, [None] * len(jobs)))
-                count += len(jobs)
-                for start in range(0, len(jobs), ENCRYPT_CHUNK):
-                    chunk = jobs[start : start + ENCRYPT_CHUNK]
-                    yield self._encryptor.submit(self._encrypted_chunk, chunk, refusals)
-
-        def stream() -> Iterator[Post | PushResult | _NotYet | None]:
-            chunks = encryptions()
-            ahead: deque[Future[list[Post | PushResult]]] = deque()
-            while True:
-                while len(ahead) < ENCRYPT_AHEAD and (chunk := next(chunks)) is not None:
-                    ahead.append(chunk)
-                if not ahead:
-                    yield None  # nothing submitted: the stream ends once nothing is in flight
-                elif ahead[0].done() or wait([ahead[0]], ENCRYPT_WAIT_S).done:
-                    yield from ahead.popleft().result()
-                else:
-                    yield NOT_YET  # take the answers that came meanwhile
-
-        def answered(index: int, result: PushResult) -> None:
-            batch = next(batch for batch in reversed(drawn) if batch.first <= index)
-            if batch.answer(index, result):
-                drawn.remove(batch)
-
+        stream = _Stream(self._take_pending, self._encrypt_later)
         try:
-            self._transfer(stream(), answered)
-            if drawn:  # libcurl ends every transfer, one way or another
+            self._transfer(stream, stream.answered)
+            if stream.drawn:  # libcurl ends every transfer, one way or another
                 raise RuntimeError("a push transfer was lost")
         except BaseException as error:
-            for batch in drawn:
+            for batch in stream.drawn:
                 batch.future.set_exception(error)
             raise
         finally:
             with self._pending_lock:  # batches submitted after the stream ended: another pass
                 self._serving = self._thread.submit(self._serve) if self._pending else None
+
+    def _take_pending(self) -> _Pending | None:
+        """The oldest batch submitted and not yet drawn into the stream, if any."""
+        with self._pending_lock:
+            return self._pending.popleft() if self._pending else None
+
+    def _encrypt_later(
+        self, jobs: list[tuple[Target, Notification]], refusals: dict[str, str]
+    ) -> Future[list[Post | PushResult]]:
+        """A chunk of messages, handed to the encryption thread."""
+        return self._encryptor.submit(self._encrypted_chunk, jobs, refusals)
 
     def _refusals(self, endpoints: Iterable[str]) -> dict[str, str]:
         """The endpoints the policy will not let this sender contact, and why."""

@@ -1,0 +1,189 @@
+"""After a send: each check-in's next step (delivered, try again later, try the next channel,
+give up) and the ledger rows that say so, written where the claim still holds."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from server.models import DeliveryEvent, PushSubscription
+from server.services.scheduling import QuietHours, out_of_quiet, reminder_time
+from server.services.sql import among, insert_rows, table_of
+
+from .claims import apply_steps, release
+from .outbound import FALLBACK, NO_CHANNEL, PROMPT, REMINDER, Attempt, ClaimedRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, up to a number of attempts."""
+
+    max_attempts: int = 5
+    base_s: float = 30.0
+
+    def delay_s(self, attempts: int, retry_after_s: float | None, rng: random.Random) -> float:
+        """Seconds to wait after the given number of failed attempts (Retry-After honoured)."""
+        backoff = self.base_s * 2.0 ** (attempts - 1) * rng.uniform(0.5, 1.5)
+        return max(backoff, retry_after_s or 0.0)
+
+
+def record(
+    session: Session,
+    attempts: list[Attempt],
+    *,
+    now: datetime,
+    worker: str,
+    retry: RetryPolicy,
+    rng: random.Random,
+) -> None:
+    """Write the ledger and each check-in's next step, then release this worker's claims.
+
+    The next step is worked out from the check-in as claimed, and written only where it still
+    stands so: this claim still holds and the status is unchanged (a patient answering, a
+    clinician cancelling, a lapsed claim taken again all change that). Where it does not, the
+    push services' answers are still written, and this claim, if it still holds, given back.
+    """
+    events: list[dict[str, Any]] = []
+    steps: dict[int, dict[str, Any]] = {}  # a retry's or a giving up's ledger row, by check-in
+    changes: list[dict[str, Any]] = []
+    gone: list[int] = []
+    for attempt in attempts:
+        row = attempt.item.claimed
+        events += _ledger_rows(attempt, now)
+        gone += [
+            result.subscription_id
+            for result in attempt.results
+            if result.is_gone and result.subscription_id is not None
+        ]
+        for result in attempt.results:
+            if result.status_code == 413:  # our payloads are tiny: a 413 means a bug here
+                log.error(
+                    "push service answered 413 (too large) for check-in %s, subscription %s",
+                    row.id,
+                    result.subscription_id,
+                )
+        if attempt.channel == "released":
+            change = {}  # not tried, so not failed: only the claim is given back
+        elif attempt.is_delivered:
+            change = _delivered(row, attempt, now)
+        else:
+            change, steps[row.id] = _next_step(row, attempt, now, retry, rng)
+        changes.append(
+            {
+                "claimed_until": None,
+                "claimed_by": None,
+                **change,
+                "_id": row.id,
+                "_status": row.status,
+                "_claimed_until": row.claimed_until,
+            }
+        )
+    written = apply_steps(session, changes, worker)
+    events += [step for checkin_id, step in steps.items() if checkin_id in written]
+    insert_rows(session, table_of(DeliveryEvent), events)
+    release(
+        session,
+        [attempt.item.claimed for attempt in attempts if attempt.item.checkin_id not in written],
+        worker,
+    )
+    if gone:
+        session.execute(
+            update(PushSubscription)
+            .where(among(session, PushSubscription.id, gone))
+            .values(disabled_at=now)
+        )
+    session.flush()
+
+
+def _ledger_rows(attempt: Attempt, now: datetime) -> list[dict[str, Any]]:
+    """A row for each address's result: sent or failed, with what the far end said."""
+    return [
+        {
+            "checkin_id": attempt.item.checkin_id,
+            "at": now,
+            "purpose": attempt.item.purpose,
+            "channel": attempt.channel,
+            "kind": "sent" if result.is_sent else "failed",
+            "subscription_id": result.subscription_id,
+            "status_code": result.status_code,
+            # a far end's own words: PostgreSQL text holds no NUL
+            "detail": result.detail[:300].replace("\x00", "") or None,
+        }
+        for result in attempt.results
+    ]
+
+
+def _delivered(row: ClaimedRow, attempt: Attempt, now: datetime) -> dict[str, Any]:
+    change: dict[str, Any] = {"emailed_at": now} if attempt.channel == "email" else {}
+    if attempt.item.purpose == REMINDER:
+        change["reminded_at"] = now
+    elif row.status == "scheduled":
+        change.update(status="sent", sent_at=now, next_attempt_at=None, attempts=0)
+        if row.remind_at is not None and row.remind_at < now + timedelta(
+            seconds=row.reminder_after_s or 0
+        ):  # a prompt that went out late: its reminder keeps its distance from it
+            change["remind_at"] = reminder_time(
+                now, row.expires_at, row.reminder_after_s, ZoneInfo(row.timezone), _quiet(row)
+            )
+    return change
+
+
+def _quiet(row: ClaimedRow) -> QuietHours | None:
+    return QuietHours(row.quiet_start, row.quiet_end) if row.quiet_start else None
+
+
+def _next_step(
+    row: ClaimedRow,
+    attempt: Attempt,
+    now: datetime,
+    retry: RetryPolicy,
+    rng: random.Random,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """After a failure: try again later, try the next channel now, or give up; the change
+    and its ledger row."""
+    attempts = row.attempts + 1
+    next_at: datetime | None = None
+    if attempt.reached_only_dead_ends and row.email:
+        next_at, reason = now, "every subscription is gone; trying e-mail"
+    elif attempt.reached_only_dead_ends:
+        reason = "every subscription is gone and there is no e-mail address"
+    elif attempt.channel == NO_CHANNEL:
+        reason = "no live push subscription and no e-mail address"
+    elif attempt.is_retryable and attempts < retry.max_attempts:
+        retry_after = max((r.retry_after_s or 0.0 for r in attempt.results), default=None)
+        wait = timedelta(seconds=retry.delay_s(attempts, retry_after, rng))
+        next_at = out_of_quiet(now + wait, ZoneInfo(row.timezone), _quiet(row))
+        reason = f"attempt {attempts} failed; next at {next_at.isoformat()}"
+        if next_at >= row.expires_at:
+            next_at, reason = None, "the window closes before another attempt"
+    else:
+        reason = f"gave up after {attempts} attempts"
+    event = {
+        "checkin_id": row.id,
+        "at": now,
+        "purpose": attempt.item.purpose,
+        "kind": "gave_up" if next_at is None else "retry",
+        "channel": None,
+        "subscription_id": None,
+        "status_code": None,
+        "detail": reason,
+    }
+    change: dict[str, Any] = {"attempts": attempts}
+    if attempt.item.purpose == PROMPT:
+        change["next_attempt_at"] = next_at
+    elif attempt.item.purpose == REMINDER:
+        change["remind_at"] = next_at
+    elif next_at is None:
+        change["emailed_at"] = now  # the fallback gave up: marked so it is not claimed again
+    if next_at is not None and attempt.item.purpose == FALLBACK:
+        change["claimed_until"] = next_at  # the fallback waits by keeping its claim
+    return change, event
