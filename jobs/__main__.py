@@ -12,7 +12,7 @@ from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from jobs.tasks import JOBS, Worker
+from jobs.tasks import JOBS, Worker, route_problems
 from server import create_app
 
 
@@ -49,6 +49,9 @@ def run_scheduler(worker: Worker) -> None:
         worker.stopping.set()
         scheduler.shutdown(wait=True)
 
+    for clinic, problems in route_problems(worker).items():
+        for problem in problems:
+            worker.app.logger.warning("urgent alerts of %s: %s", clinic, problem)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     # what startup built (the libraries, the app) stays for the process's life: frozen, it is

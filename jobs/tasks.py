@@ -11,15 +11,17 @@ import random
 import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from server.extensions import db
-from server.models import PushSubscription, utcnow
+from server.models import Clinic, PushSubscription, utcnow
 from server.push import PushSender, endpoint_policy
 from server.services import delivery
+from server.services.alerting.notices import urgent_route_problems
+from server.services.delivery import alerts
 from server.services.mail import Mailer
 from server.services.scheduling import expire_checkins
 
@@ -49,6 +51,21 @@ class Worker:
             settings=delivery.Settings.from_config(config),
             rng=self.rng,
             stopping=self.stopping,
+        )
+
+    @property
+    def notifier(self) -> alerts.Notifier:
+        """Clinician notifications of red flags, over the channels this worker has set up."""
+        config = self.app.config
+        channels = {"email": alerts.EmailNotices(self.mailer)} if self.mailer.is_configured else {}
+        return alerts.Notifier(
+            worker=self.name,
+            channels=channels,
+            base_url=config["PUBLIC_BASE_URL"],
+            lease=timedelta(seconds=config["CLAIM_LEASE_S"]),
+            retry=delivery.Settings.from_config(config).retry,
+            rng=self.rng,
+            limit=config["DISPATCH_BATCH"],
         )
 
     @classmethod
@@ -96,6 +113,26 @@ def send_email_fallbacks(worker: Worker, now: datetime | None = None) -> int:
     return _deliver(worker, delivery.FALLBACK, now)
 
 
+def notify_clinicians(worker: Worker, now: datetime | None = None) -> int:
+    """Send the red-flag notices due to clinicians (first steps, escalations, digests)."""
+    with worker.app.app_context():
+        return worker.notifier.run(db.session(), now=(lambda: now) if now else utcnow)
+
+
+def route_problems(worker: Worker) -> dict[str, list[str]]:
+    """Each clinic whose urgent alerts have no working way out, and why (said at start)."""
+    channels_on = set(worker.notifier.channels)
+    with worker.app.app_context():
+        session = db.session()
+        found = {
+            clinic.name: problems
+            for clinic in session.scalars(select(Clinic).order_by(Clinic.id))
+            if (problems := urgent_route_problems(session, clinic=clinic, channels_on=channels_on))
+        }
+        session.rollback()
+    return found
+
+
 def expire_missed_checkins(worker: Worker, now: datetime | None = None) -> int:
     """Mark check-ins whose window closed unanswered as missed; returns how many."""
     with worker.app.app_context():
@@ -121,6 +158,7 @@ def disable_expired_subscriptions(worker: Worker, now: datetime | None = None) -
 
 # every periodic job, in the order one pass (tick) runs them, with its interval setting
 JOBS = (
+    (notify_clinicians, "ALERT_INTERVAL_S"),
     (expire_missed_checkins, "EXPIRE_INTERVAL_S"),
     (disable_expired_subscriptions, "EXPIRE_INTERVAL_S"),
     (dispatch_due_checkins, "DISPATCH_INTERVAL_S"),

@@ -110,6 +110,9 @@ class Config:
     PUSH_TIMEOUT_S: float = 10.0
     # the worker
     DISPATCH_INTERVAL_S: int = 10
+    # how often the worker looks for red-flag notices due to clinicians: an urgent alert waits
+    # at most this long (plus the send) before its first notice goes out
+    ALERT_INTERVAL_S: float = 2.0
     DISPATCH_BATCH: int = 1000
     CLAIM_LEASE_S: int = 120
     RETRY_MAX_ATTEMPTS: int = 5
@@ -160,6 +163,7 @@ class Config:
             PUSH_POOL_SIZE=int(env.get("PUSH_POOL_SIZE", cls.PUSH_POOL_SIZE)),
             PUSH_TIMEOUT_S=float(env.get("PUSH_TIMEOUT_S", cls.PUSH_TIMEOUT_S)),
             DISPATCH_INTERVAL_S=int(env.get("DISPATCH_INTERVAL_S", cls.DISPATCH_INTERVAL_S)),
+            ALERT_INTERVAL_S=float(env.get("ALERT_INTERVAL_S", cls.ALERT_INTERVAL_S)),
             DISPATCH_BATCH=int(env.get("DISPATCH_BATCH", cls.DISPATCH_BATCH)),
             CLAIM_LEASE_S=int(env.get("CLAIM_LEASE_S", cls.CLAIM_LEASE_S)),
             RETRY_MAX_ATTEMPTS=int(env.get("RETRY_MAX_ATTEMPTS", cls.RETRY_MAX_ATTEMPTS)),

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from server.models import Alert, ApiToken, Clinician, Patient
+from server.models import Alert, AlertContact, ApiToken, Clinician, Patient
 from server.push import EndpointPolicy
 from server.services.answers import answer_checkin
 from server.services.subscriptions import subscribe
@@ -104,6 +104,11 @@ def build_world(app: Flask, session: Session) -> World:
         now=datetime.now(UTC),
     )
     alert = session.query(Alert).filter_by(treatment_id=flagged.id).one()
+    contact = AlertContact(
+        clinic_id=clinic_a.id, role="on_call", name="Front desk", email="desk@a.example"
+    )
+    session.add(contact)
+    session.flush()
     subscription = browser_subscription()
     subscribe(
         session,
@@ -138,6 +143,7 @@ def build_world(app: Flask, session: Session) -> World:
             "treatment_id": open_checkin.treatment_id,
             "checkin_id": open_checkin.id,
             "alert_id": alert.id,
+            "contact_id": contact.id,
             "endpoint": subscription["endpoint"],
             "when": datetime.now(UTC).isoformat(),
             "due_at": open_checkin.due_at.isoformat(),
@@ -220,6 +226,11 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
     ("GET", "/api/v1/alerts"): ("/api/v1/alerts", None, STAFF),
     ("POST", "/api/v1/alerts/<int:alert_id>/ack"): (
         "/api/v1/alerts/{alert_id}/ack",
+        lambda r, w: {"action": "called_patient"},
+        STAFF_OF_A,
+    ),
+    ("GET", "/api/v1/alerts/<int:alert_id>/notices"): (
+        "/api/v1/alerts/{alert_id}/notices",
         None,
         STAFF_OF_A,
     ),
@@ -258,6 +269,23 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
         "/api/v1/clinic",
         lambda r, w: {"phone": "+1 604 555 0142"},
         BY_ADMINS,
+    ),
+    ("GET", "/api/v1/clinic/alert-routing"): ("/api/v1/clinic/alert-routing", None, STAFF),
+    ("PUT", "/api/v1/clinic/alert-routing"): (
+        "/api/v1/clinic/alert-routing",
+        lambda r, w: {"escalate_after_min": 10, "routing": None},
+        BY_ADMINS,
+    ),
+    ("GET", "/api/v1/clinic/alert-contacts"): ("/api/v1/clinic/alert-contacts", None, STAFF),
+    ("POST", "/api/v1/clinic/alert-contacts"): (
+        "/api/v1/clinic/alert-contacts",
+        lambda r, w: {"role": "backup", "name": f"Cover {r}", "email": f"{r}@cover.example"},
+        BY_ADMINS,
+    ),
+    ("DELETE", "/api/v1/clinic/alert-contacts/<int:contact_id>"): (
+        "/api/v1/clinic/alert-contacts/{contact_id}",
+        None,
+        (401, 401, 401, 403, OK, 404, 404),  # the first admin removes it
     ),
     ("GET", "/api/v1/exports/answers.csv"): ("/api/v1/exports/answers.csv", None, STAFF),
     ("GET", "/api/v1/exports/fhir"): ("/api/v1/exports/fhir", None, STAFF),
@@ -366,7 +394,7 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
     ),
     ("POST", "/clinic/alerts/<int:alert_id>/ack"): (
         "/clinic/alerts/{alert_id}/ack",
-        lambda r, w: {},
+        lambda r, w: {"action": "called_patient"},
         PAGE_OF_A,
     ),
     ("GET", "/clinic/compare"): ("/clinic/compare", None, PAGE),

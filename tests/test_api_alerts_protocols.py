@@ -24,6 +24,7 @@ from tests.factories import (
 from tests.http import assert_rejected
 
 ALERTS_URL = "/api/v1/alerts"
+ACK = {"action": "called_patient", "note": "Rang at 14:10; no breathlessness now."}
 PROTOCOLS_URL = "/api/v1/protocols"
 DRY_NEEDLING_DEFAULT_SLOTS = ["0h", "6h", "24h", "48h", "72h", "7d"]
 CLINIC_TIMEPOINTS: list[dict[str, Any]] = [
@@ -81,7 +82,7 @@ def test_acknowledging_an_alert_records_when_and_by_whom(
     alert = raise_breathing_alert(session, clinician)
     headers = bearer(session, clinician)
 
-    response = client.post(f"{ALERTS_URL}/{alert.id}/ack", headers=headers)
+    response = client.post(f"{ALERTS_URL}/{alert.id}/ack", headers=headers, json=ACK)
 
     assert response.status_code == 200
     body = response.get_json()
@@ -97,9 +98,9 @@ def test_acknowledging_twice_keeps_the_first_acknowledgement(
     clinician = make_clinician(session)
     alert = raise_breathing_alert(session, clinician)
     headers = bearer(session, clinician)
-    first = client.post(f"{ALERTS_URL}/{alert.id}/ack", headers=headers).get_json()
+    first = client.post(f"{ALERTS_URL}/{alert.id}/ack", headers=headers, json=ACK).get_json()
 
-    again = client.post(f"{ALERTS_URL}/{alert.id}/ack", headers=headers)
+    again = client.post(f"{ALERTS_URL}/{alert.id}/ack", headers=headers, json=ACK)
 
     assert again.status_code == 200
     assert again.get_json()["acknowledged_at"] == first["acknowledged_at"]
@@ -109,7 +110,7 @@ def test_acknowledged_alert_leaves_the_default_list(client: FlaskClient, session
     clinician = make_clinician(session)
     alert = raise_breathing_alert(session, clinician)
     headers = bearer(session, clinician)
-    client.post(f"{ALERTS_URL}/{alert.id}/ack", headers=headers)
+    client.post(f"{ALERTS_URL}/{alert.id}/ack", headers=headers, json=ACK)
 
     response = client.get(ALERTS_URL, headers=headers)
 
@@ -123,7 +124,7 @@ def test_acknowledged_alert_is_listed_with_status_acknowledged(
     clinician = make_clinician(session)
     alert = raise_breathing_alert(session, clinician)
     headers = bearer(session, clinician)
-    client.post(f"{ALERTS_URL}/{alert.id}/ack", headers=headers)
+    client.post(f"{ALERTS_URL}/{alert.id}/ack", headers=headers, json=ACK)
 
     response = client.get(ALERTS_URL, headers=headers, query_string={"status": "acknowledged"})
 

@@ -233,15 +233,41 @@ def test_acknowledge_alert_from_today(client: FlaskClient, session: Session) -> 
     alert = session.scalars(select(Alert)).one()
     sign_in_pages(client, clinician)
 
-    response = post_form(client, "/clinic/", f"/clinic/alerts/{alert.id}/ack", {"next": "/clinic/"})
+    response = post_form(
+        client,
+        "/clinic/",
+        f"/clinic/alerts/{alert.id}/ack",
+        {"next": "/clinic/", "action": "advised_emergency_care", "note": "Told to call 000."},
+    )
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/clinic/"
     assert alert.acknowledged_at is not None
     assert alert.acknowledged_by_id == clinician.id
+    assert (alert.ack_action, alert.ack_note) == ("advised_emergency_care", "Told to call 000.")
     page = client.get("/clinic/").get_data(as_text=True)
-    assert "Alert RF-1 acknowledged." in page
+    assert "Red flag for U acknowledged: Advised emergency care." in page
     assert "No red flag is waiting." in page
+
+
+def test_acknowledging_without_saying_what_was_done_is_refused_by_the_alert(
+    client: FlaskClient, session: Session
+) -> None:
+    now = datetime.now(UTC)
+    clinician = make_clinician(session)
+    treatment = treated(session, clinician, "U", now - timedelta(hours=7))
+    answer(session, treatment, "6h", {"rf_breath_chest": True}, now - timedelta(minutes=30))
+    alert = session.scalars(select(Alert)).one()
+    sign_in_pages(client, clinician)
+
+    response = post_form(client, "/clinic/", f"/clinic/alerts/{alert.id}/ack", {"note": "x"})
+
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f'id="ack-error-{alert.id}">choose what was done</p>' in page
+    assert 'aria-invalid="true"' in page
+    session.expire_all()
+    assert session.get(Alert, alert.id).acknowledged_at is None  # type: ignore[union-attr]
 
 
 def test_another_clinics_alert_cannot_be_acknowledged(
@@ -254,7 +280,9 @@ def test_another_clinics_alert_cannot_be_acknowledged(
     alert = session.scalars(select(Alert)).one()
     sign_in_pages(client, make_clinician(session))
 
-    response = post_form(client, "/clinic/", f"/clinic/alerts/{alert.id}/ack", {})
+    response = post_form(
+        client, "/clinic/", f"/clinic/alerts/{alert.id}/ack", {"action": "called_patient"}
+    )
 
     assert response.status_code == 404
     assert response.mimetype == "text/html"

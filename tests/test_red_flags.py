@@ -418,7 +418,9 @@ def test_acknowledged_alert_leaves_the_open_list(
 ) -> None:
     answer(session, patient, treatment, "0h", {"rf_faint": True})
     (alert,) = list_alerts(session, clinic_id=clinician.clinic_id)
-    acknowledge_alert(session, clinician=clinician, alert_id=alert.id, now=NOW)
+    acknowledge_alert(
+        session, clinician=clinician, alert_id=alert.id, action="called_patient", now=NOW
+    )
     assert list_alerts(session, clinic_id=clinician.clinic_id) == []
 
 
@@ -438,7 +440,9 @@ def test_acknowledging_records_who_and_when(
 ) -> None:
     answer(session, patient, treatment, "0h", {"rf_faint": True})
     (alert,) = list_alerts(session, clinic_id=clinician.clinic_id)
-    acknowledge_alert(session, clinician=clinician, alert_id=alert.id, now=NOW)
+    acknowledge_alert(
+        session, clinician=clinician, alert_id=alert.id, action="called_patient", now=NOW
+    )
     assert (alert.acknowledged_at, alert.acknowledged_by_id) == (NOW, clinician.id)
 
 
@@ -448,9 +452,15 @@ def test_acknowledging_twice_keeps_the_first_acknowledgement(
     answer(session, patient, treatment, "0h", {"rf_faint": True})
     (alert,) = list_alerts(session, clinic_id=clinician.clinic_id)
     colleague = make_clinician(session, clinician.clinic, email="b@x.org")
-    acknowledge_alert(session, clinician=clinician, alert_id=alert.id, now=NOW)
+    acknowledge_alert(
+        session, clinician=clinician, alert_id=alert.id, action="called_patient", now=NOW
+    )
     again = acknowledge_alert(
-        session, clinician=colleague, alert_id=alert.id, now=NOW + timedelta(hours=1)
+        session,
+        clinician=colleague,
+        alert_id=alert.id,
+        action="no_action_needed",
+        now=NOW + timedelta(hours=1),
     )
     assert (again.acknowledged_at, again.acknowledged_by_id) == (NOW, clinician.id)
 
@@ -462,11 +472,15 @@ def test_acknowledging_another_clinic_alert_is_not_found(
     (alert,) = list_alerts(session, clinic_id=clinician.clinic_id)
     outsider = make_clinician(session, make_clinic(session, name="Other Clinic"), email="c@x.org")
     with pytest.raises(NotFound):
-        acknowledge_alert(session, clinician=outsider, alert_id=alert.id, now=NOW)
+        acknowledge_alert(
+            session, clinician=outsider, alert_id=alert.id, action="called_patient", now=NOW
+        )
 
 
 def test_acknowledging_an_unknown_alert_is_not_found(
     session: Session, clinician: Clinician
 ) -> None:
     with pytest.raises(NotFound):
-        acknowledge_alert(session, clinician=clinician, alert_id=999_999, now=NOW)
+        acknowledge_alert(
+            session, clinician=clinician, alert_id=999_999, action="called_patient", now=NOW
+        )

@@ -9,9 +9,10 @@ from flask.views import MethodView
 
 from server.extensions import db
 from server.inputs import ID, InputSchema
-from server.models import Alert, utcnow
-from server.services.red_flags import acknowledge_alert, list_alerts
+from server.models import Alert, AlertNotice, utcnow
+from server.services.red_flags import acknowledge_alert, alert_notices, list_alerts
 
+from .alerting_schemas import AlertAckSchema, AlertNoticeSchema
 from .auth import clinician_required, current_clinician
 from .blueprint import Blueprint
 from .treatment_schemas import AlertSchema
@@ -47,10 +48,31 @@ class AlertAck(MethodView):
 
     decorators = [clinician_required]
 
+    @blp.arguments(AlertAckSchema)
     @blp.response(200, AlertSchema)
-    def post(self, alert_id: int) -> Alert:
-        """Acknowledge an alert (idempotent: the first acknowledgement is kept)."""
+    def post(self, body: dict[str, Any], alert_id: int) -> Alert:
+        """Acknowledge an alert, saying what was done (idempotent: the first is kept); its
+        pending notifications are cancelled."""
         alert = acknowledge_alert(
-            db.session(), clinician=current_clinician(), alert_id=alert_id, now=utcnow()
+            db.session(),
+            clinician=current_clinician(),
+            alert_id=alert_id,
+            action=body["action"],
+            note=body.get("note"),
+            now=utcnow(),
         )
         return alert
+
+
+@blp.route("/<int:alert_id>/notices")
+class AlertNotices(MethodView):
+    """Who an alert was sent to."""
+
+    decorators = [clinician_required]
+
+    @blp.response(200, AlertNoticeSchema(many=True))
+    def get(self, alert_id: int) -> list[AlertNotice]:
+        """The alert's notifications, step by step: recipient, channel, status, times."""
+        return alert_notices(
+            db.session(), clinic_id=current_clinician().clinic_id, alert_id=alert_id
+        )

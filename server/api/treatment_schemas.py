@@ -7,6 +7,7 @@ import marshmallow as ma
 
 from server.inputs import InputSchema
 from server.models import CheckIn
+from server.models.responses import ACK_ACTIONS
 from server.models.treatments import MODALITIES
 from server.services.answers import ENTRY_SOURCES
 
@@ -127,6 +128,13 @@ class AlertSchema(InputSchema):
     created_at = ma.fields.AwareDateTime(dump_only=True)
     acknowledged_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
     acknowledged_by_id = ma.fields.Integer(dump_only=True, allow_none=True)
+    ack_action = ma.fields.String(
+        dump_only=True,
+        allow_none=True,
+        validate=ma.validate.OneOf(ACK_ACTIONS),
+        metadata={"description": "what the acknowledging clinician did"},
+    )
+    ack_note = ma.fields.String(dump_only=True, allow_none=True)
 
 
 class TreatmentSchema(InputSchema):

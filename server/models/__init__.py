@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and ``db.create_all`` see every table."""
 
+from server.models.alerting import AlertContact, AlertNotice
 from server.models.audit import AuditEvent
 from server.models.base import Base, utcnow
 from server.models.clinics import (
@@ -17,6 +18,8 @@ from server.models.treatments import CheckIn, DeliveryEvent, Treatment, Treatmen
 
 __all__ = [
     "Alert",
+    "AlertContact",
+    "AlertNotice",
     "Answer",
     "ApiToken",
     "AuditEvent",

@@ -44,6 +44,10 @@ class Clinic(Base):
     network_id: Mapped[int | None] = mapped_column(
         ForeignKey("networks.id", ondelete="SET NULL"), index=True
     )
+    # minutes an urgent alert waits for an acknowledgement before its next step goes out
+    escalate_after_min: Mapped[int] = mapped_column(default=15, server_default="15")
+    # who each severity's alerts reach, step by step (services.alert_routing); NULL: the default
+    alert_routing: Mapped[dict[str, list[dict[str, list[str]]]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     network: Mapped[Network | None] = relationship()

@@ -9,10 +9,13 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.models.base import Base, utcnow
+from server.models.patients import Patient
 from server.models.treatments import Treatment
 
 RESPONSE_SOURCES = ("app", "baseline", "phone", "paper", "clinic")
 SEVERITIES = ("urgent", "same_day", "routine")
+# what was done about an alert, as its acknowledgement records it
+ACK_ACTIONS = ("called_patient", "advised_emergency_care", "booked_review", "no_action_needed")
 
 
 class Response(Base):
@@ -113,3 +116,8 @@ class Alert(Base):
         ForeignKey("clinicians.id", ondelete="SET NULL")
     )
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    # what the acknowledging clinician did (ACK_ACTIONS) and their note
+    ack_action: Mapped[str | None] = mapped_column(String(30))
+    ack_note: Mapped[str | None] = mapped_column(String(1000))
+
+    patient: Mapped[Patient] = relationship()

@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 from server.api.patient_schemas import CODE
 from server.errors import DomainError, flatten_errors
 from server.inputs import LOCAL_MOMENT, InputSchema
+from server.models.responses import ACK_ACTIONS
 from server.models.treatments import MODALITIES
 from server.protocols import Item
 from server.services.answers import ENTRY_SOURCES
@@ -78,6 +79,17 @@ class NextForm(FormSchema):
     """A button that comes back to the page it was pressed on."""
 
     next = ma.fields.String(load_default=None)
+
+
+class AcknowledgeForm(NextForm):
+    """What was done about a red flag, and a note."""
+
+    action = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(ACK_ACTIONS, error="choose what was done"),
+        error_messages={"required": "choose what was done"},
+    )
+    note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=1000))
 
 
 class PatientSearchArgs(FormSchema):

@@ -16,6 +16,7 @@ from server.models import Answer, CheckIn, Clinician, DeliveryEvent, Patient, Re
 from server.models.treatments import OPEN_STATUSES
 from server.protocols import Value, item_bank
 from server.services import outcomes
+from server.services.alerting.notices import schedule_notices
 from server.services.audit import record_event
 from server.services.contacts import emergency_words
 from server.services.red_flags import Flag, evaluate, flags_for, raise_alerts
@@ -313,7 +314,8 @@ def _store_response(
     session.flush()
     outcomes.refresh(session, [treatment.id])
     flags = flags_for(rule_ids, emergency_number=emergency_words(treatment.patient))
-    raise_alerts(session, treatment=treatment, response=response, flags=flags, now=now)
+    alerts = raise_alerts(session, treatment=treatment, response=response, flags=flags, now=now)
+    schedule_notices(session, alerts=alerts, treatment=treatment, now=now)
     return response
 
 

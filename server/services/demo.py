@@ -110,7 +110,13 @@ def load_demo(session: Session, *, now: datetime, seed: int = 20261124) -> str:
 def _acknowledge_older_alerts(session: Session, *, clinician: Clinician, now: datetime) -> None:
     """A real clinic has handled last week's alerts; only the last two days' stay open."""
     for alert in session.scalars(select(Alert).where(Alert.created_at < now - timedelta(days=2))):
-        acknowledge_alert(session, clinician=clinician, alert_id=alert.id, now=alert.created_at)
+        acknowledge_alert(
+            session,
+            clinician=clinician,
+            alert_id=alert.id,
+            action="called_patient",
+            now=alert.created_at,
+        )
 
 
 # today's red flags, so the Today page has something to act on: (hours ago treated, modality,

@@ -8,9 +8,12 @@ from datetime import datetime
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from server.errors import NotFound
-from server.models import Alert, Clinician, Response, Treatment
+from server.errors import InvalidInput, NotFound
+from server.models import Alert, AlertNotice, Clinician, Response, Treatment
+from server.models.responses import ACK_ACTIONS
 from server.protocols import Clause, Item, RedFlagRule, Value, red_flag_rules
+from server.services.alerting.notices import cancel_notices
+from server.services.audit import record_event
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,14 @@ def raise_alerts(
     return alerts
 
 
+# what a clinician reads for each ACK_ACTIONS value
+ACK_LABELS = {
+    "called_patient": "Called the patient",
+    "advised_emergency_care": "Advised emergency care",
+    "booked_review": "Booked a review",
+    "no_action_needed": "No action needed",
+}
+
 SEVERITY_ORDER = case({"urgent": 0, "same_day": 1, "routine": 2}, value=Alert.severity)
 
 
@@ -175,14 +186,48 @@ def list_alerts(
 
 
 def acknowledge_alert(
-    session: Session, *, clinician: Clinician, alert_id: int, now: datetime
+    session: Session,
+    *,
+    clinician: Clinician,
+    alert_id: int,
+    action: str,
+    note: str | None = None,
+    now: datetime,
 ) -> Alert:
-    """Mark an alert as seen and handled by this clinician (idempotent)."""
+    """Record that this clinician handled the alert and what they did (idempotent: the first
+    acknowledgement is kept); its pending notices are cancelled, and the act is audited."""
     alert = session.scalar(select(Alert).filter_by(id=alert_id, clinic_id=clinician.clinic_id))
     if alert is None:
         raise NotFound("no such alert")
     if alert.acknowledged_at is not None:
         return alert  # a double click keeps the first acknowledgement
+    if action not in ACK_ACTIONS:
+        raise InvalidInput(f"must be one of: {', '.join(ACK_ACTIONS)}", field="action")
     alert.acknowledged_at, alert.acknowledged_by_id = now, clinician.id
+    alert.ack_action, alert.ack_note = action, (note or "").strip() or None
+    cancel_notices(session, alert=alert, now=now)
+    record_event(
+        session,
+        clinic_id=clinician.clinic_id,
+        actor=f"clinician:{clinician.id}",
+        action="alert.acknowledged",
+        target=f"alert:{alert.id}",
+        at=now,
+        details={"action": action, "patient_id": alert.patient_id, "severity": alert.severity},
+    )
     session.flush()
     return alert
+
+
+def alert_notices(session: Session, *, clinic_id: int, alert_id: int) -> list[AlertNotice]:
+    """An alert of the clinic's notices, step by step, in the order they were made."""
+    alert = session.scalar(select(Alert.id).filter_by(id=alert_id, clinic_id=clinic_id))
+    if alert is None:
+        raise NotFound("no such alert")
+    return list(
+        session.scalars(
+            select(AlertNotice)
+            .filter_by(alert_id=alert_id)
+            .order_by(AlertNotice.step, AlertNotice.id)
+        )
+    )

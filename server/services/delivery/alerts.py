@@ -1,0 +1,366 @@
+"""Clinician notifications of red-flag alerts: the notices the routing made, claimed when due,
+sent through the clinic-facing channels, and recorded.
+
+As for check-ins, delivery is at least once with de-duplication: a worker claims due notices
+with a lease and marks them "sending" in the same commit, before anything goes out, so several
+workers never send one twice; a notice still "sending" when its lease lapses was in flight
+when its worker died, and is the only kind sent again. Acknowledging an alert cancels its
+pending notices; one claimed meanwhile is dropped before it is sent.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, any_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from server.models import Alert, AlertNotice, Clinic, Clinician, Patient
+from server.services.mail import Mailer, MailSession
+from server.services.sql import among, dialect_of
+
+from .steps import RetryPolicy
+
+SEVERITY_WORDS = {"urgent": "Urgent", "same_day": "Same-day", "routine": "Routine"}
+CHANNEL_NAMES = {"email": "E-mail", "sms": "SMS"}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to one address; a digest covers several notices."""
+
+    notice_ids: tuple[int, ...]
+    channel: str
+    to: str
+    subject: str
+    text: str
+
+
+class NoticeSender(Protocol):
+    """An open connection of a channel, for a batch's messages one after another."""
+
+    def send(self, message: Message) -> str | None:
+        """Send one message; None when accepted, else why not."""
+        ...
+
+
+class NoticeChannel(Protocol):
+    """A way of reaching clinicians."""
+
+    @property
+    def name(self) -> str:
+        """As routing names it ("email", "sms")."""
+        ...
+
+    def open(self) -> AbstractContextManager[NoticeSender]:
+        """A connection for a batch's messages (closed when the block ends)."""
+        ...
+
+
+NOT_STARTED = "not started: the claim was running out"
+
+
+class _MailSender:
+    def __init__(self, mail: MailSession) -> None:
+        self._mail = mail
+
+    def send(self, message: Message) -> str | None:
+        return self._mail.send(to=message.to, subject=message.subject, text=message.text)
+
+
+@dataclass(frozen=True)
+class EmailNotices:
+    """Notices by e-mail, one SMTP session for a batch."""
+
+    mailer: Mailer
+    name: str = "email"
+
+    @contextmanager
+    def open(self) -> Iterator[NoticeSender]:
+        with self.mailer.session() as mail:
+            yield _MailSender(mail)
+
+
+def claim_notices(
+    session: Session, *, now: datetime, worker: str, limit: int, lease: timedelta
+) -> list[int]:
+    """Claim up to ``limit`` due notices (and any whose claim lapsed while sending), marking
+    them "sending"; their ids (commit before sending)."""
+    due = or_(
+        and_(AlertNotice.status == "pending", AlertNotice.due_at <= now),
+        and_(AlertNotice.status == "sending", AlertNotice.claimed_until < now),
+    )
+    candidates = select(AlertNotice.id).where(due).order_by(AlertNotice.due_at).limit(limit)
+    chosen: ColumnElement[bool]
+    if dialect_of(session) == "postgresql":
+        locked = candidates.with_for_update(skip_locked=True).scalar_subquery()
+        chosen = AlertNotice.id == any_(func.array(locked))
+    else:
+        chosen = AlertNotice.id.in_(candidates.scalar_subquery())
+    claimed = session.execute(
+        update(AlertNotice)
+        .where(chosen)
+        .values(
+            status="sending",
+            claimed_by=worker,
+            claimed_until=now + lease,
+            attempts=AlertNotice.attempts + 1,
+        )
+        .returning(AlertNotice.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(claimed.scalars())
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Claimed notices: the messages to send, and those settled without sending."""
+
+    messages: list[Message]
+    settled: dict[int, tuple[str, str]]  # notice id -> (status, why)
+
+
+def compose(
+    session: Session,
+    ids: list[int],
+    *,
+    channels: Mapping[str, NoticeChannel],
+    base_url: str,
+) -> Batch:
+    """The messages of claimed notices; a notice of an acknowledged alert is cancelled, one to
+    a clinician no longer active or by a channel not set up is skipped (with why)."""
+    rows = session.execute(
+        select(
+            AlertNotice.id,
+            AlertNotice.step,
+            AlertNotice.channel,
+            AlertNotice.address,
+            AlertNotice.is_digest,
+            Alert.severity,
+            Alert.created_at,
+            Alert.acknowledged_at,
+            Alert.patient_id,
+            Patient.code.label("patient_code"),
+            Clinic.name.label("clinic_name"),
+            Clinic.timezone,
+            Clinic.escalate_after_min,
+            Clinician.is_active.label("is_active"),
+        )
+        .join(Alert, AlertNotice.alert_id == Alert.id)
+        .join(Patient, Alert.patient_id == Patient.id)
+        .join(Clinic, Alert.clinic_id == Clinic.id)
+        .outerjoin(Clinician, AlertNotice.clinician_id == Clinician.id)
+        .where(among(session, AlertNotice.id, ids))
+        .order_by(AlertNotice.id)
+    ).all()
+    settled: dict[int, tuple[str, str]] = {}
+    single: list[Message] = []
+    digests: dict[tuple[str, str], list[Any]] = {}
+    for row in rows:
+        if row.acknowledged_at is not None:
+            settled[row.id] = ("cancelled", "the alert was acknowledged")
+        elif row.is_active is False:
+            settled[row.id] = ("skipped", "the clinician is no longer active")
+        elif row.channel not in channels:
+            settled[row.id] = ("skipped", f"{CHANNEL_NAMES[row.channel]} is not set up")
+        elif row.is_digest:
+            digests.setdefault((row.channel, row.address), []).append(row)
+        else:
+            single.append(_message(row, base_url))
+    messages = single + [_digest(rows, base_url) for rows in digests.values()]
+    return Batch(messages, settled)
+
+
+def _when(row: Any) -> str:
+    local = row.created_at.astimezone(ZoneInfo(row.timezone))
+    return f"{local:%H:%M} on {local.day} {local:%b %Y}"
+
+
+def _patient_link(row: Any, base_url: str) -> str:
+    return f"{base_url}/clinic/patients/{row.patient_id}"
+
+
+def _message(row: Any, base_url: str) -> Message:
+    """One alert's notice: the clinic, the severity, the patient's code and a link behind the
+    clinician's sign-in; never the answers or the rule's wording."""
+    severity = SEVERITY_WORDS[row.severity]
+    later = row.step > 1
+    subject = (
+        f"{severity} red flag{', not yet acknowledged' if later else ''}: patient "
+        f"{row.patient_code} ({row.clinic_name})"
+    )
+    lines = [
+        f"{severity} red flag raised for patient {row.patient_code} at {_when(row)} "
+        f"({row.clinic_name}, {row.timezone} time).",
+    ]
+    if later:
+        lines.append(
+            f"Nobody has acknowledged it for {row.escalate_after_min * (row.step - 1)} minutes; "
+            "you are the next contact."
+        )
+    lines += [
+        "",
+        "Open the patient's page to see it and acknowledge it (sign-in required):",
+        _patient_link(row, base_url),
+    ]
+    return Message((row.id,), row.channel, row.address, subject, "\n".join(lines) + "\n")
+
+
+def _digest(rows: list[Any], base_url: str) -> Message:
+    """Routine alerts due together, as one message to one address."""
+    first = rows[0]
+    count = f"{len(rows)} routine red flag{'s' if len(rows) > 1 else ''}"
+    lines = [f"{count} to review at {first.clinic_name}:", ""]
+    lines += [
+        f"- patient {row.patient_code}, raised {_when(row)}: {_patient_link(row, base_url)}"
+        for row in rows
+    ]
+    lines += ["", "Each link opens the patient's page (sign-in required)."]
+    subject = f"{count} to review ({first.clinic_name})"
+    return Message(
+        tuple(row.id for row in rows),
+        first.channel,
+        first.address,
+        subject,
+        "\n".join(lines) + "\n",
+    )
+
+
+def record_notices(
+    session: Session,
+    *,
+    outcomes: Mapping[int, str | None],
+    settled: Mapping[int, tuple[str, str]],
+    worker: str,
+    claimed_until: datetime,
+    now: datetime,
+    retry: RetryPolicy,
+    rng: random.Random,
+) -> None:
+    """Write each claimed notice's outcome where this claim still holds: sent, settled, tried
+    again later (with back-off) or failed after the last attempt."""
+    if not outcomes and not settled:
+        return
+    attempts = dict(
+        session.execute(
+            select(AlertNotice.id, AlertNotice.attempts).where(
+                among(session, AlertNotice.id, [*outcomes, *settled])
+            )
+        ).all()
+    )
+    for notice_id, (status, why) in settled.items():
+        _write(session, notice_id, worker, claimed_until, status=status, detail=why)
+    for notice_id, error in outcomes.items():
+        if error is None:
+            _write(session, notice_id, worker, claimed_until, status="sent", sent_at=now)
+        elif error == NOT_STARTED:
+            _write(session, notice_id, worker, claimed_until, status="pending", detail=error)
+        elif attempts[notice_id] < retry.max_attempts:
+            wait = timedelta(seconds=retry.delay_s(attempts[notice_id], None, rng))
+            _write(
+                session,
+                notice_id,
+                worker,
+                claimed_until,
+                status="pending",
+                due_at=now + wait,
+                detail=error[:300],
+            )
+        else:
+            _write(session, notice_id, worker, claimed_until, status="failed", detail=error[:300])
+
+
+def _write(
+    session: Session, notice_id: int, worker: str, claimed_until: datetime, **values: Any
+) -> None:
+    session.execute(
+        update(AlertNotice)
+        .where(
+            AlertNotice.id == notice_id,
+            AlertNotice.claimed_by == worker,
+            AlertNotice.claimed_until == claimed_until,
+        )
+        .values(claimed_by=None, claimed_until=None, **values)
+    )
+
+
+@dataclass(frozen=True)
+class Notifier:
+    """One worker's way of notifying clinicians: ``run`` is the call its job makes."""
+
+    worker: str
+    channels: Mapping[str, NoticeChannel]
+    base_url: str
+    lease: timedelta
+    retry: RetryPolicy
+    rng: random.Random
+    limit: int = 100
+
+    def run(self, session: Session, *, now: Callable[[], datetime]) -> int:
+        """Send every notice due, batch by batch; returns how many were claimed."""
+        handled = 0
+        while True:
+            lease_start, moment = time.monotonic(), now()
+            ids = claim_notices(
+                session, now=moment, worker=self.worker, limit=self.limit, lease=self.lease
+            )
+            if not ids:
+                session.commit()
+                return handled
+            batch = compose(session, ids, channels=self.channels, base_url=self.base_url)
+            claimed_until = moment + self.lease
+            self._record(session, {}, batch.settled, claimed_until, now())
+            session.commit()  # "sending", durably, before anything goes out
+            send_until = lease_start + self.lease.total_seconds() * 0.75
+            for name, channel in self.channels.items():
+                mine = [message for message in batch.messages if message.channel == name]
+                if mine:
+                    self._send(session, channel, mine, send_until, claimed_until, now)
+            handled += len(ids)
+            if len(ids) < self.limit:
+                return handled
+
+    def _send(
+        self,
+        session: Session,
+        channel: NoticeChannel,
+        messages: list[Message],
+        send_until: float,
+        claimed_until: datetime,
+        now: Callable[[], datetime],
+    ) -> None:
+        """Send one channel's messages in turn, each recorded (and committed) as soon as it is
+        sent: a worker killed mid-batch can repeat only the message it had in flight."""
+        with channel.open() as sender:
+            for message in messages:
+                started = time.monotonic() < send_until
+                error = sender.send(message) if started else NOT_STARTED
+                outcome = dict.fromkeys(message.notice_ids, error)
+                self._record(session, outcome, {}, claimed_until, now())
+                session.commit()
+
+    def _record(
+        self,
+        session: Session,
+        outcomes: Mapping[int, str | None],
+        settled: Mapping[int, tuple[str, str]],
+        claimed_until: datetime,
+        moment: datetime,
+    ) -> None:
+        record_notices(
+            session,
+            outcomes=outcomes,
+            settled=settled,
+            worker=self.worker,
+            claimed_until=claimed_until,
+            now=moment,
+            retry=self.retry,
+            rng=self.rng,
+        )
