@@ -397,6 +397,23 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
         lambda r, w: {"action": "called_patient"},
         PAGE_OF_A,
     ),
+    ("GET", "/clinic/today/alerts"): ("/clinic/today/alerts", None, PAGE),
+    ("GET", "/clinic/alert-routing"): ("/clinic/alert-routing", None, PAGE),
+    ("POST", "/clinic/alert-routing"): (
+        "/clinic/alert-routing",
+        lambda r, w: {"escalate_after_min": "15", "restore": "default"},
+        (LOGIN, LOGIN, LOGIN, 403, OK, OK, OK),  # each admin their own clinic's
+    ),
+    ("POST", "/clinic/alert-routing/contacts"): (
+        "/clinic/alert-routing/contacts",
+        lambda r, w: {"role": "backup", "name": f"Cover {r}", "email": f"{r}@cover.example"},
+        (LOGIN, LOGIN, LOGIN, 403, OK, OK, OK),
+    ),
+    ("POST", "/clinic/alert-routing/contacts/<int:contact_id>/remove"): (
+        "/clinic/alert-routing/contacts/{contact_id}/remove",
+        lambda r, w: {},
+        (LOGIN, LOGIN, LOGIN, 403, OK, 404, 404),  # the first admin removes it
+    ),
     ("GET", "/clinic/compare"): ("/clinic/compare", None, PAGE),
     ("GET", "/clinic/compare/<analytic>.csv"): ("/clinic/compare/recovery.csv", None, PAGE),
     ("GET", "/clinic/protocols"): ("/clinic/protocols", None, PAGE),

@@ -302,7 +302,10 @@ CROSS_CLINIC_REQUESTS = [
     pytest.param(
         "PATCH", "/api/v1/checkins/{checkin}", {"status": "cancelled"}, id="checkin-cancel"
     ),
-    pytest.param("POST", "/api/v1/alerts/{alert}/ack", None, id="alert-ack"),
+    pytest.param(
+        "POST", "/api/v1/alerts/{alert}/ack", {"action": "called_patient"}, id="alert-ack"
+    ),
+    pytest.param("GET", "/api/v1/alerts/{alert}/notices", None, id="alert-notices"),
 ]
 
 

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from server.extensions import csrf
 
-from . import auth, compare, patients, protocols, today, treatments
+from . import alerting, auth, compare, patients, protocols, today, treatments
 from .assets import figure_json, load_page_assets, page_asset, serve_asset
 from .formatting import FILTERS
 
@@ -35,6 +35,7 @@ ROUTES: list[tuple[str, str, Callable[..., ResponseReturnValue], list[str]]] = [
     ("/login", "login", auth.login, ["POST"]),
     ("/logout", "logout", auth.logout, ["POST"]),
     ("/", "today", today.today, ["GET"]),
+    ("/today/alerts", "today_alerts", today.today_alerts, ["GET"]),
     ("/alerts/<int:alert_id>/ack", "acknowledge_alert", today.acknowledge_alert, ["POST"]),
     ("/patients", "patients", patients.patient_list, ["GET"]),
     ("/patients/new", "enrol_form", patients.enrol_form, ["GET"]),
@@ -63,6 +64,15 @@ ROUTES: list[tuple[str, str, Callable[..., ResponseReturnValue], list[str]]] = [
     ("/checkins/<int:checkin_id>/answers", "enter_answers", treatments.enter_answers, ["POST"]),
     ("/compare", "compare", compare.compare, ["GET"]),
     ("/compare/<analytic>.csv", "compare_csv", compare.compare_csv, ["GET"]),
+    ("/alert-routing", "alert_routing", alerting.alert_routing, ["GET"]),
+    ("/alert-routing", "save_alert_routing", alerting.save_routing, ["POST"]),
+    ("/alert-routing/contacts", "add_alert_contact", alerting.add_alert_contact, ["POST"]),
+    (
+        "/alert-routing/contacts/<int:contact_id>/remove",
+        "remove_alert_contact",
+        alerting.remove_alert_contact,
+        ["POST"],
+    ),
     ("/protocols", "protocols", protocols.protocols_page, ["GET"]),
     ("/protocols/<modality>", "override_protocol", protocols.override, ["POST"]),
     ("/protocols/<modality>/reset", "reset_protocol", protocols.reset, ["POST"]),

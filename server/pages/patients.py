@@ -23,7 +23,7 @@ from server.protocols.countries import countries
 from server.services.enrolment import EnrolmentLink, issue_enrolment
 from server.services.patient_search import search_patients
 from server.services.patients import create_patient, get_patient
-from server.services.red_flags import list_alerts
+from server.services.red_flags import ACK_LABELS, alert_histories, list_alerts
 from server.services.treatments import get_treatment, treatment_detail, treatments_of
 
 from .auth import current_clinician, login_required
@@ -72,11 +72,14 @@ def patient_page(patient_id: int) -> ResponseReturnValue:
         _treatment_card(treatment_detail(session, treatment=treatment, viewer=clinician, now=now))
         for treatment in shown
     ]
+    shown_alerts = [alert for card in cards for alert in card["alerts"]]
     html = render_template(
         "patient.html",
         patient=patient,
         cards=cards,
         alerts=list_alerts(session, clinic_id=clinician.clinic_id, patient_id=patient.id),
+        histories=alert_histories(session, alerts=shown_alerts),
+        ack_labels=ACK_LABELS,
         now=now,
         page=page,
         pages=max(1, ceil(len(treatments) / TREATMENTS_PER_PAGE)),

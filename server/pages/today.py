@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import marshmallow as ma
-from flask import flash, redirect, render_template, request
+from flask import Response, current_app, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from server.extensions import db
 from server.models import utcnow
+from server.services.alerting.notices import configured_channels, urgent_route_problems
 from server.services.red_flags import ACK_LABELS
 from server.services.red_flags import acknowledge_alert as acknowledge
-from server.services.worklist import MISSED_LOOKBACK, worklist
+from server.services.worklist import MISSED_LOOKBACK, AlertRow, open_alerts, worklist
 
 from .auth import current_clinician, login_required, safe_next
 from .forms import AcknowledgeForm, FormErrors, form_errors, load_form
@@ -23,8 +26,17 @@ def today() -> ResponseReturnValue:
 
 
 def _today_page(ack_errors: FormErrors | None = None, alert_id: int | None = None) -> str:
-    now = utcnow()
-    work = worklist(db.session(), clinic_id=current_clinician().clinic_id, now=now)
+    now, clinician, session = utcnow(), current_clinician(), db.session()
+    work = worklist(session, clinic_id=clinician.clinic_id, now=now)
+    problems = (
+        urgent_route_problems(
+            session,
+            clinic=clinician.clinic,
+            channels_on=configured_channels(current_app.config),
+        )
+        if clinician.is_admin
+        else []
+    )
     return render_template(
         "today.html",
         work=work,
@@ -33,7 +45,34 @@ def _today_page(ack_errors: FormErrors | None = None, alert_id: int | None = Non
         ack_labels=ACK_LABELS,
         ack_errors=ack_errors or {},
         failed_alert_id=alert_id,
+        alerts_etag=alerts_etag(work.alerts),
+        route_problems=problems,
     )
+
+
+@login_required
+def today_alerts() -> ResponseReturnValue:
+    """The Today page's red flags alone, for the page to fetch every few seconds: 304 while
+    they are unchanged (the page sends If-None-Match itself, as these answers are no-store).
+    Not audited: it shows what the Today page already shows."""
+    alerts = open_alerts(db.session(), clinic_id=current_clinician().clinic_id)
+    etag = alerts_etag(alerts)
+    if etag in request.if_none_match:
+        response = Response(status=304)
+    else:
+        html = render_template(
+            "_today_alerts.html", alerts=alerts, ack_labels=ACK_LABELS, ack_errors={}
+        )
+        response = Response(html, mimetype="text/html")
+    response.set_etag(etag)
+    response.headers["X-Open-Alerts"] = str(len(alerts))
+    return response
+
+
+def alerts_etag(alerts: list[AlertRow]) -> str:
+    """A tag that changes whenever the list of open red flags does."""
+    listed = ",".join(f"{alert.alert_id}:{alert.severity}" for alert in alerts)
+    return hashlib.sha256(listed.encode()).hexdigest()[:32]
 
 
 @login_required

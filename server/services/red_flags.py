@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from server.errors import InvalidInput, NotFound
@@ -231,3 +232,35 @@ def alert_notices(session: Session, *, clinic_id: int, alert_id: int) -> list[Al
             .order_by(AlertNotice.step, AlertNotice.id)
         )
     )
+
+
+@dataclass(frozen=True)
+class AlertHistory:
+    """What became of an alert: who acknowledged it, and who was told, step by step."""
+
+    acknowledged_by: str | None
+    notices: list[AlertNotice]
+
+
+def alert_histories(session: Session, *, alerts: Iterable[Alert]) -> dict[int, AlertHistory]:
+    """Each alert's history, by its id (two queries, whatever the number of alerts)."""
+    alerts = list(alerts)
+    notices: dict[int, list[AlertNotice]] = {alert.id: [] for alert in alerts}
+    for notice in session.scalars(
+        select(AlertNotice)
+        .where(AlertNotice.alert_id.in_(list(notices)))
+        .order_by(AlertNotice.step, AlertNotice.id)
+    ):
+        notices[notice.alert_id].append(notice)
+    acknowledgers = {alert.acknowledged_by_id for alert in alerts if alert.acknowledged_by_id}
+    names: dict[int | None, str] = dict(
+        session.execute(
+            select(
+                Clinician.id, func.coalesce(func.nullif(Clinician.name, ""), Clinician.email)
+            ).where(Clinician.id.in_(acknowledgers))
+        ).all()
+    )
+    return {
+        alert.id: AlertHistory(names.get(alert.acknowledged_by_id), notices[alert.id])
+        for alert in alerts
+    }

@@ -48,7 +48,53 @@ function followModality() {
   update();
 }
 
+// The Today page's red flags stay current while it is open: the section is fetched again every
+// few seconds (the server answers 304 while nothing changed; the page sends If-None-Match
+// itself, as the answers are no-store), and the tab's title shows how many are open. A form
+// being filled in is not swapped out from under the clinician: the new list waits for it.
+const ALERTS_POLL_MS = 5000;
+
+function followAlerts() {
+  const live = document.getElementById("live-alerts");
+  if (!live) return;
+  const status = document.getElementById("live-alerts-status");
+  let etag = live.dataset.etag;
+  let shown = Number(live.querySelector("[data-open-alerts]")?.dataset.openAlerts || 0);
+  let waiting = null; // a newer list, held while a form in the section has focus
+  const show = (html, tag) => {
+    live.innerHTML = html;
+    etag = tag;
+    waiting = null;
+  };
+  const refresh = async () => {
+    if (waiting && !live.contains(document.activeElement)) show(waiting.html, waiting.etag);
+    let response;
+    try {
+      response = await fetch(live.dataset.liveUrl, {
+        headers: { "If-None-Match": `"${etag}"` },
+        cache: "no-store",
+        credentials: "same-origin",
+      });
+    } catch {
+      return; // offline a moment: the next round tries again
+    }
+    if (response.status !== 200) return;
+    const html = await response.text();
+    const tag = (response.headers.get("ETag") || "").replaceAll('"', "");
+    const count = Number(response.headers.get("X-Open-Alerts") || 0);
+    document.title = count ? `(${count}) ${live.dataset.title}` : live.dataset.title;
+    if (count > shown) {
+      status.textContent = `New red flag: ${count} to act on.`;
+    }
+    shown = count;
+    if (live.contains(document.activeElement)) waiting = { html, etag: tag };
+    else show(html, tag);
+  };
+  setInterval(refresh, ALERTS_POLL_MS);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  followAlerts();
   setUpCopyButtons();
   preselectBrowserZone();
   followModality();

@@ -8,9 +8,10 @@ inactive clinician is left out then and skipped if deactivated before their noti
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -153,6 +154,11 @@ def cancel_notices(session: Session, *, alert: Alert, now: datetime) -> None:
         .where(AlertNotice.alert_id == alert.id, AlertNotice.status == "pending")
         .values(status="cancelled", detail=f"acknowledged at {now:%Y-%m-%d %H:%M} UTC")
     )
+
+
+def configured_channels(config: Mapping[str, Any]) -> set[str]:
+    """The clinician channels the server's configuration sets up (SMTP: e-mail)."""
+    return {"email"} if config.get("SMTP_HOST") else set()
 
 
 def urgent_route_problems(session: Session, *, clinic: Clinic, channels_on: set[str]) -> list[str]:
