@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jobs.tasks import Worker, notify_clinicians
+from jobs.tasks import Worker, notify_clinicians, route_problems
 from server.errors import InvalidInput
 from server.models import Alert, AlertContact, AlertNotice, AuditEvent, Clinician, Treatment
 from server.services.alerting.notices import first_due, urgent_route_problems
@@ -414,3 +414,19 @@ def test_urgent_alerts_without_a_way_out_say_why(session: Session) -> None:
     session.add(AlertContact(clinic_id=clinic.id, role="on_call", name="Desk", email="d@x.org"))
     session.flush()
     assert urgent_route_problems(session, clinic=clinic, channels_on={"email"}) == []
+
+
+def test_the_worker_names_each_clinic_whose_urgent_alerts_have_no_way_out(
+    session: Session, worker: Worker
+) -> None:
+    reachable = clinic_with_staff(session)["treating"].clinic
+    lonely = make_clinic(session, name="Lonely Physio")
+    session.commit()
+    unconfigured = replace(worker, mailer=Mailer(host="", port=0, sender=""))
+
+    assert route_problems(worker) == {
+        "Lonely Physio": [
+            "No on-call contact has an address the server can reach: add one under Alert routing."
+        ]
+    }
+    assert set(route_problems(unconfigured)) == {reachable.name, lonely.name}

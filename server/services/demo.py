@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import Alert, CheckIn, Clinic, Clinician, Patient, Treatment
+from server.models import Alert, AlertContact, CheckIn, Clinic, Clinician, Patient, Treatment
 from server.protocols import Value, item_bank
 from server.services.answers import answer_checkin, hours_since
 from server.services.clinics import create_clinic, create_clinician
@@ -76,6 +76,18 @@ def load_demo(session: Session, *, now: datetime, seed: int = 20261124) -> str:
         )
         for email, role, name in DEMO_CLINICIANS
     ]
+    # who urgent alerts reach besides the treating clinician (example.org: never delivered)
+    session.add_all(
+        [
+            AlertContact(clinic_id=clinic.id, role="on_call", clinician_id=clinicians[1].id),
+            AlertContact(
+                clinic_id=clinic.id,
+                role="backup",
+                name="Weekend cover (Dr Rivera)",
+                email="cover@example.org",
+            ),
+        ]
+    )
     treatments = 0
     for number in range(1, PATIENTS + 1):
         patient = create_patient(
