@@ -20,14 +20,16 @@ class StepSchema(InputSchema):
         required=True,
         validate=ma.validate.Length(min=1, max=len(GROUPS)),
         metadata={
+            "uniqueItems": True,
             "description": "treating: the treating clinician; on_call, backup: the "
-            "clinic's contacts of that role; admins: every active clinic admin"
+            "clinic's contacts of that role; admins: every active clinic admin",
         },
     )
     channels = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(NOTICE_CHANNELS)),
         required=True,
         validate=ma.validate.Length(min=1, max=len(NOTICE_CHANNELS)),
+        metadata={"uniqueItems": True},
     )
 
 
