@@ -5,7 +5,9 @@ someone does."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,7 +19,7 @@ from server.errors import InvalidInput
 from server.models import Alert, AlertContact, AlertNotice, AuditEvent, Clinician, Treatment
 from server.services.alerting.notices import first_due, urgent_route_problems
 from server.services.answers import answer_checkin
-from server.services.delivery.alerts import claim_notices
+from server.services.delivery.alerts import Message, claim_notices, still_wanted
 from server.services.mail import Mailer
 from server.services.red_flags import acknowledge_alert
 from tests.conftest import Mailbox
@@ -430,3 +432,86 @@ def test_the_worker_names_each_clinic_whose_urgent_alerts_have_no_way_out(
         ]
     }
     assert set(route_problems(unconfigured)) == {reachable.name, lonely.name}
+
+
+@dataclass
+class Flaky:
+    """A notice channel whose send fails with an exception for one address."""
+
+    broken: str
+    sent: list[str] = field(default_factory=list)
+    name: str = "email"
+
+    @contextmanager
+    def open(self) -> Iterator[Flaky]:
+        yield self
+
+    def send(self, message: Message) -> str | None:
+        if message.to == self.broken:
+            raise ValueError("header value contains a line break")
+        self.sent.append(message.to)
+        return None
+
+
+def test_a_message_that_cannot_be_built_fails_alone(session: Session, worker: Worker) -> None:
+    staff = clinic_with_staff(session)
+    _, alert = flagged(session, staff["treating"], URGENT)
+    flaky = Flaky(broken="night@cover.example")
+    notifier = replace(worker.notifier, channels={"email": flaky})
+
+    notifier.run(session, now=lambda: ANSWERED)
+
+    assert sorted(flaky.sent) == ["oncall@harbour.example", "treating@harbour.example"]
+    session.expire_all()
+    broken = session.scalars(
+        select(AlertNotice).filter_by(alert_id=alert.id, address="night@cover.example")
+    ).one()
+    assert (broken.status, broken.detail) == (
+        "pending",
+        "could not be sent: header value contains a line break",
+    )
+
+
+def test_a_notice_acknowledged_after_its_claim_is_not_sent(
+    session: Session, worker: Worker, mailbox: Mailbox
+) -> None:
+    staff = clinic_with_staff(session)
+    _, alert = flagged(session, staff["treating"], URGENT)
+    lease = timedelta(minutes=2)
+    claimed = claim_notices(session, now=ANSWERED, worker="w", limit=100, lease=lease)
+    session.commit()
+    acknowledge_alert(
+        session,
+        clinician=staff["treating"],
+        alert_id=alert.id,
+        action="called_patient",
+        now=ANSWERED,
+    )
+    session.commit()
+
+    assert not still_wanted(session, (claimed[0],), "w", ANSWERED + lease)
+    assert set(session.scalars(select(AlertNotice.status))) == {"cancelled"}
+
+
+def test_two_clinicians_acknowledging_at_once_keep_the_first(session: Session) -> None:
+    staff = clinic_with_staff(session)
+    _, alert = flagged(session, staff["treating"], URGENT)
+    # the second clinician's view of the alert was loaded before the first acknowledged
+    acknowledge_alert(
+        session,
+        clinician=staff["treating"],
+        alert_id=alert.id,
+        action="called_patient",
+        now=ANSWERED,
+    )
+    again = acknowledge_alert(
+        session,
+        clinician=staff["admin"],
+        alert_id=alert.id,
+        action="no_action_needed",
+        now=ANSWERED + timedelta(minutes=1),
+    )
+
+    assert (again.acknowledged_by_id, again.ack_action) == (staff["treating"].id, "called_patient")
+    events = session.scalars(select(AuditEvent).filter_by(action="alert.acknowledged")).all()
+    assert len(events) == 1

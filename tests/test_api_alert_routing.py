@@ -119,7 +119,7 @@ def test_a_step_naming_a_group_twice_is_refused(
 
     response = client.put(ROUTING_URL, headers=bearer(session, admin), json=body)
 
-    assert_rejected(response, "urgent.0.groups")
+    assert_rejected(response, "routing.urgent.0.groups")
 
 
 def test_only_an_admin_sets_the_routing(client: FlaskClient, session: Session) -> None:
@@ -163,6 +163,11 @@ def test_an_admin_adds_an_outside_contact_and_a_clinician_and_lists_them(
         ({"role": "on_call", "email": "a@b.example"}, "name", 422),
         ({"role": "on_call", "name": "Desk"}, "email", 422),
         ({"role": "on_call", "name": "Desk", "email": "not an address"}, "email", 422),
+        (
+            {"role": "on_call", "name": "Desk", "email": "a@b.example\r\nBcc: x@y.example"},
+            "email",
+            422,
+        ),
         ({"role": "on_call", "name": "Desk", "phone": "12"}, "phone", 422),
         ({"role": "chief", "name": "Desk", "email": "a@b.example"}, "role", 422),
         ({"role": "on_call", "clinician_id": 2**31 - 1}, "clinician_id", 404),

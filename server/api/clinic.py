@@ -12,7 +12,6 @@ from server.models import AlertContact, Clinic, utcnow
 from server.services.alerting.contacts import add_contact, list_contacts, remove_contact
 from server.services.alerting.routing import (
     ClinicRouting,
-    check_routing,
     clinic_routing,
     set_routing,
 )
@@ -62,11 +61,10 @@ class AlertRouting(MethodView):
     @blp.response(200, AlertRoutingSchema)
     def put(self, body: dict[str, Any]) -> ClinicRouting:
         """Set the alert routing (clinic admins; audited); a null routing restores the default."""
-        raw = body["routing"]
         clinic = set_routing(
             db.session(),
             clinician=current_clinician(),
-            routing=None if raw is None else check_routing(raw),
+            routing=body["routing"],
             escalate_after_min=body["escalate_after_min"],
             now=utcnow(),
         )

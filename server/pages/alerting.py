@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from server.errors import DomainError
 from server.extensions import db
+from server.inputs import ID
 from server.models import Clinician, utcnow
 from server.models.alerting import NOTICE_CHANNELS
 from server.models.responses import SEVERITIES
@@ -26,7 +27,6 @@ from server.services.alerting.routing import (
     MAX_STEPS,
     TIMING,
     TIMING_LABELS,
-    check_routing,
     clinic_routing,
     set_routing,
 )
@@ -49,7 +49,7 @@ class ContactForm(FormSchema):
     """A contact to add: a clinician of the clinic, or a person outside it."""
 
     role = ma.fields.String(required=True)
-    clinician_id = ma.fields.Integer(load_default=None)
+    clinician_id = ma.fields.Integer(load_default=None, validate=ID)
     name = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
     email = ma.fields.String(load_default=None, validate=ma.validate.Length(max=254))
     phone = ma.fields.String(load_default=None, validate=ma.validate.Length(max=40))
@@ -123,14 +123,16 @@ def save_routing() -> ResponseReturnValue:
         set_routing(
             db.session(),
             clinician=current_clinician(),
-            routing=None if restore else check_routing(dict(steps)),
+            routing=None if restore else steps,
             escalate_after_min=minutes,
             now=utcnow(),
         )
     except (ma.ValidationError, DomainError) as error:
         if isinstance(error, DomainError) and error.status_code != 422:
             raise
-        return _page(errors=form_errors(error), posted=posted, status=422)
+        # the form's fields are named as the routing's steps, without the API's "routing."
+        errors = {key.removeprefix("routing."): why for key, why in form_errors(error).items()}
+        return _page(errors=errors, posted=posted, status=422)
     flash(
         "Alert routing set back to the default." if restore else "Alert routing saved.", "success"
     )

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from server.errors import InvalidInput, NotFound
@@ -200,12 +200,24 @@ def acknowledge_alert(
     alert = session.scalar(select(Alert).filter_by(id=alert_id, clinic_id=clinician.clinic_id))
     if alert is None:
         raise NotFound("no such alert")
-    if alert.acknowledged_at is not None:
-        return alert  # a double click keeps the first acknowledgement
     if action not in ACK_ACTIONS:
         raise InvalidInput(f"must be one of: {', '.join(ACK_ACTIONS)}", field="action")
-    alert.acknowledged_at, alert.acknowledged_by_id = now, clinician.id
-    alert.ack_action, alert.ack_note = action, (note or "").strip() or None
+    # the first acknowledgement wins, also against one made at the same moment: the UPDATE
+    # writes only while nobody has (a double click keeps the first, too)
+    first = session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id, Alert.acknowledged_at.is_(None))
+        .values(
+            acknowledged_at=now,
+            acknowledged_by_id=clinician.id,
+            ack_action=action,
+            ack_note=(note or "").strip() or None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(alert)
+    if first.rowcount == 0:  # type: ignore[attr-defined]  # CursorResult has rowcount
+        return alert
     cancel_notices(session, alert=alert, now=now)
     record_event(
         session,

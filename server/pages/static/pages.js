@@ -66,27 +66,38 @@ function followAlerts() {
     etag = tag;
     waiting = null;
   };
+  let inFlight = false;
   const refresh = async () => {
+    if (inFlight) return; // a slow answer must not be overtaken by an older one
     if (waiting && !live.contains(document.activeElement)) show(waiting.html, waiting.etag);
+    inFlight = true;
     let response;
     try {
       response = await fetch(live.dataset.liveUrl, {
         headers: { "If-None-Match": `"${etag}"` },
         cache: "no-store",
         credentials: "same-origin",
+        redirect: "manual", // signed out: the sign-in page must not stand in for the list
       });
     } catch {
       return; // offline a moment: the next round tries again
+    } finally {
+      inFlight = false;
     }
-    if (response.status !== 200) return;
+    const count = response.headers.get("X-Open-Alerts");
+    if (response.status === 304) return;
+    if (response.status !== 200 || count === null) {
+      document.getElementById("live-alerts-stale").hidden = false;
+      return;
+    }
     const html = await response.text();
     const tag = (response.headers.get("ETag") || "").replaceAll('"', "");
-    const count = Number(response.headers.get("X-Open-Alerts") || 0);
-    document.title = count ? `(${count}) ${live.dataset.title}` : live.dataset.title;
-    if (count > shown) {
-      status.textContent = `New red flag: ${count} to act on.`;
+    const open = Number(count);
+    document.title = open ? `(${open}) ${live.dataset.title}` : live.dataset.title;
+    if (open > shown) {
+      status.textContent = `New red flag: ${open} to act on.`;
     }
-    shown = count;
+    shown = open;
     if (live.contains(document.activeElement)) waiting = { html, etag: tag };
     else show(html, tag);
   };

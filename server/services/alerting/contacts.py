@@ -94,7 +94,7 @@ def _check_email(email: str | None) -> str | None:
         return None
     email = email.strip()
     local, _, domain = email.rpartition("@")
-    if not local or "." not in domain or " " in email:
+    if not local or "." not in domain or " " in email or not email.isprintable():
         raise InvalidInput("not an e-mail address", field="email")
     return email
 

@@ -148,11 +148,17 @@ def _step_notices(
 
 
 def cancel_notices(session: Session, *, alert: Alert, now: datetime) -> None:
-    """Nothing more goes out for an acknowledged alert (a notice on its way is let go)."""
+    """Nothing more goes out for an acknowledged alert: pending notices, and claimed ones not
+    yet sent (the claim is taken from the worker, which checks it before each message)."""
     session.execute(
         update(AlertNotice)
-        .where(AlertNotice.alert_id == alert.id, AlertNotice.status == "pending")
-        .values(status="cancelled", detail=f"acknowledged at {now:%Y-%m-%d %H:%M} UTC")
+        .where(AlertNotice.alert_id == alert.id, AlertNotice.status.in_(("pending", "sending")))
+        .values(
+            status="cancelled",
+            claimed_by=None,
+            claimed_until=None,
+            detail=f"acknowledged at {now:%Y-%m-%d %H:%M} UTC",
+        )
     )
 
 
@@ -171,14 +177,17 @@ def urgent_route_problems(session: Session, *, clinic: Clinic, channels_on: set[
         wanted = " or ".join(sorted(named))
         return [f"No {wanted} is configured on the server: urgent alerts reach nobody by message."]
     problems = []
+    named_groups = {group for step in steps for group in step.groups}
     on_call = recipients(session, clinic=clinic, clinician_id=None, groups=["on_call"])
-    if not any(person.address(channel) for person in on_call for channel in usable):
+    if "on_call" in named_groups and not any(
+        person.address(channel) for person in on_call for channel in usable
+    ):
         problems.append(
             "No on-call contact has an address the server can reach: add one under Alert routing."
         )
-    groups = {group for step in steps for group in step.groups} - {"treating"}
-    everyone = recipients(session, clinic=clinic, clinician_id=None, groups=groups)
-    treating = "treating" in {group for step in steps for group in step.groups}
-    if not treating and not any(p.address(c) for p in everyone for c in usable):
+    everyone = recipients(
+        session, clinic=clinic, clinician_id=None, groups=named_groups - {"treating"}
+    )
+    if "treating" not in named_groups and not any(p.address(c) for p in everyone for c in usable):
         problems.append("Every recipient of urgent alerts is inactive or has no address.")
     return problems

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -103,61 +102,75 @@ def stored(routing: Routing) -> dict[str, list[dict[str, list[str]]]]:
     }
 
 
-def check_routing(raw: dict[str, Any]) -> Routing:
+def check_routing(raw: object) -> Routing:
     """Routing from its stored form, each rule checked: every severity, one to five steps for
-    urgent and exactly one for the others, each step with known groups and channels."""
+    urgent and exactly one for the others, each step with known groups and channels, each named
+    once. Errors are named as the API's body names them (``routing.urgent.0.groups``)."""
+    if not isinstance(raw, dict):
+        raise InvalidInput("give each severity's steps", field="routing")
     errors: dict[str, list[str]] = {}
-    for severity in sorted(set(raw) - set(SEVERITIES)):
-        errors[severity] = [f"not a severity; use {', '.join(SEVERITIES)}"]
+    for severity in sorted(str(key) for key in set(raw) - set(SEVERITIES)):
+        errors[f"routing.{severity}"] = [f"not a severity; use {', '.join(SEVERITIES)}"]
     routing: Routing = {}
     for severity in SEVERITIES:
         steps = raw.get(severity)
         most = MAX_STEPS if severity == "urgent" else 1
         if not isinstance(steps, list) or not 1 <= len(steps) <= most:
-            errors[severity] = [
+            errors[f"routing.{severity}"] = [
                 f"give 1 to {most} steps"
                 if most > 1
                 else "give exactly one step: only urgent alerts escalate"
             ]
             continue
         routing[severity] = tuple(
-            _check_step(step, f"{severity}.{index}", errors) for index, step in enumerate(steps)
+            _check_step(step, f"routing.{severity}.{index}", errors)
+            for index, step in enumerate(steps)
         )
     if errors:
         raise InvalidInput("the alert routing is not valid; see errors", errors=errors)
     return routing
 
 
-def _check_step(step: Any, where: str, errors: dict[str, list[str]]) -> Step:
-    groups, channels = step.get("groups", []), step.get("channels", [])
-    for name, given, known in (("groups", groups, GROUPS), ("channels", channels, NOTICE_CHANNELS)):
-        if not given:
+def _check_step(step: object, where: str, errors: dict[str, list[str]]) -> Step:
+    if not isinstance(step, dict):
+        errors[where] = ["give the step's groups and channels"]
+        return Step((), ())
+    names: dict[str, tuple[str, ...]] = {}
+    for name, known in (("groups", GROUPS), ("channels", NOTICE_CHANNELS)):
+        given = step.get(name)
+        if not isinstance(given, list) or not all(isinstance(item, str) for item in given):
+            errors[f"{where}.{name}"] = [f"give a list of: {', '.join(known)}"]
+        elif not given:
             errors[f"{where}.{name}"] = ["name at least one"]
         elif unknown := sorted(set(given) - set(known)):
             errors[f"{where}.{name}"] = [f"unknown {unknown}; use {', '.join(known)}"]
         elif len(set(given)) != len(given):
             errors[f"{where}.{name}"] = ["each may be named once"]
-    return Step(tuple(groups), tuple(channels))
+        else:
+            names[name] = tuple(given)
+    return Step(names.get("groups", ()), names.get("channels", ()))
 
 
 def set_routing(
     session: Session,
     *,
     clinician: Clinician,
-    routing: Routing | None,
+    routing: object,
     escalate_after_min: int,
     now: datetime,
 ) -> Clinic:
-    """Set the clinic's routing (None: back to the default) and the minutes between an
-    urgent alert's steps (admins only; audited). Alerts already raised keep their notices."""
+    """Set the clinic's routing, as its stored form (None: back to the default; each rule
+    checked by ``check_routing``), and the minutes between an urgent alert's steps (admins
+    only; audited). Alerts already raised keep their notices."""
     if not clinician.is_admin:
         raise Forbidden("only a clinic admin can change where alerts go")
+    checked = None if routing is None else check_routing(routing)
     low, high = ESCALATE_AFTER_MIN
     if not low <= escalate_after_min <= high:
         raise InvalidInput(f"must be from {low} to {high} minutes", field="escalate_after_min")
     clinic = clinician.clinic
     old = {"routing": clinic.alert_routing, "escalate_after_min": clinic.escalate_after_min}
-    clinic.alert_routing = None if routing is None else stored(routing)
+    clinic.alert_routing = None if checked is None else stored(checked)
     clinic.escalate_after_min = escalate_after_min
     new = {"routing": clinic.alert_routing, "escalate_after_min": clinic.escalate_after_min}
     if new != old:

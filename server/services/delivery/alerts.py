@@ -133,6 +133,7 @@ def compose(
     *,
     channels: Mapping[str, NoticeChannel],
     base_url: str,
+    max_attempts: int,
 ) -> Batch:
     """The messages of claimed notices; a notice of an acknowledged alert is cancelled, one to
     a clinician no longer active or by a channel not set up is skipped (with why)."""
@@ -143,6 +144,8 @@ def compose(
             AlertNotice.channel,
             AlertNotice.address,
             AlertNotice.is_digest,
+            AlertNotice.attempts,
+            Alert.clinic_id,
             Alert.severity,
             Alert.created_at,
             Alert.acknowledged_at,
@@ -162,20 +165,27 @@ def compose(
     ).all()
     settled: dict[int, tuple[str, str]] = {}
     single: list[Message] = []
-    digests: dict[tuple[str, str], list[Any]] = {}
+    digests: dict[tuple[int, str, str], list[Any]] = {}
     for row in rows:
         if row.acknowledged_at is not None:
             settled[row.id] = ("cancelled", "the alert was acknowledged")
+        elif row.attempts > max_attempts:  # claimed again and again, never recorded
+            settled[row.id] = ("failed", f"gave up after {max_attempts} attempts")
         elif row.is_active is False:
             settled[row.id] = ("skipped", "the clinician is no longer active")
         elif row.channel not in channels:
             settled[row.id] = ("skipped", f"{CHANNEL_NAMES[row.channel]} is not set up")
         elif row.is_digest:
-            digests.setdefault((row.channel, row.address), []).append(row)
+            digests.setdefault((row.clinic_id, row.channel, row.address), []).append(row)
         else:
             single.append(_message(row, base_url))
     messages = single + [_digest(rows, base_url) for rows in digests.values()]
     return Batch(messages, settled)
+
+
+def one_line(text: str) -> str:
+    """A header's text: line breaks and other control characters become spaces."""
+    return "".join(" " if not character.isprintable() else character for character in text)
 
 
 def _when(row: Any) -> str:
@@ -210,7 +220,7 @@ def _message(row: Any, base_url: str) -> Message:
         "Open the patient's page to see it and acknowledge it (sign-in required):",
         _patient_link(row, base_url),
     ]
-    return Message((row.id,), row.channel, row.address, subject, "\n".join(lines) + "\n")
+    return Message((row.id,), row.channel, row.address, one_line(subject), "\n".join(lines) + "\n")
 
 
 def _digest(rows: list[Any], base_url: str) -> Message:
@@ -223,7 +233,7 @@ def _digest(rows: list[Any], base_url: str) -> Message:
         for row in rows
     ]
     lines += ["", "Each link opens the patient's page (sign-in required)."]
-    subject = f"{count} to review ({first.clinic_name})"
+    subject = one_line(f"{count} to review ({first.clinic_name})")
     return Message(
         tuple(row.id for row in rows),
         first.channel,
@@ -291,6 +301,25 @@ def _write(
     )
 
 
+def still_wanted(
+    session: Session, notice_ids: tuple[int, ...], worker: str, claimed_until: datetime
+) -> bool:
+    """Whether these notices are still this claim's to send: an acknowledgement since they
+    were claimed cancels them (and takes the claim), so nothing goes out after it."""
+    held = session.scalar(
+        select(func.count())
+        .select_from(AlertNotice)
+        .where(
+            among(session, AlertNotice.id, list(notice_ids)),
+            AlertNotice.status == "sending",
+            AlertNotice.claimed_by == worker,
+            AlertNotice.claimed_until == claimed_until,
+        )
+    )
+    session.commit()  # a fresh snapshot for the next look
+    return held == len(notice_ids)
+
+
 @dataclass(frozen=True)
 class Notifier:
     """One worker's way of notifying clinicians: ``run`` is the call its job makes."""
@@ -314,7 +343,13 @@ class Notifier:
             if not ids:
                 session.commit()
                 return handled
-            batch = compose(session, ids, channels=self.channels, base_url=self.base_url)
+            batch = compose(
+                session,
+                ids,
+                channels=self.channels,
+                base_url=self.base_url,
+                max_attempts=self.retry.max_attempts,
+            )
             claimed_until = moment + self.lease
             self._record(session, {}, batch.settled, claimed_until, now())
             session.commit()  # "sending", durably, before anything goes out
@@ -340,8 +375,15 @@ class Notifier:
         sent: a worker killed mid-batch can repeat only the message it had in flight."""
         with channel.open() as sender:
             for message in messages:
-                started = time.monotonic() < send_until
-                error = sender.send(message) if started else NOT_STARTED
+                if not still_wanted(session, message.notice_ids, self.worker, claimed_until):
+                    continue  # acknowledged meanwhile: the acknowledgement cancelled it
+                if time.monotonic() >= send_until:
+                    error: str | None = NOT_STARTED
+                else:
+                    try:
+                        error = sender.send(message)
+                    except Exception as failure:  # one bad message must not stop the others
+                        error = f"could not be sent: {failure}"[:300]
                 outcome = dict.fromkeys(message.notice_ids, error)
                 self._record(session, outcome, {}, claimed_until, now())
                 session.commit()
