@@ -403,7 +403,8 @@ def test_urgent_alerts_without_a_way_out_say_why(session: Session) -> None:
     make_clinician(session, clinic, role="admin")
 
     assert urgent_route_problems(session, clinic=clinic, channels_on=set()) == [
-        "No email or sms is configured on the server: urgent alerts reach nobody by message."
+        "The server has no mail server (SMTP_HOST) and no SMS provider (SMS_ACCOUNT_SID): "
+        "urgent alerts reach nobody by message."
     ]
     assert urgent_route_problems(session, clinic=clinic, channels_on={"email"}) == [
         "No on-call contact has an address the server can reach: add one under Alert routing."

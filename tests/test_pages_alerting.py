@@ -81,7 +81,7 @@ def test_an_admin_is_told_when_urgent_alerts_have_no_way_out(
     page = client.get("/clinic/").get_data(as_text=True)
 
     assert NO_WAY_OUT in page
-    assert "No email or sms is configured on the server" in page
+    assert "The server has no mail server (SMTP_HOST) and no SMS provider" in page
 
 
 def test_the_banner_goes_once_there_is_a_way_out(

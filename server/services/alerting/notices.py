@@ -162,6 +162,10 @@ def cancel_notices(session: Session, *, alert: Alert, now: datetime) -> None:
     )
 
 
+# what the server needs for each channel, as an admin is told
+SETUP = {"email": "mail server (SMTP_HOST)", "sms": "SMS provider (SMS_ACCOUNT_SID)"}
+
+
 def configured_channels(config: Mapping[str, Any]) -> set[str]:
     """The clinician channels the server's configuration sets up (SMTP: e-mail)."""
     return {"email"} if config.get("SMTP_HOST") else set()
@@ -174,8 +178,8 @@ def urgent_route_problems(session: Session, *, clinic: Clinic, channels_on: set[
     named = {channel for step in steps for channel in step.channels}
     usable = named & channels_on
     if not usable:
-        wanted = " or ".join(sorted(named))
-        return [f"No {wanted} is configured on the server: urgent alerts reach nobody by message."]
+        wanted = " and no ".join(SETUP[channel] for channel in sorted(named))
+        return [f"The server has no {wanted}: urgent alerts reach nobody by message."]
     problems = []
     named_groups = {group for step in steps for group in step.groups}
     on_call = recipients(session, clinic=clinic, clinician_id=None, groups=["on_call"])
