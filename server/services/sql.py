@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Dialect,
+    Select,
     Table,
     Text,
     TypeDecorator,
@@ -108,6 +109,19 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         .render_derived(with_types=True)
     )
     session.execute(insert(table).from_select(columns, select(*recordset.c)))
+
+
+def unclaimed(session: Session, column: Any, candidates: Select[Any]) -> ColumnElement[bool]:
+    """``column IN candidates`` for a claim's UPDATE: on PostgreSQL the candidates are locked
+    with ``FOR UPDATE SKIP LOCKED`` (rows another worker is claiming are passed over) and taken
+    as one array, computed once and then looked up by primary key (``IN (SELECT …)`` may be
+    planned as a join that reads the whole table, history and all); SQLite serialises writers."""
+    if dialect_of(session) == "postgresql":
+        locked = candidates.with_for_update(skip_locked=True).scalar_subquery()
+        chosen: ColumnElement[bool] = column == any_(func.array(locked))
+    else:
+        chosen = column.in_(candidates.scalar_subquery())
+    return chosen
 
 
 def _json_value(value: object) -> str:

@@ -19,12 +19,12 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, any_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.models import Alert, AlertNotice, Clinic, Clinician, Patient
 from server.services.mail import Mailer, MailSession
-from server.services.sql import among, dialect_of
+from server.services.sql import among, unclaimed
 
 from .steps import RetryPolicy
 
@@ -98,15 +98,9 @@ def claim_notices(
         and_(AlertNotice.status == "sending", AlertNotice.claimed_until < now),
     )
     candidates = select(AlertNotice.id).where(due).order_by(AlertNotice.due_at).limit(limit)
-    chosen: ColumnElement[bool]
-    if dialect_of(session) == "postgresql":
-        locked = candidates.with_for_update(skip_locked=True).scalar_subquery()
-        chosen = AlertNotice.id == any_(func.array(locked))
-    else:
-        chosen = AlertNotice.id.in_(candidates.scalar_subquery())
     claimed = session.execute(
         update(AlertNotice)
-        .where(chosen)
+        .where(unclaimed(session, AlertNotice.id, candidates))
         .values(
             status="sending",
             claimed_by=worker,

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, any_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.models import CheckIn, Patient, Treatment
-from server.services.sql import among, dialect_of, table_of
+from server.services.sql import among, table_of, unclaimed
 
 from .outbound import PROMPT, REMINDER, ClaimedRow
 
@@ -68,17 +68,9 @@ def claim(
         .order_by(CheckIn.due_at)
         .limit(limit)
     )
-    chosen: ColumnElement[bool]
-    if dialect_of(session) == "postgresql":
-        # the ids as one array (computed once, then looked up by primary key): ``IN (SELECT …)``
-        # may be planned as a join that reads the whole table, history and all
-        locked = candidates.with_for_update(skip_locked=True).scalar_subquery()
-        chosen = CheckIn.id == any_(func.array(locked))
-    else:
-        chosen = CheckIn.id.in_(candidates.scalar_subquery())
     claimed = session.execute(
         update(CheckIn)
-        .where(chosen)
+        .where(unclaimed(session, CheckIn.id, candidates))
         .values(claimed_until=now + lease, claimed_by=worker)
         .returning(CheckIn.id)
         .execution_options(synchronize_session=False)
