@@ -12,7 +12,7 @@ from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from jobs.tasks import JOBS, Worker, route_problems
+from jobs.tasks import JOBS, Worker, channels_off, route_problems
 from server import create_app
 
 
@@ -49,6 +49,8 @@ def run_scheduler(worker: Worker) -> None:
         worker.stopping.set()
         scheduler.shutdown(wait=True)
 
+    for off in channels_off(worker):
+        worker.app.logger.warning("%s", off)
     for clinic, problems in route_problems(worker).items():
         for problem in problems:
             worker.app.logger.warning("urgent alerts of %s: %s", clinic, problem)

@@ -24,6 +24,7 @@ from server.services.alerting.notices import urgent_route_problems
 from server.services.delivery import alerts
 from server.services.mail import Mailer
 from server.services.scheduling import expire_checkins
+from server.services.sms import SmsProvider
 
 
 @dataclass
@@ -33,17 +34,20 @@ class Worker:
     app: Flask
     sender: PushSender
     mailer: Mailer
+    texts: SmsProvider = field(default_factory=lambda: SmsProvider("", "", ""))
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     rng: random.Random = field(default_factory=random.Random)
     stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def pipeline(self) -> delivery.Pipeline:
-        """The delivery pipeline over this worker's channels (web push, then e-mail)."""
+        """The delivery pipeline over this worker's channels (web push, e-mail, texts)."""
         config = self.app.config
+        base_url, secret = config["PUBLIC_BASE_URL"], config["SECRET_KEY"]
         channels: list[delivery.Channel] = [
             delivery.WebPushChannel(self.sender),
-            delivery.EmailChannel(self.mailer, config["PUBLIC_BASE_URL"], config["SECRET_KEY"]),
+            delivery.EmailChannel(self.mailer, base_url, secret),
+            delivery.SmsChannel(self.texts, base_url, secret),
         ]
         return delivery.Pipeline(
             worker=self.name,
@@ -57,10 +61,9 @@ class Worker:
     def notifier(self) -> alerts.Notifier:
         """Clinician notifications of red flags, over the channels this worker has set up."""
         config = self.app.config
-        channels = {"email": alerts.EmailNotices(self.mailer)} if self.mailer.is_configured else {}
         return alerts.Notifier(
             worker=self.name,
-            channels=channels,
+            channels=alerts.notice_channels(self.mailer, self.texts),
             base_url=config["PUBLIC_BASE_URL"],
             lease=timedelta(seconds=config["CLAIM_LEASE_S"]),
             retry=delivery.Settings.from_config(config).retry,
@@ -79,15 +82,12 @@ class Worker:
             pool_size=config["PUSH_POOL_SIZE"],
             timeout_s=config["PUSH_TIMEOUT_S"],
         )
-        mailer = Mailer(
-            host=config["SMTP_HOST"],
-            port=config["SMTP_PORT"],
-            sender=config["SMTP_FROM"],
-            user=config["SMTP_USER"],
-            password=config["SMTP_PASSWORD"],
-            starttls=config["SMTP_STARTTLS"],
+        return cls(
+            app=app,
+            sender=sender,
+            mailer=Mailer.from_config(config),
+            texts=SmsProvider.from_config(config),
         )
-        return cls(app=app, sender=sender, mailer=mailer)
 
 
 def _deliver(worker: Worker, purpose: str, now: datetime | None) -> int:
@@ -117,6 +117,17 @@ def notify_clinicians(worker: Worker, now: datetime | None = None) -> int:
     """Send the red-flag notices due to clinicians (first steps, escalations, digests)."""
     with worker.app.app_context():
         return worker.notifier.run(db.session(), now=(lambda: now) if now else utcnow)
+
+
+def channels_off(worker: Worker) -> list[str]:
+    """The channels this worker cannot send through, and what would set each up (said at
+    start: a clinic must not learn of it from a patient who never got a text)."""
+    off = []
+    if not worker.mailer.is_configured:
+        off.append("e-mail is off: no mail server (set SMTP_HOST)")
+    if not worker.texts.is_configured:
+        off.append("texts are off: no SMS provider (set SMS_ACCOUNT_SID, SMS_AUTH_TOKEN, SMS_FROM)")
+    return off
 
 
 def route_problems(worker: Worker) -> dict[str, list[str]]:

@@ -125,6 +125,12 @@ class Config:
     SMTP_USER: str = ""
     SMTP_PASSWORD: str = ""
     SMTP_STARTTLS: bool = False
+    # texts through Twilio's Messages API (or one speaking it at SMS_API_BASE); off without an
+    # account. SMS_FROM: the sending number in E.164, or a Messaging Service SID (MG…)
+    SMS_ACCOUNT_SID: str = ""
+    SMS_AUTH_TOKEN: str = ""
+    SMS_FROM: str = ""
+    SMS_API_BASE: str = "https://api.twilio.com"
     # clinician pages: session cookie, CSRF (checked by the pages blueprint only; the API uses
     # bearer tokens, not cookies) and the login rate limit: failed sign-ins are counted in the
     # database (all processes share it) unless RATELIMIT_STORAGE_URI names a shared store
@@ -177,6 +183,10 @@ class Config:
             SMTP_USER=env.get("SMTP_USER", ""),
             SMTP_PASSWORD=env.get("SMTP_PASSWORD", ""),
             SMTP_STARTTLS=_bool(env.get("SMTP_STARTTLS", "0")),
+            SMS_ACCOUNT_SID=env.get("SMS_ACCOUNT_SID", ""),
+            SMS_AUTH_TOKEN=env.get("SMS_AUTH_TOKEN", ""),
+            SMS_FROM=env.get("SMS_FROM", ""),
+            SMS_API_BASE=env.get("SMS_API_BASE", cls.SMS_API_BASE).rstrip("/"),
             SESSION_COOKIE_SECURE=env_name == "production",
             RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI", cls.RATELIMIT_STORAGE_URI),
             LOGIN_RATE_LIMIT=env.get("LOGIN_RATE_LIMIT", cls.LOGIN_RATE_LIMIT),

@@ -12,7 +12,7 @@ import email
 import random
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from server.models import Base
 from server.push import EndpointPolicy, PushSender
 from server.services import credentials
 from server.services.mail import Mailer
+from server.services.sms import SmsProvider
 from tests import push_service
 from tests.browser.conftest import CHROMIUM
 from tests.databases import (
@@ -44,6 +45,7 @@ from tests.databases import (
     postgres_database,
     worker_suffix,
 )
+from tests.sms_service import ACCOUNT_SID, AUTH_TOKEN, FROM, SmsService
 
 
 def pytest_report_header() -> list[str]:
@@ -208,6 +210,27 @@ def mailbox(_smtp_server: tuple[Mailbox, int]) -> Mailbox:
     _smtp_server[0].messages.clear()
     _smtp_server[0].peers.clear()
     return _smtp_server[0]
+
+
+@pytest.fixture(scope="session")
+def _sms_service() -> Iterator[SmsService]:
+    service = SmsService()
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def sms(_sms_service: SmsService) -> SmsService:
+    """The local Messages API, emptied for this test."""
+    _sms_service.reset()
+    return _sms_service
+
+
+@pytest.fixture
+def texting_worker(worker: Worker, sms: SmsService) -> Worker:
+    """The job worker, its texts sent through the local Messages API."""
+    provider = SmsProvider(ACCOUNT_SID, AUTH_TOKEN, FROM, api_base=sms.url, timeout_s=2.0)
+    return replace(worker, texts=provider)
 
 
 @pytest.fixture

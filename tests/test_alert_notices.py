@@ -19,7 +19,7 @@ from server.errors import InvalidInput
 from server.models import Alert, AlertContact, AlertNotice, AuditEvent, Clinician, Treatment
 from server.services.alerting.notices import first_due, urgent_route_problems
 from server.services.answers import answer_checkin
-from server.services.delivery.alerts import Message, claim_notices, still_wanted
+from server.services.delivery.alerts import Message, NotSent, claim_notices, still_wanted
 from server.services.mail import Mailer
 from server.services.red_flags import acknowledge_alert
 from tests.conftest import Mailbox
@@ -447,7 +447,7 @@ class Flaky:
     def open(self) -> Iterator[Flaky]:
         yield self
 
-    def send(self, message: Message) -> str | None:
+    def send(self, message: Message) -> NotSent | None:
         if message.to == self.broken:
             raise ValueError("header value contains a line break")
         self.sent.append(message.to)

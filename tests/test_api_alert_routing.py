@@ -157,6 +157,27 @@ def test_an_admin_adds_an_outside_contact_and_a_clinician_and_lists_them(
     assert actions.count("clinic.alert_contact_added") == 2
 
 
+def test_a_clinician_contact_may_carry_a_mobile_for_the_role(
+    client: FlaskClient, session: Session, admin: Clinician
+) -> None:
+    headers = bearer(session, admin)
+    colleague = make_clinician(session, admin.clinic, email="cover@harbour.example")
+
+    added = client.post(
+        CONTACTS_URL,
+        headers=headers,
+        json={"role": "on_call", "clinician_id": colleague.id, "phone": "604 555 0177"},
+    )
+    refused = client.post(
+        CONTACTS_URL,
+        headers=headers,
+        json={"role": "backup", "clinician_id": colleague.id, "phone": "555"},
+    )
+
+    assert added.get_json()["phone"] == "+16045550177"
+    assert_rejected(refused, "phone")
+
+
 @pytest.mark.parametrize(
     ("body", "field", "status"),
     [

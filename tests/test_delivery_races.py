@@ -166,9 +166,9 @@ def test_moving_a_checkin_starts_its_delivery_afresh(session: Session) -> None:
     patient = make_patient(session, clinician, quiet_hours=None)
     treatment = make_treatment(session, clinician, patient)
     checkin = checkin_for(treatment, "24h")
-    checkin.shown_at = checkin.opened_at = checkin.emailed_at = NOW
+    checkin.shown_at = checkin.opened_at = checkin.messaged_at = NOW
     move_checkin(session, checkin, due_at=checkin.due_at + timedelta(hours=1), now=NOW)
-    acknowledged = [checkin.shown_at, checkin.opened_at, checkin.emailed_at]
+    acknowledged = [checkin.shown_at, checkin.opened_at, checkin.messaged_at]
     assert acknowledged == [None, None, None]
 
 

@@ -149,7 +149,7 @@ def test_emailed_prompt_marks_the_checkin_sent(worker: Worker, session: Session)
     dispatch_due_checkins(worker, DUE)
 
     two_hours = checkin(session, treatment, "2h")
-    assert (two_hours.status, two_hours.sent_at, two_hours.emailed_at) == ("sent", DUE, DUE)
+    assert (two_hours.status, two_hours.sent_at, two_hours.messaged_at) == ("sent", DUE, DUE)
 
 
 def test_emailed_prompt_is_recorded_in_the_ledger(
@@ -198,7 +198,7 @@ def test_fallback_email_is_recorded_as_emailed(
 
     send_email_fallbacks(worker, emailed_at)
 
-    assert checkin(session, treatment, "2h").emailed_at == emailed_at
+    assert checkin(session, treatment, "2h").messaged_at == emailed_at
 
 
 def test_unshown_push_is_not_emailed_before_the_delay(
@@ -512,4 +512,4 @@ def test_smtp_failure_is_retried(
     dispatch_due_checkins(worker, retry_at)
 
     assert [message["To"] for message in mailbox.messages] == [EMAIL]
-    assert checkin(session, treatment, "2h").emailed_at == retry_at
+    assert checkin(session, treatment, "2h").messaged_at == retry_at

@@ -162,8 +162,8 @@ def test_gone_subscription_with_email_marks_the_checkin_sent_by_email(
     dispatch_due_checkins(worker, DUE + timedelta(seconds=30))
 
     two_hours = checkin(session, treatment, "2h")
-    emailed_at = DUE + timedelta(seconds=30)
-    assert (two_hours.status, two_hours.emailed_at) == ("sent", emailed_at)
+    messaged_at = DUE + timedelta(seconds=30)
+    assert (two_hours.status, two_hours.messaged_at) == ("sent", messaged_at)
 
 
 # --- 413: our bug, not the push service's ------------------------------------------------------

@@ -89,7 +89,10 @@ class AlertContactSchema(InputSchema):
     phone = ma.fields.String(
         validate=ma.validate.Length(max=40),
         allow_none=True,
-        metadata={"description": "a mobile number; stored in E.164"},
+        metadata={
+            "description": "a mobile number for texts, stored in E.164; for a clinician of the "
+            "clinic, used instead of their own"
+        },
     )
 
 

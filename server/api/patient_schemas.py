@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 import marshmallow as ma
 
 from server.inputs import InputSchema
+from server.models.patients import CHANNELS, CONSENT_SOURCES
 from server.services.contacts import emergency_number as number_to_call
 from server.services.contacts import patient_country
 
@@ -22,6 +23,24 @@ class QuietHoursSchema(InputSchema):
 
     start = ClockTime(required=True)
     end = ClockTime(required=True)
+
+
+class SmsConsentSchema(InputSchema):
+    """Consent to texts, as the clinic records it."""
+
+    source = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(CONSENT_SOURCES),
+        metadata={
+            "description": "enrolment: on the enrolment form; phone: to a clinician on the "
+            "phone; paper: on a paper form"
+        },
+    )
+
+    @ma.post_load
+    def to_source(self, data: dict[str, str], **_: Any) -> str:
+        """The services take the source alone."""
+        return data["source"]
 
 
 class PatientCreateSchema(InputSchema):
@@ -43,6 +62,31 @@ class PatientCreateSchema(InputSchema):
     emergency_number = DialledNumber(
         allow_none=True,
         metadata={"description": "this patient's own; null: their country's (or the clinic's)"},
+    )
+    phone = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(max=32),
+        metadata={
+            "description": "a mobile number for texts, in international form (+61491570006) "
+            "or as dialled in the patient's country; stored in E.164"
+        },
+    )
+    sms_consent = ma.fields.Nested(
+        SmsConsentSchema,
+        allow_none=True,
+        metadata={
+            "description": "the patient's consent to texts, recorded now with where it was "
+            "given (a mobile number is needed); null: no consent, or withdrawn"
+        },
+    )
+    channel_order = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(CHANNELS)),
+        validate=ma.validate.Length(min=1, max=len(CHANNELS)),
+        metadata={
+            "uniqueItems": True,
+            "description": "the channels a check-in tries, in order (default push, email, "
+            "sms); one left out is never used for this patient",
+        },
     )
 
 
@@ -93,7 +137,36 @@ class PatientSchema(InputSchema):
         allow_none=True,
         metadata={"description": "the number the patient's advice names; null: not known"},
     )
+    phone = ma.fields.String(dump_only=True, allow_none=True, metadata={"description": "E.164"})
+    sms_consent = ma.fields.Method(
+        "dump_sms_consent",
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "{given_at, source}; null: no consent to texts"},
+    )
+    sms_opted_out_at = ma.fields.AwareDateTime(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "when the patient texted STOP (or the provider said they had); "
+            "no text is sent until they text START"
+        },
+    )
+    channel_order = ma.fields.Function(
+        lambda patient: list(patient.channels),
+        dump_only=True,
+        metadata={"description": "the channels a check-in tries, in order"},
+    )
     created_at = ma.fields.AwareDateTime(dump_only=True)
+
+    def dump_sms_consent(self, patient: Any) -> dict[str, str] | None:
+        """Consent to texts as {given_at, source}, or null."""
+        if patient.sms_consent_at is None:
+            return None
+        return {
+            "given_at": patient.sms_consent_at.isoformat(),
+            "source": patient.sms_consent_source,
+        }
 
     def dump_quiet_hours(self, patient: Any) -> dict[str, str] | None:
         """Quiet hours as {start, end} or null."""

@@ -65,6 +65,8 @@ class Clinician(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
+    # a mobile number for urgent alerts by text, in E.164
+    phone: Mapped[str | None] = mapped_column(String(20))
     role: Mapped[str] = mapped_column(String(20), default="clinician")
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

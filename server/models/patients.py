@@ -4,18 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.models.base import Base, utcnow
 from server.models.clinics import Clinic
+
+# the ways a check-in reaches a patient, and the order they are tried in unless the clinic
+# sets another for the patient
+CHANNELS = ("push", "email", "sms")
+DEFAULT_CHANNEL_ORDER = ",".join(CHANNELS)
+# where a patient's consent to texts was given: the enrolment form, to a clinician on the
+# phone, on a paper form
+CONSENT_SOURCES = ("enrolment", "phone", "paper")
 
 
 class Patient(Base):
     """A patient, known to the clinic by a code; minimal personal data."""
 
     __tablename__ = "patients"
-    __table_args__ = (UniqueConstraint("clinic_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "code"),
+        CheckConstraint(f"sms_consent_source IN {CONSENT_SOURCES}", name="sms_consent_source"),
+        Index(None, "phone"),  # an inbound text (STOP) finds its patients by their number
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
@@ -26,6 +38,17 @@ class Patient(Base):
     quiet_start: Mapped[time | None]
     quiet_end: Mapped[time | None]
     email: Mapped[str | None] = mapped_column(String(254))
+    # a mobile number for texts, in E.164; texted only with consent and no opt-out
+    phone: Mapped[str | None] = mapped_column(String(20))
+    sms_consent_at: Mapped[datetime | None]
+    sms_consent_source: Mapped[str | None] = mapped_column(String(10))
+    # the patient texted STOP (or the provider said they had): never texted until they text START
+    sms_opted_out_at: Mapped[datetime | None]
+    # the channels a check-in tries, in this order (CHANNELS, comma-separated); one left out is
+    # never used for this patient
+    channel_order: Mapped[str] = mapped_column(
+        String(32), default=DEFAULT_CHANNEL_ORDER, server_default=DEFAULT_CHANNEL_ORDER
+    )
     # ISO 3166 code; NULL: the country of the patient's time zone
     country: Mapped[str | None] = mapped_column(String(2))
     # NULL: the number of the patient's country (or the clinic's own, when set, for its country)
@@ -36,6 +59,16 @@ class Patient(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     clinic: Mapped[Clinic] = relationship()
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels tried for this patient, in order."""
+        return tuple(self.channel_order.split(","))
+
+    @property
+    def is_textable(self) -> bool:
+        """Whether a text may go to this patient: a number, consent, and no opt-out."""
+        return bool(self.phone and self.sms_consent_at and self.sms_opted_out_at is None)
 
 
 class EnrolmentToken(Base):

@@ -115,7 +115,8 @@ class CheckIn(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     shown_at: Mapped[datetime | None]
     opened_at: Mapped[datetime | None]
-    emailed_at: Mapped[datetime | None]
+    # when the check-in went out by e-mail or text: the fallback has nothing left to do
+    messaged_at: Mapped[datetime | None]
 
     treatment: Mapped[Treatment] = relationship(back_populates="checkins")
 
@@ -127,7 +128,7 @@ class CheckIn(Base):
         self.status, self.sent_at, self.reminded_at = "scheduled", None, None
         self.next_attempt_at, self.attempts = due_at, 0
         self.claimed_until = self.claimed_by = None
-        self.shown_at = self.opened_at = self.emailed_at = None
+        self.shown_at = self.opened_at = self.messaged_at = None
 
     def is_open_at(self, moment: datetime) -> bool:
         """Whether the answer window is open at ``moment``."""
@@ -159,7 +160,7 @@ class DeliveryEvent(Base):
     checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id", ondelete="CASCADE"))
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(16))
-    # prompt | reminder; channel push | email
+    # prompt | reminder | fallback; channel push | email | sms
     purpose: Mapped[str | None] = mapped_column(String(16))
     channel: Mapped[str | None] = mapped_column(String(16))
     subscription_id: Mapped[int | None] = mapped_column(

@@ -11,6 +11,7 @@ import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
 from types import TracebackType
+from typing import Any
 
 SERVICE_CLOSING = 421  # the server is closing the connection: a fresh one may work
 
@@ -26,6 +27,18 @@ class Mailer:
     password: str = ""
     starttls: bool = False
     timeout_s: float = 10.0
+
+    @classmethod
+    def from_config(cls, config: Any) -> Mailer:
+        """The mail server of an app's configuration (not configured without SMTP_HOST)."""
+        return cls(
+            host=config["SMTP_HOST"],
+            port=config["SMTP_PORT"],
+            sender=config["SMTP_FROM"],
+            user=config["SMTP_USER"],
+            password=config["SMTP_PASSWORD"],
+            starttls=config["SMTP_STARTTLS"],
+        )
 
     @property
     def is_configured(self) -> bool:

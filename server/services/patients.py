@@ -5,13 +5,20 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
+import phonenumbers
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict, InvalidInput, NotFound
 from server.models import Clinician, Patient
+from server.models.patients import CHANNELS, CONSENT_SOURCES
 from server.services.audit import record_event
-from server.services.contacts import check_country, check_emergency_number
+from server.services.contacts import (
+    check_country,
+    check_emergency_number,
+    check_phone,
+    patient_country,
+)
 from server.services.scheduling import reschedule_patient
 from server.services.zones import check_timezone
 
@@ -30,6 +37,35 @@ def _check_quiet_hours(quiet_hours: dict[str, time] | None) -> tuple[time | None
     return start, end
 
 
+def check_channel_order(order: list[str]) -> str:
+    """A patient's channels in the order tried: each of CHANNELS at most once, at least one."""
+    unknown = [name for name in order if name not in CHANNELS]
+    if unknown:
+        raise InvalidInput(
+            f"{unknown[0]!r} is not a channel; use {', '.join(CHANNELS)}", field="channel_order"
+        )
+    if not order or len(set(order)) != len(order):
+        raise InvalidInput("name each channel once, at least one", field="channel_order")
+    return ",".join(order)
+
+
+def set_sms_consent(patient: Patient, source: str | None, *, now: datetime) -> None:
+    """Record the patient's consent to texts and where it was given (None: withdrawn). A
+    landline cannot take a text: consent for one is refused rather than texts sent to fail.
+    An opt-out (STOP) stands until the patient texts START: a clinic cannot lift it."""
+    if source is None:
+        patient.sms_consent_at = patient.sms_consent_source = None
+        return
+    if source not in CONSENT_SOURCES:
+        raise InvalidInput(f"must be one of: {', '.join(CONSENT_SOURCES)}", field="sms_consent")
+    if patient.phone is None:
+        raise InvalidInput("give the patient's mobile number first", field="sms_consent")
+    kind = phonenumbers.number_type(phonenumbers.parse(patient.phone))
+    if kind == phonenumbers.PhoneNumberType.FIXED_LINE:
+        raise InvalidInput("this number is a landline: texts cannot reach it", field="sms_consent")
+    patient.sms_consent_at, patient.sms_consent_source = now, source
+
+
 def create_patient(
     session: Session,
     *,
@@ -42,9 +78,13 @@ def create_patient(
     email: str | None = None,
     country: str | None = None,
     emergency_number: str | None = None,
+    phone: str | None = None,
+    sms_consent: str | None = None,
+    channel_order: list[str] | None = None,
 ) -> Patient:
     """Register a patient of the clinician's clinic; quiet hours default to 22:00-08:00, the
-    country to the one of their time zone."""
+    country to the one of their time zone, the channels to push, e-mail, then texts.
+    ``sms_consent`` is where consent to texts was given, if it was."""
     if quiet_hours is _UNSET:
         quiet_hours = {"start": DEFAULT_QUIET_HOURS[0], "end": DEFAULT_QUIET_HOURS[1]}
     start, end = _check_quiet_hours(quiet_hours)
@@ -63,6 +103,10 @@ def create_patient(
         emergency_number=check_emergency_number(emergency_number, field="emergency_number"),
         created_at=now,
     )
+    if channel_order is not None:
+        patient.channel_order = check_channel_order(channel_order)
+    patient.phone = check_phone(phone, country=patient_country(patient))
+    set_sms_consent(patient, sms_consent, now=now)
     session.add(patient)
     session.flush()
     record_event(
@@ -102,6 +146,14 @@ def update_patient(
         patient.emergency_number = check_emergency_number(
             changes["emergency_number"], field="emergency_number"
         )
+    if "channel_order" in changes:
+        patient.channel_order = check_channel_order(changes["channel_order"])
+    if "phone" in changes:
+        patient.phone = check_phone(changes["phone"], country=patient_country(patient))
+        if patient.phone is None:
+            set_sms_consent(patient, None, now=now)  # no number: nothing to consent to
+    if "sms_consent" in changes:
+        set_sms_consent(patient, changes["sms_consent"], now=now)
     if replan:
         reschedule_patient(session, patient, now=now)
     record_event(

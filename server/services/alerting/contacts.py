@@ -40,8 +40,9 @@ def add_contact(
     phone: str | None = None,
     now: datetime,
 ) -> AlertContact:
-    """Add a contact (admins only; audited): a clinician of the clinic by id, or a person
-    outside it by name and an e-mail address or a mobile number."""
+    """Add a contact (admins only; audited): a clinician of the clinic by id (with a mobile
+    number for this role, if given), or a person outside it by name and an e-mail address or
+    a mobile number."""
     _require_admin(clinician)
     if role not in CONTACT_ROLES:
         raise InvalidInput(f"must be one of: {', '.join(CONTACT_ROLES)}", field="role")
@@ -60,6 +61,8 @@ def add_contact(
         if taken is not None:
             raise Conflict(f"this clinician is already a {role} contact", field="clinician_id")
         contact.clinician_id, contact.name = member.id, member.name or member.email
+        # a mobile for this role (an on-call phone carried by the clinician), else their own
+        contact.phone = check_phone(phone, country=clinic_country(clinician.clinic))
     else:
         contact.name = name.strip()
         if not contact.name:

@@ -17,7 +17,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.models import Alert, AlertContact, AlertNotice, Clinic, Clinician, Treatment
+from server.services.delivery.alerts import notice_channels
+from server.services.mail import Mailer
 from server.services.opening_hours import next_opening, open_at_or_after
+from server.services.sms import SmsProvider
 
 from .routing import TIMING, Step, routing_of
 
@@ -66,14 +69,17 @@ def recipients(
 
 
 def _member(clinician: Clinician) -> Recipient:
-    return Recipient(clinician.name or clinician.email, clinician.email, None, clinician.id)
+    return Recipient(
+        clinician.name or clinician.email, clinician.email, clinician.phone, clinician.id
+    )
 
 
 def _contact(contact: AlertContact) -> Recipient:
     member = contact.clinician
     if member is not None:
         name = contact.name or member.name or member.email
-        return Recipient(name, member.email, contact.phone, member.id, contact.id)
+        phone = contact.phone or member.phone
+        return Recipient(name, member.email, phone, member.id, contact.id)
     return Recipient(contact.name, contact.email, contact.phone, None, contact.id)
 
 
@@ -167,8 +173,8 @@ SETUP = {"email": "mail server (SMTP_HOST)", "sms": "SMS provider (SMS_ACCOUNT_S
 
 
 def configured_channels(config: Mapping[str, Any]) -> set[str]:
-    """The clinician channels the server's configuration sets up (SMTP: e-mail)."""
-    return {"email"} if config.get("SMTP_HOST") else set()
+    """The clinician channels the server's configuration sets up (as the worker's)."""
+    return set(notice_channels(Mailer.from_config(config), SmsProvider.from_config(config)))
 
 
 def urgent_route_problems(session: Session, *, clinic: Clinic, channels_on: set[str]) -> list[str]:

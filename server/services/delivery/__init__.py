@@ -8,6 +8,7 @@ per purpose.
 
 from .channels import Channel, Sending
 from .channels.email import EmailChannel, email_text
+from .channels.sms import SmsChannel, sms_text
 from .channels.webpush import WebPushChannel
 from .claims import claim, release
 from .ledger import acknowledge, ledger
@@ -29,6 +30,7 @@ __all__ = [
     "RetryPolicy",
     "Sending",
     "Settings",
+    "SmsChannel",
     "WebPushChannel",
     "acknowledge",
     "claim",
@@ -37,4 +39,5 @@ __all__ = [
     "outbound",
     "record",
     "release",
+    "sms_text",
 ]

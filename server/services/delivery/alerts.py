@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from server.models import Alert, AlertNotice, Clinic, Clinician, Patient
 from server.services.mail import Mailer, MailSession
+from server.services.sms import SmsProvider, SmsSession
 from server.services.sql import among, unclaimed
 
 from .steps import RetryPolicy
@@ -43,11 +44,20 @@ class Message:
     text: str
 
 
+@dataclass(frozen=True)
+class NotSent:
+    """Why a message did not go, and whether trying again later may help."""
+
+    why: str
+    retry: bool = True
+    retry_after_s: float | None = None  # as the far end asked (429)
+
+
 class NoticeSender(Protocol):
     """An open connection of a channel, for a batch's messages one after another."""
 
-    def send(self, message: Message) -> str | None:
-        """Send one message; None when accepted, else why not."""
+    def send(self, message: Message) -> NotSent | None:
+        """Send one message; None when accepted."""
         ...
 
 
@@ -64,15 +74,28 @@ class NoticeChannel(Protocol):
         ...
 
 
-NOT_STARTED = "not started: the claim was running out"
+NOT_STARTED = NotSent("not started: the claim was running out")
 
 
 class _MailSender:
     def __init__(self, mail: MailSession) -> None:
         self._mail = mail
 
-    def send(self, message: Message) -> str | None:
-        return self._mail.send(to=message.to, subject=message.subject, text=message.text)
+    def send(self, message: Message) -> NotSent | None:
+        error = self._mail.send(to=message.to, subject=message.subject, text=message.text)
+        return None if error is None else NotSent(error)
+
+
+class _TextSender:
+    def __init__(self, texts: SmsSession) -> None:
+        self._texts = texts
+
+    def send(self, message: Message) -> NotSent | None:
+        result = self._texts.send(to=message.to, body=message.text)
+        if result.is_sent:
+            return None
+        why = f"{result.status_code or 'no answer'}: {result.detail}"
+        return NotSent(why, result.is_retryable, result.retry_after_s)
 
 
 @dataclass(frozen=True)
@@ -86,6 +109,30 @@ class EmailNotices:
     def open(self) -> Iterator[NoticeSender]:
         with self.mailer.session() as mail:
             yield _MailSender(mail)
+
+
+@dataclass(frozen=True)
+class SmsNotices:
+    """Notices by text (urgent alerts read on a phone at night), one HTTP session a batch."""
+
+    provider: SmsProvider
+    name: str = "sms"
+
+    @contextmanager
+    def open(self) -> Iterator[NoticeSender]:
+        with self.provider.session() as texts:
+            yield _TextSender(texts)
+
+
+def notice_channels(mailer: Mailer, texts: SmsProvider) -> dict[str, NoticeChannel]:
+    """The clinician channels these set up: e-mail with an SMTP server, texts with a provider
+    (the worker sends through them; the pages warn of what is missing by the same rule)."""
+    channels: dict[str, NoticeChannel] = {}
+    if mailer.is_configured:
+        channels["email"] = EmailNotices(mailer)
+    if texts.is_configured:
+        channels["sms"] = SmsNotices(texts)
+    return channels
 
 
 def claim_notices(
@@ -196,6 +243,13 @@ def _message(row: Any, base_url: str) -> Message:
     clinician's sign-in; never the answers or the rule's wording."""
     severity = SEVERITY_WORDS[row.severity]
     later = row.step > 1
+    if row.channel == "sms":  # read on a phone's lock screen: one line, the link last
+        still = ", not acknowledged yet" if later else ""
+        text = one_line(
+            f"{severity} red flag{still}: patient {row.patient_code} ({row.clinic_name}), "
+            f"raised {_when(row)}. {_patient_link(row, base_url)}"
+        )
+        return Message((row.id,), row.channel, row.address, text, text)
     subject = (
         f"{severity} red flag{', not yet acknowledged' if later else ''}: patient "
         f"{row.patient_code} ({row.clinic_name})"
@@ -221,6 +275,9 @@ def _digest(rows: list[Any], base_url: str) -> Message:
     """Routine alerts due together, as one message to one address."""
     first = rows[0]
     count = f"{len(rows)} routine red flag{'s' if len(rows) > 1 else ''}"
+    if first.channel == "sms":
+        text = one_line(f"{count} to review at {first.clinic_name}: {base_url}/clinic/")
+        return Message(tuple(row.id for row in rows), first.channel, first.address, text, text)
     lines = [f"{count} to review at {first.clinic_name}:", ""]
     lines += [
         f"- patient {row.patient_code}, raised {_when(row)}: {_patient_link(row, base_url)}"
@@ -240,7 +297,7 @@ def _digest(rows: list[Any], base_url: str) -> Message:
 def record_notices(
     session: Session,
     *,
-    outcomes: Mapping[int, str | None],
+    outcomes: Mapping[int, NotSent | None],
     settled: Mapping[int, tuple[str, str]],
     worker: str,
     claimed_until: datetime,
@@ -264,10 +321,10 @@ def record_notices(
     for notice_id, error in outcomes.items():
         if error is None:
             _write(session, notice_id, worker, claimed_until, status="sent", sent_at=now)
-        elif error == NOT_STARTED:
-            _write(session, notice_id, worker, claimed_until, status="pending", detail=error)
-        elif attempts[notice_id] < retry.max_attempts:
-            wait = timedelta(seconds=retry.delay_s(attempts[notice_id], None, rng))
+        elif error is NOT_STARTED:
+            _write(session, notice_id, worker, claimed_until, status="pending", detail=error.why)
+        elif error.retry and attempts[notice_id] < retry.max_attempts:
+            wait = timedelta(seconds=retry.delay_s(attempts[notice_id], error.retry_after_s, rng))
             _write(
                 session,
                 notice_id,
@@ -275,10 +332,11 @@ def record_notices(
                 claimed_until,
                 status="pending",
                 due_at=now + wait,
-                detail=error[:300],
+                detail=error.why[:300],
             )
         else:
-            _write(session, notice_id, worker, claimed_until, status="failed", detail=error[:300])
+            why = error.why if error.retry else f"refused, not retried: {error.why}"
+            _write(session, notice_id, worker, claimed_until, status="failed", detail=why[:300])
 
 
 def _write(
@@ -372,12 +430,12 @@ class Notifier:
                 if not still_wanted(session, message.notice_ids, self.worker, claimed_until):
                     continue  # acknowledged meanwhile: the acknowledgement cancelled it
                 if time.monotonic() >= send_until:
-                    error: str | None = NOT_STARTED
+                    error: NotSent | None = NOT_STARTED
                 else:
                     try:
                         error = sender.send(message)
                     except Exception as failure:  # one bad message must not stop the others
-                        error = f"could not be sent: {failure}"[:300]
+                        error = NotSent(f"could not be sent: {failure}"[:300])
                 outcome = dict.fromkeys(message.notice_ids, error)
                 self._record(session, outcome, {}, claimed_until, now())
                 session.commit()
@@ -385,7 +443,7 @@ class Notifier:
     def _record(
         self,
         session: Session,
-        outcomes: Mapping[int, str | None],
+        outcomes: Mapping[int, NotSent | None],
         settled: Mapping[int, tuple[str, str]],
         claimed_until: datetime,
         moment: datetime,

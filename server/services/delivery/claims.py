@@ -41,12 +41,19 @@ def _due(purpose: str, now: datetime, fallback_delay: timedelta) -> ColumnElemen
         CheckIn.opened_at.is_(None),
         CheckIn.sent_at <= now - fallback_delay,
     )
-    with_email = select(Treatment.id).join(Patient).where(Patient.email.is_not(None))
+    textable = and_(
+        Patient.phone.is_not(None),
+        Patient.sms_consent_at.is_not(None),
+        Patient.sms_opted_out_at.is_(None),
+    )
+    messageable = (
+        select(Treatment.id).join(Patient).where(or_(Patient.email.is_not(None), textable))
+    )
     return and_(
         or_(gave_up, not_shown),
-        CheckIn.emailed_at.is_(None),
+        CheckIn.messaged_at.is_(None),
         open_now,
-        CheckIn.treatment_id.in_(with_email),
+        CheckIn.treatment_id.in_(messageable),
     )
 
 

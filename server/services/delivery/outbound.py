@@ -12,15 +12,16 @@ from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from server.models import CheckIn, DeliveryEvent, Patient, Treatment
+from server.models.patients import CHANNELS as ALL_CHANNELS
 from server.services.sql import among, table_of
 
 if TYPE_CHECKING:
     from .channels import Channel
 
 PROMPT, REMINDER, FALLBACK = "prompt", "reminder", "fallback"
-# the channels each purpose may use, in the order they are tried: the first that reaches the
-# patient is used; e-mail is the fallback's only channel
-CHANNELS = {PROMPT: ("push", "email"), REMINDER: ("push", "email"), FALLBACK: ("email",)}
+# the channels each purpose may use; they are tried in the patient's order (channel_order) and
+# the first that reaches the patient is used. The fallback is for when push did not reach
+CHANNELS = {PROMPT: ALL_CHANNELS, REMINDER: ALL_CHANNELS, FALLBACK: ("email", "sms")}
 # what the patient reads: a push notification's title and body, an e-mail's subject and opening
 TEXTS = {
     PROMPT: (
@@ -108,7 +109,12 @@ def claimed_rows(session: Session, ids: list[int]) -> dict[int, ClaimedRow]:
             checkins.c.remind_at,
             checkins.c.reminder_after_s,
             patients.c.id.label("patient_id"),
+            patients.c.clinic_id,
             patients.c.email,
+            patients.c.phone,
+            patients.c.sms_consent_at,
+            patients.c.sms_opted_out_at,
+            patients.c.channel_order,
             patients.c.link_version,
             patients.c.timezone,
             patients.c.quiet_start,
@@ -121,6 +127,17 @@ def claimed_rows(session: Session, ids: list[int]) -> dict[int, ClaimedRow]:
     return {row.id: row for row in rows}
 
 
+def channel_order(row: ClaimedRow, purpose: str) -> tuple[str, ...]:
+    """The channels a claimed check-in tries for this purpose, in its patient's order."""
+    allowed = CHANNELS[purpose]
+    return tuple(name for name in row.channel_order.split(",") if name in allowed)
+
+
+def is_textable(row: ClaimedRow) -> bool:
+    """Whether a text may go to the claimed check-in's patient (as ``Patient.is_textable``)."""
+    return bool(row.phone and row.sms_consent_at and row.sms_opted_out_at is None)
+
+
 def outbound(
     session: Session,
     ids: list[int],
@@ -129,20 +146,26 @@ def outbound(
     now: datetime,
     channels: Mapping[str, Channel],
 ) -> list[Outbound]:
-    """What to send for claimed check-ins: for each, the first of its purpose's channels that
-    reaches the patient, with that channel's addresses; a "queued" ledger row for each."""
+    """What to send for claimed check-ins: for each, the first channel in its patient's order
+    (of those its purpose may use) that reaches the patient, with that channel's addresses; a
+    "queued" ledger row for each. Each round asks every check-in's next channel in its order,
+    each channel once for all the check-ins it is asked for."""
     by_id = claimed_rows(session, ids)
     rows: Sequence[ClaimedRow] = list(by_id.values())
+    orders = {row.id: channel_order(row, purpose) for row in rows}
     reached: dict[int, Outbound] = {}
-    for name in CHANNELS[purpose]:
-        channel = channels.get(name)
-        waiting = [row for row in rows if row.id not in reached]
-        if channel is None or not waiting:
-            continue
-        for checkin_id, addresses in channel.addresses(session, waiting, now=now).items():
-            reached[checkin_id] = Outbound(
-                checkin_id, purpose, name, addresses, claimed=by_id[checkin_id]
-            )
+    for position in range(len(ALL_CHANNELS)):
+        asked: dict[str, list[ClaimedRow]] = {}
+        for row in rows:
+            order = orders[row.id]
+            if row.id not in reached and position < len(order) and order[position] in channels:
+                asked.setdefault(order[position], []).append(row)
+        for name, waiting in asked.items():
+            found = channels[name].addresses(session, waiting, now=now)
+            for checkin_id, addresses in found.items():
+                reached[checkin_id] = Outbound(
+                    checkin_id, purpose, name, addresses, claimed=by_id[checkin_id]
+                )
     batch = [
         reached.get(row.id) or Outbound(row.id, purpose, NO_CHANNEL, (), claimed=row)
         for row in rows

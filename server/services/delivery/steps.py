@@ -13,12 +13,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from server.models import DeliveryEvent, PushSubscription
+from server.models import DeliveryEvent, Patient, PushSubscription
+from server.services.audit import record_event
 from server.services.scheduling import QuietHours, out_of_quiet, reminder_time
 from server.services.sql import among, insert_rows, table_of
 
 from .claims import apply_steps, release
-from .outbound import FALLBACK, NO_CHANNEL, PROMPT, REMINDER, Attempt, ClaimedRow
+from .outbound import (
+    FALLBACK,
+    NO_CHANNEL,
+    PROMPT,
+    REMINDER,
+    Attempt,
+    ClaimedRow,
+    channel_order,
+    is_textable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +61,14 @@ def record(
     stands so: this claim still holds and the status is unchanged (a patient answering, a
     clinician cancelling, a lapsed claim taken again all change that). Where it does not, the
     push services' answers are still written, and this claim, if it still holds, given back.
+    A push subscription gone (404/410) is disabled; a text refused as the patient opted out
+    (Twilio 21610) records the opt-out.
     """
     events: list[dict[str, Any]] = []
     steps: dict[int, dict[str, Any]] = {}  # a retry's or a giving up's ledger row, by check-in
     changes: list[dict[str, Any]] = []
     gone: list[int] = []
+    opted_out: set[tuple[int, int]] = set()  # (clinic, patient) of texts refused so
     for attempt in attempts:
         row = attempt.item.claimed
         events += _ledger_rows(attempt, now)
@@ -64,6 +77,8 @@ def record(
             for result in attempt.results
             if result.is_gone and result.subscription_id is not None
         ]
+        if attempt.channel == "sms" and attempt.reached_only_dead_ends:
+            opted_out.add((row.clinic_id, row.patient_id))
         for result in attempt.results:
             if result.status_code == 413:  # our payloads are tiny: a 413 means a bug here
                 log.error(
@@ -101,7 +116,34 @@ def record(
             .where(among(session, PushSubscription.id, gone))
             .values(disabled_at=now)
         )
+    _record_opt_outs(session, opted_out, now)
     session.flush()
+
+
+def _record_opt_outs(session: Session, patients: set[tuple[int, int]], now: datetime) -> None:
+    """The provider refused texts to these patients as opted out: record it (and audit it)."""
+    if not patients:
+        return
+    recorded = session.scalars(
+        update(table_of(Patient))
+        .where(
+            among(session, table_of(Patient).c.id, [patient for _, patient in patients]),
+            table_of(Patient).c.sms_opted_out_at.is_(None),
+        )
+        .values(sms_opted_out_at=now)
+        .returning(table_of(Patient).c.id)
+    ).all()
+    clinics = {patient: clinic for clinic, patient in patients}
+    for patient_id in recorded:
+        record_event(
+            session,
+            clinic_id=clinics[patient_id],
+            actor="provider:sms",
+            action="patient.sms_opted_out",
+            target=f"patient:{patient_id}",
+            at=now,
+            details={"why": "the provider refused a text: the recipient opted out (21610)"},
+        )
 
 
 def _ledger_rows(attempt: Attempt, now: datetime) -> list[dict[str, Any]]:
@@ -122,8 +164,24 @@ def _ledger_rows(attempt: Attempt, now: datetime) -> list[dict[str, Any]]:
     ]
 
 
+# why a channel's addresses are all dead ends, as the ledger says it
+DEAD_ENDS = {
+    "push": "every push subscription is gone",
+    "sms": "the patient opted out of texts (STOP)",
+}
+NO_WAY = "no live push subscription, no e-mail address, no mobile number with consent"
+
+
+def _another_way(row: ClaimedRow, attempt: Attempt) -> bool:
+    """Whether a channel of the patient's, other than the one that reached only dead ends, may
+    reach them (push is not known here: one more pass finds out)."""
+    may_reach = {"push": True, "email": bool(row.email), "sms": is_textable(row)}
+    order = channel_order(row, attempt.item.purpose)
+    return any(may_reach[name] for name in order if name != attempt.channel)
+
+
 def _delivered(row: ClaimedRow, attempt: Attempt, now: datetime) -> dict[str, Any]:
-    change: dict[str, Any] = {"emailed_at": now} if attempt.channel == "email" else {}
+    change: dict[str, Any] = {"messaged_at": now} if attempt.channel in ("email", "sms") else {}
     if attempt.item.purpose == REMINDER:
         change["reminded_at"] = now
     elif row.status == "scheduled":
@@ -152,12 +210,13 @@ def _next_step(
     and its ledger row."""
     attempts = row.attempts + 1
     next_at: datetime | None = None
-    if attempt.reached_only_dead_ends and row.email:
-        next_at, reason = now, "every subscription is gone; trying e-mail"
+    dead_end = DEAD_ENDS.get(attempt.channel, "every address is gone")
+    if attempt.reached_only_dead_ends and _another_way(row, attempt):
+        next_at, reason = now, f"{dead_end}; trying the patient's next channel"
     elif attempt.reached_only_dead_ends:
-        reason = "every subscription is gone and there is no e-mail address"
+        reason = f"{dead_end}, and no other channel of the patient's reaches them"
     elif attempt.channel == NO_CHANNEL:
-        reason = "no live push subscription and no e-mail address"
+        reason = "no channel reaches the patient: " + NO_WAY
     elif attempt.is_retryable and attempts < retry.max_attempts:
         retry_after = max((r.retry_after_s or 0.0 for r in attempt.results), default=None)
         wait = timedelta(seconds=retry.delay_s(attempts, retry_after, rng))
@@ -183,7 +242,7 @@ def _next_step(
     elif attempt.item.purpose == REMINDER:
         change["remind_at"] = next_at
     elif next_at is None:
-        change["emailed_at"] = now  # the fallback gave up: marked so it is not claimed again
+        change["messaged_at"] = now  # the fallback gave up: marked so it is not claimed again
     if next_at is not None and attempt.item.purpose == FALLBACK:
         change["claimed_until"] = next_at  # the fallback waits by keeping its claim
     return change, event

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from server.services.links import checkin_link_token
+from server.services.links import checkin_url
 from server.services.mail import Mailer
 
 from ..outbound import TEXTS, Attempt, ClaimedRow, Outbound
@@ -71,14 +71,14 @@ class EmailChannel:
 
     def link(self, row: ClaimedRow) -> str:
         """The check-in's address with its token: it works until the check-in closes."""
-        token = checkin_link_token(
+        return checkin_url(
+            self.base_url,
             self.secret,
             checkin_id=row.id,
             patient_id=row.patient_id,
             expires_at=row.expires_at,
             version=row.link_version,
         )
-        return f"{self.base_url}/checkin/{row.id}#link={token}"
 
     def start(self, items: Sequence[Outbound], *, now: datetime) -> EmailSending:
         """Nothing goes yet: the e-mails are sent one after another by ``finish``."""
