@@ -32,6 +32,7 @@ from server.extensions import api, csrf, db, limiter, migrate
 from server.pwa import bp as pwa_bp
 from server.pwa import load_bundle
 from server.transactions import commit_once_per_request
+from server.webhooks import bp as webhooks_bp
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -75,6 +76,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["pwa_bundle"] = load_bundle()
     app.register_blueprint(pwa_bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(webhooks_bp)
     register_error_handlers(app)
     commit_once_per_request(app)
     return app
