@@ -182,6 +182,8 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
     ("GET", "/a/<version>/<path:name>"): ("/a/{version}/app.js", None, ANYONE),
     ("GET", "/checkin/<int:checkin_id>"): ("/checkin/{checkin_id}", None, ANYONE),
     ("GET", "/enrol"): ("/enrol", None, ANYONE),
+    # the SMS provider's webhook: only a request it signed gets through (tests/test_sms_webhook)
+    ("POST", "/sms/inbound"): ("/sms/inbound", lambda r, w: {"From": "+16045550100"}, (403,) * 7),
     ("GET", "/history"): ("/history", None, ANYONE),
     ("GET", "/manifest.webmanifest"): ("/manifest.webmanifest", None, ANYONE),
     ("GET", "/sw.js"): ("/sw.js", None, ANYONE),
@@ -361,6 +363,11 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
         "/clinic/patients/{patient_id}",
         None,
         PAGE_OF_A,
+    ),
+    ("POST", "/clinic/patients/<int:patient_id>/messages"): (
+        "/clinic/patients/{patient_id}/messages",
+        lambda r, w: {},
+        FORM_OF_A,
     ),
     ("POST", "/clinic/patients/<int:patient_id>/enrolment"): (
         "/clinic/patients/{patient_id}/enrolment",

@@ -41,6 +41,7 @@ ROUTES: list[tuple[str, str, Callable[..., ResponseReturnValue], list[str]]] = [
     ("/patients/new", "enrol_form", patients.enrol_form, ["GET"]),
     ("/patients/new", "enrol", patients.enrol, ["POST"]),
     ("/patients/<int:patient_id>", "patient", patients.patient_page, ["GET"]),
+    ("/patients/<int:patient_id>/messages", "save_messages", patients.save_messages, ["POST"]),
     (
         "/patients/<int:patient_id>/enrolment",
         "new_enrolment_link",

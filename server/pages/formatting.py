@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from markupsafe import Markup
 
 from server.charts.palette import MODALITY_LABELS
@@ -118,8 +119,18 @@ def scalable_svg(svg: str) -> Markup:
     )
 
 
+def phone_number(number: str | None) -> str:
+    """A stored E.164 number as people write it: '+1 604-555-0100'."""
+    if not number:
+        return ""
+    return phonenumbers.format_number(
+        phonenumbers.parse(number), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+
+
 FILTERS: dict[str, Callable[..., str]] = {
     "local_time": local_time,
+    "phone_number": phone_number,
     "utc_iso": utc_iso,
     "local_input": local_input,
     "modality_label": modality_label,

@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 from server.api.patient_schemas import CODE
 from server.errors import DomainError, flatten_errors
 from server.inputs import LOCAL_MOMENT, InputSchema
+from server.models.patients import CHANNELS
 from server.models.responses import ACK_ACTIONS
 from server.models.treatments import MODALITIES
 from server.protocols import Item
@@ -106,13 +107,44 @@ class PageArgs(FormSchema):
 
 
 class EnrolForm(FormSchema):
-    """A new patient: the clinic's code for them, time zone, and optional name and e-mail."""
+    """A new patient: the clinic's code for them, time zone, and optional name, e-mail, mobile
+    and consent to texts (given on this form: its source is the enrolment)."""
 
     code = ma.fields.String(required=True, validate=CODE)
     display_name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
     timezone = ma.fields.String(required=True, validate=ma.validate.Length(1, 64))
     country = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2))
     email = ma.fields.Email(load_default=None, validate=ma.validate.Length(max=254))
+    phone = ma.fields.String(load_default=None, validate=ma.validate.Length(max=32))
+    sms_consent = ma.fields.Boolean(load_default=False, truthy={"yes"}, falsy=set())
+
+    @ma.post_load
+    def consent_source(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """A ticked box is consent given on the enrolment form."""
+        return {**data, "sms_consent": "enrolment" if data["sms_consent"] else None}
+
+
+class MessagesForm(FormSchema):
+    """How a patient is reached: their mobile, their consent to texts, the channels' order."""
+
+    phone = ma.fields.String(load_default=None, validate=ma.validate.Length(max=32))
+    # keep: as recorded; phone or paper: consent given now; withdrawn: no consent
+    sms_consent = ma.fields.String(
+        load_default="keep",
+        validate=ma.validate.OneOf(("keep", "phone", "paper", "withdrawn")),
+    )
+    channel_order = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(CHANNELS)), load_default=list
+    )
+
+    @ma.post_load
+    def as_changes(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """The patient's changes as the service takes them."""
+        changes = {"phone": data["phone"], "channel_order": data["channel_order"]}
+        if data["sms_consent"] != "keep":
+            consent = data["sms_consent"]
+            changes["sms_consent"] = None if consent == "withdrawn" else consent
+        return changes
 
 
 class TreatmentForm(FormSchema):

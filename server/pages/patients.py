@@ -9,7 +9,7 @@ from math import ceil
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app, render_template, request
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
@@ -22,14 +22,21 @@ from server.models import Patient, utcnow
 from server.protocols.countries import countries
 from server.services.enrolment import EnrolmentLink, issue_enrolment
 from server.services.patient_search import search_patients
-from server.services.patients import create_patient, get_patient
+from server.services.patients import create_patient, get_patient, update_patient
 from server.services.red_flags import ACK_LABELS, alert_histories, list_alerts
+from server.services.sms import SmsProvider
 from server.services.treatments import get_treatment, treatment_detail, treatments_of
 
 from .auth import current_clinician, login_required
 from .formatting import COMMON_TIMEZONES, local_time, modality_label
-from .forms import EnrolForm, PageArgs, PatientSearchArgs, form_errors, load_form
+from .forms import EnrolForm, MessagesForm, PageArgs, PatientSearchArgs, form_errors, load_form
 
+CHANNEL_LABELS = {"push": "app notification", "email": "e-mail", "sms": "text message"}
+CONSENT_LABELS = {
+    "enrolment": "on the enrolment form",
+    "phone": "to a clinician on the phone",
+    "paper": "on a paper form",
+}
 PATIENTS_PER_PAGE = 25
 # each treatment brings a chart: a few per page keep the page light on a tablet
 TREATMENTS_PER_PAGE = 5
@@ -60,8 +67,35 @@ def patient_list() -> ResponseReturnValue:
 def patient_page(patient_id: int) -> ResponseReturnValue:
     """One patient: open alerts, then each treatment (newest first) with its recovery chart,
     check-ins and answers. Every treatment shown is written to the audit log as viewed."""
-    clinician, session, now = current_clinician(), db.session(), utcnow()
+    clinician = current_clinician()
+    patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
+    return _patient_page(patient)
+
+
+@login_required
+def save_messages(patient_id: int) -> ResponseReturnValue:
+    """Set how the patient is reached: their mobile, consent to texts, the channels' order."""
+    clinician, session = current_clinician(), db.session()
     patient = get_patient(session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+    try:
+        changes = load_form(MessagesForm(), request.form, lists=("channel_order",))
+        update_patient(session, clinician=clinician, patient=patient, now=utcnow(), changes=changes)
+    except (ma.ValidationError, DomainError) as error:
+        session.rollback()
+        posted = {**request.form.to_dict(), "channel_order": request.form.getlist("channel_order")}
+        return _patient_page(patient, errors=form_errors(error), posted=posted, status=422)
+    flash("How the patient is reached is saved.", "success")
+    return redirect(url_for("pages.patient", patient_id=patient.id, _anchor="messages-title"))
+
+
+def _patient_page(
+    patient: Patient,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    posted: dict[str, Any] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    clinician, session, now = current_clinician(), db.session(), utcnow()
     try:
         page = load_form(PageArgs(), request.args)["page"]
     except ma.ValidationError:
@@ -83,8 +117,13 @@ def patient_page(patient_id: int) -> ResponseReturnValue:
         now=now,
         page=page,
         pages=max(1, ceil(len(treatments) / TREATMENTS_PER_PAGE)),
+        errors=errors or {},
+        posted=posted,
+        channel_labels=CHANNEL_LABELS,
+        consent_labels=CONSENT_LABELS,
+        texts_on=SmsProvider.from_config(current_app.config).is_configured,
     )
-    return html
+    return html, status
 
 
 def _treatment_card(detail: dict[str, Any]) -> dict[str, Any]:

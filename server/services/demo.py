@@ -85,6 +85,7 @@ def load_demo(session: Session, *, now: datetime, seed: int = 20261124) -> str:
                 role="backup",
                 name="Weekend cover (Dr Rivera)",
                 email="cover@example.org",
+                phone="+16045550143",
             ),
         ]
     )
@@ -150,6 +151,8 @@ def _todays_red_flags(
             now=now,
             timezone="America/Vancouver",
             quiet_hours=None,
+            phone=f"+1 604 555 01{50 + number - PATIENTS}",  # 555-01xx: fiction, never a line
+            sms_consent="enrolment",
         )
         treated_at = now - timedelta(hours=hours_ago)
         treatment = record_treatment(

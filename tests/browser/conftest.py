@@ -120,6 +120,23 @@ def page(phone: BrowserContext, console_errors: list[str], live_server: str) -> 
         yield tab
 
 
+@pytest.fixture
+def desk(playwright_driver: Playwright, live_server: str) -> Iterator[BrowserContext]:
+    """A desktop-sized Chromium."""
+    browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=live_server)
+    yield context
+    context.close()
+    browser.close()
+
+
+@pytest.fixture
+def desk_page(desk: BrowserContext, console_errors: list[str], live_server: str) -> Iterator[Page]:
+    """A page of the desktop Chromium, watched for errors and requests to other sites."""
+    with watched(desk, desk.new_page(), console_errors, live_server) as tab:
+        yield tab
+
+
 def screenshot(page: Page, name: str, widths: tuple[int, ...] = (320, 768)) -> None:
     """Full-page screenshots at each width (320 px and 768 px unless told), saved under the test
     run's output."""

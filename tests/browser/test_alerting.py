@@ -3,36 +3,17 @@ count in the tab's title; the alert routing page and an alert's history, at 390 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from playwright.sync_api import BrowserContext, Page, Playwright, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from server.models import Clinician
 from server.services.red_flags import acknowledge_alert
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot, watched
+from tests.browser.conftest import screenshot
 from tests.browser.test_pages import check_accessibility
 from tests.factories import PASSWORD
 from tests.test_alert_notices import ANSWERED, SAME_DAY, URGENT, clinic_with_staff, flagged
 
 WIDTHS = (390, 1280)
-
-
-@pytest.fixture
-def desk(playwright_driver: Playwright, live_server: str) -> Iterator[BrowserContext]:
-    """A desktop-sized Chromium."""
-    browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=live_server)
-    yield context
-    context.close()
-    browser.close()
-
-
-@pytest.fixture
-def desk_page(desk: BrowserContext, console_errors: list[str], live_server: str) -> Iterator[Page]:
-    with watched(desk, desk.new_page(), console_errors, live_server) as tab:
-        yield tab
 
 
 def sign_in(page: Page, clinician: Clinician) -> None:

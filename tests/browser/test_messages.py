@@ -1,0 +1,48 @@
+"""How a patient is reached, in Chromium: the enrolment form's mobile and consent, and the
+patient page's panel, set by a clinician with the keyboard-reachable form, at 390 and 1280 px."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+from sqlalchemy.orm import Session
+
+from server.models import Patient
+from tests.browser.conftest import screenshot
+from tests.browser.test_alerting import WIDTHS, fits_a_phone, sign_in
+from tests.browser.test_pages import check_accessibility
+from tests.factories import make_clinician
+
+
+def test_a_clinician_enrols_a_patient_with_a_mobile_then_changes_the_channels(
+    desk_page: Page, session: Session
+) -> None:
+    clinician = make_clinician(session)
+    session.commit()
+    page = desk_page
+    sign_in(page, clinician)
+
+    page.goto("/clinic/patients/new")
+    page.get_by_label("Patient code").fill("SHOULDER-7")
+    page.get_by_label("Time zone").select_option("Australia/Sydney")
+    page.get_by_label("Mobile number (optional)").fill("0491 570 006")
+    page.get_by_label("The patient agrees to texts").check()
+    screenshot(page, "clinic-enrol-mobile", WIDTHS)
+    page.get_by_role("button", name="Enrol and show the link").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("SHOULDER-7")
+
+    patient = session.query(Patient).filter_by(code="SHOULDER-7").one()
+    page.goto(f"/clinic/patients/{patient.id}")
+    expect(page.get_by_text("Texts allowed: consent given on the enrolment form")).to_be_visible()
+    page.get_by_text("Change the mobile, consent or channels").click()
+    page.get_by_label("First", exact=True).select_option("sms")
+    page.get_by_label("Then", exact=True).first.select_option("push")
+    page.get_by_label("Then", exact=True).nth(1).select_option("")
+    screenshot(page, "clinic-patient-messages", WIDTHS)
+    fits_a_phone(page)
+    problems: dict[str, list[str]] = {}
+    check_accessibility(page, "patient messages", problems)
+    assert problems == {}
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.get_by_text("How the patient is reached is saved.")).to_be_visible()
+    expect(page.get_by_text("Check-ins try text message, then app notification:")).to_be_visible()
