@@ -19,6 +19,7 @@ from server.config import REPO_ROOT
 from server.models import CheckIn
 from tests.factories import NOW, make_clinician, make_patient, make_treatment
 from tests.push_service import PushService
+from tests.sms_service import ACCOUNT_SID, AUTH_TOKEN, FROM, SmsService
 from tests.test_dispatch import subscribe_local
 
 DUE = NOW + timedelta(hours=2)  # the IMS 2 h check-ins open
@@ -147,3 +148,38 @@ def test_sigterm_finishes_the_batches_in_hand_and_claims_no_more(
     # was never claimed
     assert len(sent) == 6
     assert len(push.received) == 6
+
+
+def test_four_workers_at_once_text_every_prompt_exactly_once(
+    app: Flask, session: Session, sms: SmsService, tmp_path: Path
+) -> None:
+    clinician = make_clinician(session)
+    for number in range(60):
+        patient = make_patient(
+            session,
+            clinician,
+            code=f"P-{number:04d}",
+            quiet_hours=None,
+            phone=f"+1604555{number:04d}",
+            sms_consent="paper",
+        )
+        make_treatment(session, clinician, patient, modality="ims")
+    session.commit()
+    checkin_ids = list(session.scalars(select(CheckIn.id).filter_by(slot="2h")))
+    provider = {
+        "SMS_ACCOUNT_SID": ACCOUNT_SID,
+        "SMS_AUTH_TOKEN": AUTH_TOKEN,
+        "SMS_FROM": FROM,
+        "SMS_API_BASE": sms.url,
+    }
+    workers = [
+        worker_process(app, tmp_path, DUE.isoformat(), DISPATCH_BATCH="5", **provider)
+        for _ in range(4)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in workers]
+
+    assert all(process.returncode == 0 for process in workers), outputs
+    texted = Counter(int(text.body.split("/checkin/")[1].split("#")[0]) for text in sms.texts)
+    assert sorted(texted) == sorted(checkin_ids)
+    assert set(texted.values()) == {1}
+    assert sms.refusals == []
