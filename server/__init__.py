@@ -16,6 +16,7 @@ from server.api import (
     analytics,
     auth,
     clinic,
+    clinicians,
     exports,
     me,
     patients,
@@ -70,6 +71,7 @@ def create_app(config: Config | None = None) -> Flask:
         push.blp,
         analytics.blp,
         exports.blp,
+        clinicians.blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(cli_bp)

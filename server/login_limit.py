@@ -66,6 +66,14 @@ def login_limited(view: Callable[P, ResponseReturnValue]) -> Callable[P, Respons
     return wrapper
 
 
+def count_attempt(email: str | None) -> None:
+    """Count a request that draws on the allowance whatever its outcome (a password-reset
+    request: each may send an e-mail), where the database counts (a shared store counts
+    every request itself)."""
+    if not counts_in_a_shared_store():
+        record_failure(db.engine, address=get_remote_address(), email=email, now=utcnow())
+
+
 def _email_given() -> str | None:
     body: Any = request.get_json(silent=True) if request.is_json else request.form
     email = body.get("email") if hasattr(body, "get") else None

@@ -212,6 +212,12 @@ def mailbox(_smtp_server: tuple[Mailbox, int]) -> Mailbox:
     return _smtp_server[0]
 
 
+@pytest.fixture
+def smtp_port(_smtp_server: tuple[Mailbox, int]) -> int:
+    """The port of the local SMTP server (for a configuration that names it)."""
+    return _smtp_server[1]
+
+
 @pytest.fixture(scope="session")
 def _sms_service() -> Iterator[SmsService]:
     service = SmsService()

@@ -144,6 +144,7 @@ def build_world(app: Flask, session: Session) -> World:
             "checkin_id": open_checkin.id,
             "alert_id": alert.id,
             "contact_id": contact.id,
+            "member_id": staff["clinician"].id,
             "endpoint": subscription["endpoint"],
             "when": datetime.now(UTC).isoformat(),
             "due_at": open_checkin.due_at.isoformat(),
@@ -155,6 +156,9 @@ def build_world(app: Flask, session: Session) -> World:
 ME = (401, OK, OK, 401, 401, 401, 401)  # each patient their own
 BY_ADMINS = (401, 401, 401, 403, OK, OK, OK)  # a clinic's settings: each admin their own clinic's
 Body = Callable[[str, World], dict[str, Any]] | None
+STAFF_PAGE = (LOGIN, LOGIN, LOGIN, 403, OK, OK, OK)  # each admin their own clinic's
+STAFF_PAGE_OF_A = (LOGIN, LOGIN, LOGIN, 403, OK, 404, OK)
+NOBODY_FOUND = (404,) * 7  # a one-time link nobody made
 
 
 def _treatment(role: str, world: World) -> dict[str, Any]:
@@ -182,6 +186,78 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
     ("GET", "/a/<version>/<path:name>"): ("/a/{version}/app.js", None, ANYONE),
     ("GET", "/checkin/<int:checkin_id>"): ("/checkin/{checkin_id}", None, ANYONE),
     ("GET", "/enrol"): ("/enrol", None, ANYONE),
+    # staff (admins), one's own password, a forgotten one
+    ("GET", "/api/v1/clinicians"): ("/api/v1/clinicians", None, BY_ADMINS),
+    ("POST", "/api/v1/clinicians"): (
+        "/api/v1/clinicians",
+        lambda r, w: {"email": f"new-{r}@example.org"},
+        BY_ADMINS,
+    ),
+    ("PATCH", "/api/v1/clinicians/<int:clinician_id>"): (
+        "/api/v1/clinicians/{member_id}",
+        lambda r, w: {"role": "clinician"},
+        ADMIN_OF_A,
+    ),
+    ("POST", "/api/v1/clinicians/<int:clinician_id>/reset-link"): (
+        "/api/v1/clinicians/{member_id}/reset-link",
+        lambda r, w: {},
+        ADMIN_OF_A,
+    ),
+    ("POST", "/api/v1/auth/password"): (
+        "/api/v1/auth/password",
+        lambda r, w: {"old_password": PASSWORD, "new_password": "lantern kelp meadow"},
+        STAFF,
+    ),
+    ("POST", "/api/v1/auth/password-reset"): (
+        "/api/v1/auth/password-reset",
+        lambda r, w: {"email": "nobody@example.org"},
+        ANYONE,
+    ),
+    ("GET", "/clinic/account"): ("/clinic/account", None, PAGE),
+    ("POST", "/clinic/account/password"): (
+        "/clinic/account/password",
+        lambda r, w: {},
+        (LOGIN, LOGIN, LOGIN, 422, 422, 422, 422),
+    ),
+    ("POST", "/clinic/account/phone"): ("/clinic/account/phone", lambda r, w: {}, PAGE),
+    ("GET", "/clinic/staff"): ("/clinic/staff", None, STAFF_PAGE),
+    ("POST", "/clinic/staff"): (
+        "/clinic/staff",
+        lambda r, w: {"email": f"new-{r}@example.org"},
+        STAFF_PAGE,
+    ),
+    ("POST", "/clinic/staff/<int:clinician_id>/role"): (
+        "/clinic/staff/{member_id}/role",
+        lambda r, w: {"role": "clinician"},
+        STAFF_PAGE_OF_A,
+    ),
+    ("POST", "/clinic/staff/<int:clinician_id>/deactivate"): (
+        "/clinic/staff/{member_id}/deactivate",
+        lambda r, w: {},
+        STAFF_PAGE_OF_A,
+    ),
+    ("POST", "/clinic/staff/<int:clinician_id>/reactivate"): (
+        "/clinic/staff/{member_id}/reactivate",
+        lambda r, w: {},
+        STAFF_PAGE_OF_A,
+    ),
+    ("POST", "/clinic/staff/<int:clinician_id>/reset-link"): (
+        "/clinic/staff/{member_id}/reset-link",
+        lambda r, w: {},
+        STAFF_PAGE_OF_A,
+    ),
+    ("GET", "/clinic/password/forgot"): ("/clinic/password/forgot", None, ANYONE),
+    ("POST", "/clinic/password/forgot"): (
+        "/clinic/password/forgot",
+        lambda r, w: {"email": "nobody@example.org"},
+        ANYONE,
+    ),
+    ("GET", "/clinic/password/<token>"): ("/clinic/password/not-a-token", None, NOBODY_FOUND),
+    ("POST", "/clinic/password/<token>"): (
+        "/clinic/password/not-a-token",
+        lambda r, w: {"password": "lantern kelp meadow"},
+        NOBODY_FOUND,
+    ),
     # the SMS provider's webhook: only a request it signed gets through (tests/test_sms_webhook)
     ("POST", "/sms/inbound"): ("/sms/inbound", lambda r, w: {"From": "+16045550100"}, (403,) * 7),
     ("GET", "/history"): ("/history", None, ANYONE),

@@ -12,7 +12,7 @@ from flask.views import MethodView
 
 from server.errors import NotFound, Unauthorized
 from server.extensions import db
-from server.login_limit import login_limited
+from server.login_limit import count_attempt, login_limited
 from server.models import ApiToken, Clinician, Patient, utcnow
 from server.services.access import (
     clinician_for_token,
@@ -23,9 +23,12 @@ from server.services.access import (
 from server.services.clinics import authenticate
 from server.services.enrolment import patient_for_link, patient_for_token
 from server.services.links import PREFIX as LINK_PREFIX
+from server.services.mail import Mailer
+from server.services.staff import change_password, send_reset
 
 from .auth_schemas import ApiTokenSchema, TokenCreateSchema, TokenSchema
 from .blueprint import Blueprint
+from .clinician_schemas import PasswordChangeSchema, ResetAnswerSchema, ResetRequestSchema
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -162,3 +165,51 @@ class TokenById(MethodView):
         revoke_api_token(
             db.session(), clinician=current_clinician(), token_id=token_id, now=utcnow()
         )
+
+
+@blp.route("/password")
+class Password(MethodView):
+    """The caller's own password."""
+
+    decorators = [clinician_required]
+
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(204)
+    def post(self, fields: dict[str, Any]) -> None:
+        """Change your password (the current one required). Every session and API token of
+        yours ends, this token too: sign in again with the new password."""
+        change_password(
+            db.session(),
+            clinician=current_clinician(),
+            old=fields["old_password"],
+            new=fields["new_password"],
+            now=utcnow(),
+        )
+
+
+RESET_ANSWER = {
+    "message": "If an account has this address, a link to reset its password is on its way. "
+    "Without e-mail from this server, ask your clinic admin for a reset link."
+}
+
+
+@blp.route("/password-reset")
+class PasswordReset(MethodView):
+    """A forgotten password."""
+
+    @login_limited  # every request draws on the sign-in allowance of its address
+    @blp.doc(security=[])
+    @blp.arguments(ResetRequestSchema)
+    @blp.response(202, ResetAnswerSchema)
+    def post(self, fields: dict[str, Any]) -> dict[str, str]:
+        """Ask for a one-time link (1 h) that sets a new password, e-mailed to the account's
+        address. The answer is the same whether or not the address has an account."""
+        count_attempt(fields["email"])
+        send_reset(
+            db.session(),
+            email=fields["email"],
+            now=utcnow(),
+            base_url=current_app.config["PUBLIC_BASE_URL"],
+            mailer=Mailer.from_config(current_app.config),
+        )
+        return RESET_ANSWER

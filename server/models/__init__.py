@@ -4,6 +4,7 @@ from server.models.alerting import AlertContact, AlertNotice
 from server.models.audit import AuditEvent
 from server.models.base import Base, utcnow
 from server.models.clinics import (
+    AccountLink,
     ApiToken,
     Clinic,
     Clinician,
@@ -17,6 +18,7 @@ from server.models.responses import Alert, Answer, Response
 from server.models.treatments import CheckIn, DeliveryEvent, Treatment, TreatmentOutcome
 
 __all__ = [
+    "AccountLink",
     "Alert",
     "AlertContact",
     "AlertNotice",

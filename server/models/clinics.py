@@ -123,6 +123,34 @@ class ClinicianSession(Base):
     clinician: Mapped[Clinician] = relationship()
 
 
+# what a one-time account link does: set an invited clinician's first password, or a new one
+ACCOUNT_LINK_PURPOSES = ("invitation", "reset")
+
+
+class AccountLink(Base):
+    """A one-time, expiring link that sets a clinician's password (an invitation, a reset);
+    only its SHA-256 is stored. Using one, or issuing another of the same purpose, ends it."""
+
+    __tablename__ = "account_links"
+    __table_args__ = (CheckConstraint(f"purpose IN {ACCOUNT_LINK_PURPOSES}", name="purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(
+        ForeignKey("clinicians.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(12))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    # NULL: asked for by the clinician (a reset), or made by an admin since removed
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clinicians.id", ondelete="SET NULL")
+    )
+
+    clinician: Mapped[Clinician] = relationship(foreign_keys=[clinician_id])
+
+
 class LoginAttempt(Base):
     """A sign-in that failed (wrong password, unknown e-mail, malformed form), by the client's
     address: the login limit counts these across every web process, and the audit reads them."""

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from server.extensions import csrf
 
-from . import alerting, auth, compare, patients, protocols, today, treatments
+from . import alerting, auth, compare, patients, protocols, staff, today, treatments
 from .assets import figure_json, load_page_assets, page_asset, serve_asset
 from .formatting import FILTERS
 
@@ -34,6 +34,29 @@ ROUTES: list[tuple[str, str, Callable[..., ResponseReturnValue], list[str]]] = [
     ("/login", "login_form", auth.login_form, ["GET"]),
     ("/login", "login", auth.login, ["POST"]),
     ("/logout", "logout", auth.logout, ["POST"]),
+    ("/password/forgot", "forgot_form", staff.forgot_form, ["GET"]),
+    ("/password/forgot", "forgot", staff.forgot, ["POST"]),
+    ("/password/<token>", "set_password_form", staff.set_password_form, ["GET"]),
+    ("/password/<token>", "set_password", staff.set_password, ["POST"]),
+    ("/account", "account", staff.account_page, ["GET"]),
+    ("/account/password", "save_password", staff.save_password, ["POST"]),
+    ("/account/phone", "save_phone", staff.save_phone, ["POST"]),
+    ("/staff", "staff", staff.staff_page, ["GET"]),
+    ("/staff", "invite_clinician", staff.invite_clinician, ["POST"]),
+    ("/staff/<int:clinician_id>/role", "change_staff_role", staff.change_staff_role, ["POST"]),
+    (
+        "/staff/<int:clinician_id>/deactivate",
+        "deactivate_clinician",
+        staff.deactivate_clinician,
+        ["POST"],
+    ),
+    (
+        "/staff/<int:clinician_id>/reactivate",
+        "reactivate_clinician",
+        staff.reactivate_clinician,
+        ["POST"],
+    ),
+    ("/staff/<int:clinician_id>/reset-link", "make_reset_link", staff.make_reset_link, ["POST"]),
     ("/", "today", today.today, ["GET"]),
     ("/today/alerts", "today_alerts", today.today_alerts, ["GET"]),
     ("/alerts/<int:alert_id>/ack", "acknowledge_alert", today.acknowledge_alert, ["POST"]),

@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 from server.errors import DomainError
 from server.extensions import db
 from server.inputs import ID
-from server.models import Clinician, utcnow
+from server.models import utcnow
 from server.models.alerting import NOTICE_CHANNELS
 from server.models.responses import SEVERITIES
 from server.services.alerting.contacts import add_contact, list_contacts, remove_contact
@@ -30,6 +30,7 @@ from server.services.alerting.routing import (
     clinic_routing,
     set_routing,
 )
+from server.services.staff import active_members
 
 from .auth import current_clinician, login_required
 from .forms import FormErrors, FormSchema, form_errors, load_form
@@ -81,7 +82,7 @@ def _page(
         escalate_after_min=posted["escalate_after_min"] if posted else current.escalate_after_min,
         is_default=current.is_default,
         contacts=list_contacts(session, clinic_id=clinician.clinic_id),
-        members=_members(clinician),
+        members=active_members(clinician.clinic),
         problems=urgent_route_problems(
             session, clinic=clinician.clinic, channels_on=configured_channels(current_app.config)
         ),
@@ -97,13 +98,6 @@ def _page(
         max_steps=MAX_STEPS,
     )
     return page, status
-
-
-def _members(clinician: Clinician) -> list[Clinician]:
-    return sorted(
-        (member for member in clinician.clinic.clinicians if member.is_active),
-        key=lambda member: (member.name or member.email).lower(),
-    )
 
 
 @login_required

@@ -21,6 +21,7 @@ from server.models.responses import ACK_ACTIONS
 from server.models.treatments import MODALITIES
 from server.protocols import Item
 from server.services.answers import ENTRY_SOURCES
+from server.services.staff import ASSIGNABLE_ROLES, MAX_PASSWORD
 
 FormErrors = dict[str, list[str]]
 
@@ -122,6 +123,43 @@ class EnrolForm(FormSchema):
     def consent_source(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         """A ticked box is consent given on the enrolment form."""
         return {**data, "sms_consent": "enrolment" if data["sms_consent"] else None}
+
+
+class InviteForm(FormSchema):
+    """A clinician to invite: their e-mail, name and role."""
+
+    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
+    name = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+    role = ma.fields.String(load_default="clinician", validate=ma.validate.OneOf(ASSIGNABLE_ROLES))
+
+
+class RoleForm(FormSchema):
+    """A clinician's new role."""
+
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ASSIGNABLE_ROLES))
+
+
+class PasswordChangeForm(FormSchema):
+    """One's own new password, with the current one (passwords are never trimmed)."""
+
+    untrimmed = ("old_password", "new_password")
+
+    old_password = ma.fields.String(required=True, validate=ma.validate.Length(max=MAX_PASSWORD))
+    new_password = ma.fields.String(required=True, validate=ma.validate.Length(max=MAX_PASSWORD))
+
+
+class NewPasswordForm(FormSchema):
+    """A password set through a one-time link."""
+
+    untrimmed = ("password",)
+
+    password = ma.fields.String(required=True, validate=ma.validate.Length(max=MAX_PASSWORD))
+
+
+class ResetForm(FormSchema):
+    """The address of an account whose password is forgotten."""
+
+    email = ma.fields.String(required=True, validate=ma.validate.Length(1, 254))
 
 
 class MessagesForm(FormSchema):

@@ -15,6 +15,7 @@ from server.models.clinics import CLINICIAN_ROLES
 from server.services.audit import record_event
 from server.services.contacts import check_emergency_number, check_phone, clinic_country
 from server.services.credentials import hash_password, verify_password
+from server.services.staff import check_password
 from server.services.zones import check_timezone
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -134,8 +135,7 @@ def create_clinician(
         raise InvalidInput(f"role must be one of: {', '.join(CLINICIAN_ROLES)}", field="role")
     if "@" not in email:
         raise InvalidInput("not an e-mail address", field="email")
-    if len(password) < 10:
-        raise InvalidInput("use at least 10 characters", field="password")
+    check_password(password, hints=(email, name))
     if session.scalar(select(Clinician).filter_by(email=email)) is not None:
         raise Conflict("a clinician with that e-mail exists", field="email")
     clinician = Clinician(
