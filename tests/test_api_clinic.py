@@ -32,6 +32,7 @@ def test_any_clinician_reads_the_clinics_settings(client: FlaskClient, session: 
         "phone": "+16045550142",
         "emergency_number": None,
         "opening_hours": None,
+        "require_two_factor": False,
     }
 
 

@@ -25,6 +25,7 @@ from server.services.enrolment import patient_for_link, patient_for_token
 from server.services.links import PREFIX as LINK_PREFIX
 from server.services.mail import Mailer
 from server.services.staff import change_password, send_reset
+from server.services.two_factor import second_factor
 
 from .auth_schemas import ApiTokenSchema, TokenCreateSchema, TokenSchema
 from .blueprint import Blueprint
@@ -126,11 +127,13 @@ class Tokens(MethodView):
     @blp.arguments(TokenCreateSchema)
     @blp.response(201, TokenSchema)
     def post(self, credentials: dict[str, Any]) -> dict[str, str]:
-        """Exchange a clinician's e-mail and password for a bearer token."""
+        """Exchange a clinician's e-mail and password (and, with two-factor sign-in, the code
+        of their authenticator app) for a bearer token."""
         session = db.session()
         clinician = authenticate(
             session, email=credentials["email"], password=credentials["password"]
         )
+        second_factor(session, clinician=clinician, code=credentials["code"], now=utcnow())
         token = issue_api_token(
             session,
             clinician=clinician,

@@ -13,6 +13,15 @@ class TokenCreateSchema(InputSchema):
 
     email = ma.fields.String(required=True, validate=ma.validate.Length(1, 254))
     password = ma.fields.String(required=True, validate=ma.validate.Length(1, 1024), load_only=True)
+    code = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(1, 32),
+        load_only=True,
+        metadata={
+            "description": "for an account with two-factor sign-in: the code its authenticator "
+            "app shows now, or one of its recovery codes"
+        },
+    )
     name = ma.fields.String(
         load_default="",
         validate=ma.validate.Length(max=100),

@@ -7,7 +7,7 @@ import marshmallow as ma
 from server.inputs import InputSchema
 from server.services.clinics import WEEKDAYS
 
-from .fields import ClockTime, DialledNumber, Zone
+from .fields import ClockTime, DialledNumber, StrictBoolean, Zone
 
 
 class IntervalSchema(InputSchema):
@@ -72,6 +72,10 @@ class ClinicSchema(ma.Schema):
         allow_none=True,
         metadata={"description": "each weekday's opening times, local; null: not given"},
     )
+    require_two_factor = StrictBoolean(
+        dump_only=True,
+        metadata={"description": "set up at each clinician's next sign-in where not yet on"},
+    )
 
 
 class ClinicUpdateSchema(InputSchema):
@@ -89,6 +93,9 @@ class ClinicUpdateSchema(InputSchema):
     )
     emergency_number = DialledNumber(allow_none=True)
     opening_hours = ma.fields.Nested(OpeningHoursSchema, allow_none=True)
+    require_two_factor = StrictBoolean(
+        metadata={"description": "every clinician signs in with an authenticator app's code too"}
+    )
 
     @ma.validates_schema
     def not_empty(self, data: dict[str, Any], **_: Any) -> None:

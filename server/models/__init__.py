@@ -12,6 +12,7 @@ from server.models.clinics import (
     LoginAttempt,
     Network,
     ProtocolOverride,
+    RecoveryCode,
 )
 from server.models.patients import EnrolmentToken, Patient, PatientToken, PushSubscription
 from server.models.responses import Alert, Answer, Response
@@ -38,6 +39,7 @@ __all__ = [
     "PatientToken",
     "ProtocolOverride",
     "PushSubscription",
+    "RecoveryCode",
     "Response",
     "Treatment",
     "TreatmentOutcome",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.models.base import Base, utcnow
@@ -48,6 +48,8 @@ class Clinic(Base):
     escalate_after_min: Mapped[int] = mapped_column(default=15, server_default="15")
     # who each severity's alerts reach, step by step (services.alert_routing); NULL: the default
     alert_routing: Mapped[dict[str, list[dict[str, list[str]]]] | None] = mapped_column(JSON)
+    # every clinician signs in with a code from an authenticator app too (set up at next sign-in)
+    require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     network: Mapped[Network | None] = relationship()
@@ -67,6 +69,10 @@ class Clinician(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     # a mobile number for urgent alerts by text, in E.164
     phone: Mapped[str | None] = mapped_column(String(20))
+    # two-factor sign-in: the TOTP secret (base32) once confirmed, NULL while off; the last
+    # time step a code was accepted for, so a code cannot be used twice
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None]
     role: Mapped[str] = mapped_column(String(20), default="clinician")
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -149,6 +155,21 @@ class AccountLink(Base):
     )
 
     clinician: Mapped[Clinician] = relationship(foreign_keys=[clinician_id])
+
+
+class RecoveryCode(Base):
+    """A one-time code that signs in instead of the authenticator app (a lost phone); shown
+    once when made, stored as its SHA-256."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(
+        ForeignKey("clinicians.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
 
 
 class LoginAttempt(Base):

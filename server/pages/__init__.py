@@ -16,7 +16,18 @@ from werkzeug.wrappers import Response
 
 from server.extensions import csrf
 
-from . import alerting, auth, compare, patients, protocols, staff, today, treatments
+from . import (
+    account,
+    alerting,
+    auth,
+    compare,
+    patients,
+    protocols,
+    staff,
+    today,
+    treatments,
+    two_factor,
+)
 from .assets import figure_json, load_page_assets, page_asset, serve_asset
 from .formatting import FILTERS
 
@@ -38,9 +49,29 @@ ROUTES: list[tuple[str, str, Callable[..., ResponseReturnValue], list[str]]] = [
     ("/password/forgot", "forgot", staff.forgot, ["POST"]),
     ("/password/<token>", "set_password_form", staff.set_password_form, ["GET"]),
     ("/password/<token>", "set_password", staff.set_password, ["POST"]),
-    ("/account", "account", staff.account_page, ["GET"]),
-    ("/account/password", "save_password", staff.save_password, ["POST"]),
-    ("/account/phone", "save_phone", staff.save_phone, ["POST"]),
+    ("/login/code", "login_code_form", two_factor.login_code_form, ["GET"]),
+    ("/login/code", "login_code", two_factor.login_code, ["POST"]),
+    ("/login/two-factor", "login_setup_form", two_factor.login_setup_form, ["GET"]),
+    ("/login/two-factor", "login_setup", two_factor.login_setup, ["POST"]),
+    ("/account", "account", account.account_page, ["GET"]),
+    ("/account/password", "save_password", account.save_password, ["POST"]),
+    ("/account/phone", "save_phone", account.save_phone, ["POST"]),
+    ("/account/two-factor", "account_setup_form", account.account_setup_form, ["GET"]),
+    ("/account/two-factor", "account_setup", account.account_setup, ["POST"]),
+    ("/account/two-factor/off", "account_disable", account.account_disable, ["POST"]),
+    (
+        "/account/two-factor/recovery-codes",
+        "account_new_codes",
+        account.account_new_codes,
+        ["POST"],
+    ),
+    ("/staff/two-factor", "set_clinic_requirement", two_factor.set_clinic_requirement, ["POST"]),
+    (
+        "/staff/<int:clinician_id>/two-factor-reset",
+        "reset_member_two_factor",
+        two_factor.reset_member,
+        ["POST"],
+    ),
     ("/staff", "staff", staff.staff_page, ["GET"]),
     ("/staff", "invite_clinician", staff.invite_clinician, ["POST"]),
     ("/staff/<int:clinician_id>/role", "change_staff_role", staff.change_staff_role, ["POST"]),

@@ -1,6 +1,9 @@
 """Signing clinicians in and out of the pages: the session cookie holds the token of a session
 kept on the server (``server.services.access``), so signing out ends it for every copy.
 
+With two-factor sign-in, a right password leaves only a pending sign-in in the cookie (the
+clinician's id and the time), and the session starts once the code is right (``two_factor``).
+
 The login POST shares the sign-in limit with POST /api/v1/auth/token (``server.login_limit``),
 so guessing passwords through either counts against the same allowance.
 """
@@ -8,8 +11,9 @@ so guessing passwords through either counts against the same allowance.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
-from typing import ParamSpec
+from typing import Any, ParamSpec
 from urllib.parse import urlsplit
 
 import marshmallow as ma
@@ -24,11 +28,13 @@ from server.login_limit import login_limited
 from server.models import Clinician, utcnow
 from server.services.access import end_session, live_session, start_session
 from server.services.clinics import authenticate
+from server.services.two_factor import must_set_up, uses_two_factor
 
 from .forms import LoginForm, form_errors, load_form
 
 P = ParamSpec("P")
 PAGES_PREFIX = "/clinic/"
+PENDING_FOR = timedelta(minutes=10)  # from the password to the two-factor code
 
 
 def load_clinician() -> None:
@@ -106,6 +112,9 @@ def login() -> ResponseReturnValue:
             errors = {"_form": ["Wrong e-mail or password, or the account is not active."]}
         page = render_template("login.html", errors=errors, email=email, next=target)
         return page, 422
+    second_step = _second_step(clinician, fields["next"])
+    if second_step is not None:  # the code (or setting it up) before a session starts
+        return second_step
     # a fresh session: nothing from before signing in (a planted id, a CSRF token) carries over
     cookie_session.clear()
     cookie_session["session_token"] = start_session(
@@ -113,6 +122,43 @@ def login() -> ResponseReturnValue:
     ).token
     flash(f"Signed in as {clinician.name or clinician.email}.", "success")
     return redirect(safe_next(fields["next"]))
+
+
+def _second_step(clinician: Clinician, target: str | None) -> ResponseReturnValue | None:
+    """After a right password: the code page (or the setup page, where the clinic requires
+    two-factor sign-in the clinician has not set up), else None (sign in at once)."""
+    if not (uses_two_factor(clinician) or must_set_up(clinician)):
+        return None
+    cookie_session.clear()
+    cookie_session["pending"] = {
+        "clinician_id": clinician.id,
+        "since": utcnow().timestamp(),
+        "next": target or "",
+    }
+    endpoint = "pages.login_code_form" if uses_two_factor(clinician) else "pages.login_setup_form"
+    return redirect(url_for(endpoint))
+
+
+def pending_sign_in() -> tuple[Clinician, dict[str, Any]] | None:
+    """The clinician who gave their password within the last ten minutes, if any."""
+    pending = cookie_session.get("pending")
+    if not isinstance(pending, dict):
+        return None
+    if utcnow().timestamp() - float(pending.get("since", 0)) > PENDING_FOR.total_seconds():
+        return None
+    clinician = db.session.get(Clinician, int(pending.get("clinician_id", 0)))
+    if clinician is None or not clinician.is_active:
+        return None
+    return clinician, pending
+
+
+def start_signed_in(clinician: Clinician, target: str) -> str:
+    """Sign in: a fresh cookie with a new session (nothing of the pending state kept)."""
+    cookie_session.clear()
+    cookie_session["session_token"] = start_session(
+        db.session(), clinician=clinician, now=utcnow()
+    ).token
+    return safe_next(target)
 
 
 def logout() -> Response:

@@ -27,7 +27,6 @@ from server.services.mail import Mailer
 from server.services.staff import (
     ASSIGNABLE_ROLES,
     HandedLink,
-    change_password,
     change_role,
     hand_over,
     invite,
@@ -37,7 +36,6 @@ from server.services.staff import (
     list_staff,
     send_reset,
     set_active,
-    set_own_phone,
     use_link,
 )
 
@@ -45,7 +43,6 @@ from .auth import current_clinician, login_required
 from .forms import (
     InviteForm,
     NewPasswordForm,
-    PasswordChangeForm,
     ResetForm,
     RoleForm,
     form_errors,
@@ -187,63 +184,6 @@ def _handed(handed: HandedLink) -> ResponseReturnValue:
     response = make_response(render_template("link_shown.html", handed=handed), 201)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-# --- one's own account ------------------------------------------------------------------------
-
-
-def _account_page(
-    *, errors: dict[str, list[str]] | None = None, phone: str | None = None
-) -> tuple[str, int]:
-    me = current_clinician()
-    page = render_template(
-        "account.html",
-        me=me,
-        role_label=ROLE_LABELS[me.role],
-        errors=errors or {},
-        phone=phone,
-    )
-    return page, 422 if errors else 200
-
-
-@login_required
-def account_page() -> ResponseReturnValue:
-    """Change one's password and mobile."""
-    return _account_page()
-
-
-@login_required
-def save_password() -> ResponseReturnValue:
-    """Change one's password; every other session and API token ends."""
-    session = db.session()
-    try:
-        fields = load_form(PasswordChangeForm(), request.form)
-        change_password(
-            session,
-            clinician=current_clinician(),
-            old=fields["old_password"],
-            new=fields["new_password"],
-            now=utcnow(),
-            keep_session_id=g.clinician_session.id,
-        )
-    except (ma.ValidationError, DomainError) as error:
-        session.rollback()
-        return _account_page(errors=form_errors(error))
-    flash("Password changed. You are signed out everywhere else.", "success")
-    return redirect(url_for("pages.account"))
-
-
-@login_required
-def save_phone() -> ResponseReturnValue:
-    """Set one's mobile for urgent alerts by text."""
-    session, phone = db.session(), request.form.get("phone", "").strip() or None
-    try:
-        set_own_phone(session, clinician=current_clinician(), phone=phone, now=utcnow())
-    except DomainError as error:
-        session.rollback()
-        return _account_page(errors=form_errors(error), phone=phone)
-    flash("Mobile number saved." if phone else "Mobile number removed.", "success")
-    return redirect(url_for("pages.account"))
 
 
 # --- a forgotten password ---------------------------------------------------------------------

@@ -45,7 +45,14 @@ def create_clinic(
     return clinic
 
 
-CLINIC_SETTINGS = ("name", "timezone", "phone", "emergency_number", "opening_hours")
+CLINIC_SETTINGS = (
+    "name",
+    "timezone",
+    "phone",
+    "emergency_number",
+    "opening_hours",
+    "require_two_factor",
+)
 
 
 def update_clinic(
@@ -63,6 +70,8 @@ def update_clinic(
         clinic.name = changes["name"]
     if "timezone" in changes:
         clinic.timezone = check_timezone(changes["timezone"])
+    if "require_two_factor" in changes:  # asked at each clinician's next sign-in
+        clinic.require_two_factor = bool(changes["require_two_factor"])
     _set_contacts(clinic, changes)
     for name in CLINIC_SETTINGS:
         if getattr(clinic, name) != before[name]:
