@@ -14,6 +14,7 @@ from server import pages
 from server.api import (
     alerts,
     analytics,
+    audit,
     auth,
     clinic,
     clinicians,
@@ -72,6 +73,7 @@ def create_app(config: Config | None = None) -> Flask:
         analytics.blp,
         exports.blp,
         clinicians.blp,
+        audit.blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(cli_bp)

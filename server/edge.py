@@ -19,13 +19,14 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, Map
 
 from server.errors import MalformedBody
 from server.inputs import MAX_ID
+from server.services.audit import from_address
 
 MAX_URL_LENGTH = 2048
 
@@ -89,10 +90,23 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+def _note_address() -> None:
+    """The audit log's "from where" for whatever this request records."""
+    g.audit_address = from_address.set((request.remote_addr or "")[:64] or None)
+
+
+def _forget_address(_error: BaseException | None) -> None:
+    token = g.pop("audit_address", None)
+    if token is not None:
+        from_address.reset(token)
+
+
 def install_edge(app: Flask) -> None:
     """Bound path ids, parse JSON safely, refuse long URLs and bodies (before any route)."""
     app.url_map.converters["int"] = IdConverter
     app.json = JSONProvider(app)
+    app.before_request(_note_address)
+    app.teardown_request(_forget_address)
     app.before_request(_refuse_long_urls)
     app.before_request(_read_streamed_body)
     app.before_request(_parse_json_body)

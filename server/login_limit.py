@@ -71,7 +71,9 @@ def count_attempt(email: str | None) -> None:
     request: each may send an e-mail), where the database counts (a shared store counts
     every request itself)."""
     if not counts_in_a_shared_store():
-        record_failure(db.engine, address=get_remote_address(), email=email, now=utcnow())
+        record_failure(
+            db.engine, address=get_remote_address(), email=email, now=utcnow(), audited=False
+        )
 
 
 def _email_given() -> str | None:

@@ -286,6 +286,9 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
         lambda r, w: {},
         STAFF_PAGE_OF_A,
     ),
+    ("GET", "/api/v1/audit"): ("/api/v1/audit", None, BY_ADMINS),
+    ("GET", "/clinic/audit"): ("/clinic/audit", None, STAFF_PAGE),
+    ("GET", "/clinic/audit.csv"): ("/clinic/audit.csv", None, STAFF_PAGE),
     ("GET", "/clinic/password/forgot"): ("/clinic/password/forgot", None, ANYONE),
     ("POST", "/clinic/password/forgot"): (
         "/clinic/password/forgot",

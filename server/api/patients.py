@@ -11,7 +11,13 @@ from flask.views import MethodView
 from server.extensions import db
 from server.models import Patient, utcnow
 from server.services.enrolment import EnrolmentLink, issue_enrolment, revoke_patient_tokens
-from server.services.patients import create_patient, get_patient, list_patients, update_patient
+from server.services.patients import (
+    create_patient,
+    get_patient,
+    list_patients,
+    record_read,
+    update_patient,
+)
 
 from .auth import clinician_required, current_clinician
 from .blueprint import Blueprint
@@ -42,9 +48,11 @@ class Patients(MethodView):
     @blp.response(200, PatientSchema(many=True), headers=PAGINATION_HEADER)
     def get(self, args: dict[str, Any]) -> tuple[list[Patient], dict[str, str]]:
         """List the clinic's patients by code (filter: code prefix), a page at a time."""
+        clinician = current_clinician()
+        record_read(db.session(), viewer=clinician, now=utcnow())
         patients, total = list_patients(
             db.session(),
-            clinic_id=current_clinician().clinic_id,
+            clinic_id=clinician.clinic_id,
             code_prefix=args.get("code"),
             offset=offset_of(args),
             limit=args["page_size"],
@@ -69,10 +77,11 @@ class PatientById(MethodView):
 
     @blp.response(200, PatientSchema)
     def get(self, patient_id: int) -> Patient:
-        """Read a patient."""
-        return get_patient(
-            db.session(), clinic_id=current_clinician().clinic_id, patient_id=patient_id
-        )
+        """Read a patient (audited)."""
+        clinician = current_clinician()
+        patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
+        record_read(db.session(), viewer=clinician, now=utcnow(), patient=patient)
+        return patient
 
     @blp.arguments(PatientUpdateSchema)
     @blp.response(200, PatientSchema)

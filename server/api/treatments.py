@@ -87,10 +87,11 @@ class CheckInById(MethodView):
         checkin = get_checkin(
             session, clinic_id=current_clinician().clinic_id, checkin_id=checkin_id
         )
+        by = current_clinician()
         if "due_at" in change:
-            move_checkin(session, checkin, due_at=change["due_at"], now=utcnow())
+            move_checkin(session, checkin, due_at=change["due_at"], now=utcnow(), by=by)
         else:
-            cancel_checkin(session, checkin, now=utcnow())
+            cancel_checkin(session, checkin, now=utcnow(), by=by)
         return checkin
 
 

@@ -19,6 +19,7 @@ from server.extensions import csrf
 from . import (
     account,
     alerting,
+    audit,
     auth,
     compare,
     patients,
@@ -72,6 +73,8 @@ ROUTES: list[tuple[str, str, Callable[..., ResponseReturnValue], list[str]]] = [
         two_factor.reset_member,
         ["POST"],
     ),
+    ("/audit", "audit", audit.audit_page, ["GET"]),
+    ("/audit.csv", "audit_csv", audit.audit_download, ["GET"]),
     ("/staff", "staff", staff.staff_page, ["GET"]),
     ("/staff", "invite_clinician", staff.invite_clinician, ["POST"]),
     ("/staff/<int:clinician_id>/role", "change_staff_role", staff.change_staff_role, ["POST"]),

@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from server.api.patient_schemas import CODE
 from server.errors import DomainError, flatten_errors
-from server.inputs import LOCAL_MOMENT, InputSchema
+from server.inputs import ID, LOCAL_MOMENT, InputSchema
 from server.models.patients import CHANNELS
 from server.models.responses import ACK_ACTIONS
 from server.models.treatments import MODALITIES
@@ -160,6 +160,17 @@ class ResetForm(FormSchema):
     """The address of an account whose password is forgotten."""
 
     email = ma.fields.String(required=True, validate=ma.validate.Length(1, 254))
+
+
+class AuditArgs(FormSchema):
+    """The audit page's filters: who, whose record (by code), what, between which days."""
+
+    clinician_id = ma.fields.Integer(load_default=None, validate=ID)
+    patient = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
+    action = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
+    since = ma.fields.Date(load_default=None)
+    until = ma.fields.Date(load_default=None)
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
 
 
 class MessagesForm(FormSchema):

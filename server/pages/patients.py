@@ -22,7 +22,7 @@ from server.models import Patient, utcnow
 from server.protocols.countries import countries
 from server.services.enrolment import EnrolmentLink, issue_enrolment
 from server.services.patient_search import search_patients
-from server.services.patients import create_patient, get_patient, update_patient
+from server.services.patients import create_patient, get_patient, record_read, update_patient
 from server.services.red_flags import ACK_LABELS, alert_histories, list_alerts
 from server.services.sms import SmsProvider
 from server.services.treatments import get_treatment, treatment_detail, treatments_of
@@ -50,6 +50,7 @@ def patient_list() -> ResponseReturnValue:
     except ma.ValidationError:
         # a search too long or not storable: what can be searched of it
         args = {"q": UNSTORABLE.sub("", request.args.get("q", ""))[:64], "page": 1}
+    record_read(db.session(), viewer=current_clinician(), now=utcnow())
     rows, total = search_patients(
         db.session(),
         clinic_id=current_clinician().clinic_id,
@@ -69,6 +70,7 @@ def patient_page(patient_id: int) -> ResponseReturnValue:
     check-ins and answers. Every treatment shown is written to the audit log as viewed."""
     clinician = current_clinician()
     patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
+    record_read(db.session(), viewer=clinician, now=utcnow(), patient=patient)
     return _patient_page(patient)
 
 

@@ -224,6 +224,7 @@ def enter_response(
         target=f"checkin:{checkin.id}",
         at=now,
         details={"response_id": response.id, "source": source},
+        patient_id=checkin.treatment.patient_id,
     )
     return _result(session, response, is_replay=False, now=now)
 

@@ -36,10 +36,13 @@ def retry_after(
     return max(waits) if waits else None
 
 
-def record_failure(engine: Engine, *, address: str, email: str | None, now: datetime) -> None:
+def record_failure(
+    engine: Engine, *, address: str, email: str | None, now: datetime, audited: bool = True
+) -> None:
     """Keep a failed sign-in, in a transaction of its own: the request's is rolled back with the
     error it answers, and the attempt must count all the same. A failure naming a clinician of a
-    clinic goes into that clinic's audit log too."""
+    clinic goes into that clinic's audit log too (unless ``audited`` is false: a request that
+    only draws on the allowance, such as a password-reset request)."""
     # as typed, but storable: a malformed attempt counts too, whatever it held
     email = UNSTORABLE.sub("", email).strip()[:254] or None if email else None
     address = UNSTORABLE.sub("", address)[:56]
@@ -47,7 +50,7 @@ def record_failure(engine: Engine, *, address: str, email: str | None, now: date
         session.add(LoginAttempt(at=now, address=address, email=email))
         clinician = (
             session.scalar(select(Clinician).where(func.lower(Clinician.email) == email.lower()))
-            if email
+            if email and audited
             else None
         )
         if clinician is not None:
@@ -59,5 +62,6 @@ def record_failure(engine: Engine, *, address: str, email: str | None, now: date
                     target=f"clinician:{clinician.id}",
                     at=now,
                     details={},
+                    address=address,
                 )
             )

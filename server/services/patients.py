@@ -169,6 +169,21 @@ def update_patient(
     return patient
 
 
+def record_read(
+    session: Session, *, viewer: Clinician, now: datetime, patient: Patient | None = None
+) -> None:
+    """A clinician read a patient's record (``patient``) or the patient list: audited, without
+    what was shown."""
+    record_event(
+        session,
+        clinic_id=viewer.clinic_id,
+        actor=f"clinician:{viewer.id}",
+        action="patient.viewed" if patient else "patients.listed",
+        target=f"patient:{patient.id}" if patient else None,
+        at=now,
+    )
+
+
 def get_patient(session: Session, *, clinic_id: int, patient_id: int) -> Patient:
     """A patient of this clinic; another clinic's patient is 'not found'."""
     patient = session.scalar(select(Patient).filter_by(id=patient_id, clinic_id=clinic_id))

@@ -226,7 +226,8 @@ def acknowledge_alert(
         action="alert.acknowledged",
         target=f"alert:{alert.id}",
         at=now,
-        details={"action": action, "patient_id": alert.patient_id, "severity": alert.severity},
+        details={"action": action, "severity": alert.severity},
+        patient_id=alert.patient_id,
     )
     session.flush()
     return alert

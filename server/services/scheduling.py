@@ -15,9 +15,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict, InvalidInput
-from server.models import CheckIn, Patient, Treatment
+from server.models import CheckIn, Clinician, Patient, Treatment
 from server.models.treatments import OPEN_STATUSES
 from server.protocols import TimePoint, item_bank, parse_timepoints
+from server.services.audit import record_event
 
 # a clinician may move a check-in's opening this far after T0 and no further (the protocols'
 # last time point is at 7 days; a clinic's own may be at up to 60)
@@ -269,17 +270,50 @@ def reschedule_patient(session: Session, patient: Patient, *, now: datetime) -> 
     return changed
 
 
-def cancel_checkin(session: Session, checkin: CheckIn, *, now: datetime) -> CheckIn:
-    """Cancel a check-in that has not been answered; it will not be prompted."""
+def cancel_checkin(
+    session: Session, checkin: CheckIn, *, now: datetime, by: Clinician | None = None
+) -> CheckIn:
+    """Cancel a check-in that has not been answered; it will not be prompted (audited when a
+    clinician ``by`` did it)."""
     if checkin.status not in OPEN_STATUSES:
         raise Conflict(f"a check-in that is {checkin.status} cannot be cancelled", field="status")
     checkin.status, checkin.cancelled_at = "cancelled", now
+    _audit_change(session, checkin, by, "checkin.cancelled", now)
     session.flush()
     return checkin
 
 
-def move_checkin(session: Session, checkin: CheckIn, *, due_at: datetime, now: datetime) -> CheckIn:
-    """Move a check-in not yet answered to a new opening time; its window keeps its length."""
+def _audit_change(
+    session: Session,
+    checkin: CheckIn,
+    by: Clinician | None,
+    action: str,
+    now: datetime,
+    details: dict[str, str] | None = None,
+) -> None:
+    if by is not None:
+        record_event(
+            session,
+            clinic_id=by.clinic_id,
+            actor=f"clinician:{by.id}",
+            action=action,
+            target=f"checkin:{checkin.id}",
+            at=now,
+            details=details,
+            patient_id=checkin.treatment.patient_id,
+        )
+
+
+def move_checkin(
+    session: Session,
+    checkin: CheckIn,
+    *,
+    due_at: datetime,
+    now: datetime,
+    by: Clinician | None = None,
+) -> CheckIn:
+    """Move a check-in not yet answered to a new opening time; its window keeps its length
+    (audited, old and new opening, when a clinician ``by`` did it)."""
     if checkin.status not in OPEN_STATUSES:
         raise Conflict(f"a check-in that is {checkin.status} cannot be moved", field="due_at")
     if due_at < checkin.treatment.treated_at:
@@ -307,7 +341,10 @@ def move_checkin(session: Session, checkin: CheckIn, *, due_at: datetime, now: d
         ZoneInfo(patient.timezone),
         quiet_hours_of(patient),
     )
+    old_due = checkin.due_at
     checkin.schedule(due_at=due_at, expires_at=expires_at, remind_at=remind_at)
+    details = {"old": old_due.isoformat(), "new": due_at.isoformat()}
+    _audit_change(session, checkin, by, "checkin.moved", now, details)
     session.flush()
     return checkin
 

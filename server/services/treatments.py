@@ -91,6 +91,7 @@ def record_treatment(
         action="treatment.recorded",
         target=f"treatment:{treatment.id}",
         at=now,
+        patient_id=patient.id,
     )
     session.flush()
     return treatment
@@ -144,6 +145,7 @@ def treatment_detail(
         action="treatment.viewed",
         target=f"treatment:{treatment.id}",
         at=now,
+        patient_id=treatment.patient_id,
     )
     return {
         "id": treatment.id,

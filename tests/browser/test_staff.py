@@ -40,6 +40,11 @@ def test_an_admin_invites_a_clinician_who_sets_a_password_and_signs_in(
     fits_a_phone(page)
     problems: dict[str, list[str]] = {}
     check_accessibility(page, "staff", problems)
+    page.get_by_role("link", name="Audit log").click()
+    expect(page.get_by_role("cell", name="Invited a clinician")).to_be_visible()
+    screenshot(page, "clinic-audit", WIDTHS)
+    fits_a_phone(page)
+    check_accessibility(page, "audit log", problems)
     assert problems == {}
     page.get_by_role("button", name="Log out").click()
 
