@@ -287,6 +287,16 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
         STAFF_PAGE_OF_A,
     ),
     ("GET", "/api/v1/audit"): ("/api/v1/audit", None, BY_ADMINS),
+    ("POST", "/api/v1/patients/<int:patient_id>/discharge"): (
+        "/api/v1/patients/{patient_id}/discharge",
+        None,
+        (401, 401, 401, OK, 409, 404, 409),  # the first discharge stands
+    ),
+    ("DELETE", "/api/v1/patients/<int:patient_id>/discharge"): (
+        "/api/v1/patients/{patient_id}/discharge",
+        None,
+        (401, 401, 401, 409, 409, 404, 409),  # not discharged
+    ),
     ("GET", "/clinic/audit"): ("/clinic/audit", None, STAFF_PAGE),
     ("GET", "/clinic/audit.csv"): ("/clinic/audit.csv", None, STAFF_PAGE),
     ("GET", "/clinic/password/forgot"): ("/clinic/password/forgot", None, ANYONE),
@@ -487,6 +497,21 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
         "/clinic/patients/{patient_id}/messages",
         lambda r, w: {},
         FORM_OF_A,
+    ),
+    ("POST", "/clinic/patients/<int:patient_id>/devices/revoke"): (
+        "/clinic/patients/{patient_id}/devices/revoke",
+        lambda r, w: {},
+        PAGE_OF_A,
+    ),
+    ("POST", "/clinic/patients/<int:patient_id>/discharge"): (
+        "/clinic/patients/{patient_id}/discharge",
+        lambda r, w: {},
+        (LOGIN, LOGIN, LOGIN, OK, 409, 404, 409),  # the first discharge stands
+    ),
+    ("POST", "/clinic/patients/<int:patient_id>/readmit"): (
+        "/clinic/patients/{patient_id}/readmit",
+        lambda r, w: {},
+        (LOGIN, LOGIN, LOGIN, 409, 409, 404, 409),  # not discharged
     ),
     ("POST", "/clinic/patients/<int:patient_id>/enrolment"): (
         "/clinic/patients/{patient_id}/enrolment",

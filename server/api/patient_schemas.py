@@ -157,6 +157,11 @@ class PatientSchema(InputSchema):
         dump_only=True,
         metadata={"description": "the channels a check-in tries, in order"},
     )
+    discharged_at = ma.fields.AwareDateTime(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "when the patient was discharged; null: under care"},
+    )
     created_at = ma.fields.AwareDateTime(dump_only=True)
 
     def dump_sms_consent(self, patient: Any) -> dict[str, str] | None:

@@ -13,8 +13,10 @@ from server.models import Patient, utcnow
 from server.services.enrolment import EnrolmentLink, issue_enrolment, revoke_patient_tokens
 from server.services.patients import (
     create_patient,
+    discharge,
     get_patient,
     list_patients,
+    readmit,
     record_read,
     update_patient,
 )
@@ -92,6 +94,31 @@ class PatientById(MethodView):
         update_patient(
             db.session(), clinician=clinician, patient=patient, now=utcnow(), changes=changes
         )
+        return patient
+
+
+@blp.route("/<int:patient_id>/discharge")
+class Discharge(MethodView):
+    """The patient's discharge."""
+
+    decorators = [clinician_required]
+
+    @blp.response(200, PatientSchema)
+    def post(self, patient_id: int) -> Patient:
+        """Discharge the patient: every open check-in is cancelled, no more prompts or
+        reminders; the record stays (409 if already discharged)."""
+        clinician = current_clinician()
+        patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
+        discharge(db.session(), clinician=clinician, patient=patient, now=utcnow())
+        return patient
+
+    @blp.response(200, PatientSchema)
+    def delete(self, patient_id: int) -> Patient:
+        """Re-admit the patient: check-ins the discharge cancelled whose windows are open or
+        to come are planned again (409 if not discharged)."""
+        clinician = current_clinician()
+        patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
+        readmit(db.session(), clinician=clinician, patient=patient, now=utcnow())
         return patient
 
 

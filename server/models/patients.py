@@ -53,6 +53,9 @@ class Patient(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     # NULL: the number of the patient's country (or the clinic's own, when set, for its country)
     emergency_number: Mapped[str | None] = mapped_column(String(20))
+    # discharged: no more prompts or reminders (open check-ins were cancelled then), the record
+    # stays; NULL: under the clinic's care
+    discharged_at: Mapped[datetime | None]
     # signed into every e-mailed check-in link; revoking the patient's devices moves it on, so
     # links sent before stop working too
     link_version: Mapped[int] = mapped_column(default=0, server_default="0")

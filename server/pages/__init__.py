@@ -100,6 +100,19 @@ ROUTES: list[tuple[str, str, Callable[..., ResponseReturnValue], list[str]]] = [
     ("/patients/<int:patient_id>", "patient", patients.patient_page, ["GET"]),
     ("/patients/<int:patient_id>/messages", "save_messages", patients.save_messages, ["POST"]),
     (
+        "/patients/<int:patient_id>/discharge",
+        "discharge_patient",
+        patients.discharge_patient,
+        ["POST"],
+    ),
+    ("/patients/<int:patient_id>/readmit", "readmit_patient", patients.readmit_patient, ["POST"]),
+    (
+        "/patients/<int:patient_id>/devices/revoke",
+        "revoke_devices",
+        patients.revoke_devices,
+        ["POST"],
+    ),
+    (
         "/patients/<int:patient_id>/enrolment",
         "new_enrolment_link",
         patients.new_enrolment_link,

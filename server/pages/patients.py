@@ -20,9 +20,16 @@ from server.extensions import db
 from server.inputs import UNSTORABLE
 from server.models import Patient, utcnow
 from server.protocols.countries import countries
-from server.services.enrolment import EnrolmentLink, issue_enrolment
+from server.services.enrolment import EnrolmentLink, issue_enrolment, revoke_patient_tokens
 from server.services.patient_search import search_patients
-from server.services.patients import create_patient, get_patient, record_read, update_patient
+from server.services.patients import (
+    create_patient,
+    discharge,
+    get_patient,
+    readmit,
+    record_read,
+    update_patient,
+)
 from server.services.red_flags import ACK_LABELS, alert_histories, list_alerts
 from server.services.sms import SmsProvider
 from server.services.treatments import get_treatment, treatment_detail, treatments_of
@@ -72,6 +79,48 @@ def patient_page(patient_id: int) -> ResponseReturnValue:
     patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
     record_read(db.session(), viewer=clinician, now=utcnow(), patient=patient)
     return _patient_page(patient)
+
+
+@login_required
+def discharge_patient(patient_id: int) -> ResponseReturnValue:
+    """Discharge the patient (their open check-ins are cancelled)."""
+    clinician, session, now = current_clinician(), db.session(), utcnow()
+    patient = get_patient(session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+    cancelled = discharge(session, clinician=clinician, patient=patient, now=now)
+    flash(
+        f"Patient {patient.code} is discharged: {cancelled} open check-in"
+        f"{'' if cancelled == 1 else 's'} cancelled, no more prompts. The record stays.",
+        "success",
+    )
+    return redirect(url_for("pages.patient", patient_id=patient.id))
+
+
+@login_required
+def readmit_patient(patient_id: int) -> ResponseReturnValue:
+    """Re-admit a discharged patient."""
+    clinician, session, now = current_clinician(), db.session(), utcnow()
+    patient = get_patient(session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+    reopened = readmit(session, clinician=clinician, patient=patient, now=now)
+    flash(
+        f"Patient {patient.code} is re-admitted; {reopened} check-in"
+        f"{'' if reopened == 1 else 's'} planned again.",
+        "success",
+    )
+    return redirect(url_for("pages.patient", patient_id=patient.id))
+
+
+@login_required
+def revoke_devices(patient_id: int) -> ResponseReturnValue:
+    """End every device and link of the patient (a lost phone)."""
+    clinician, session = current_clinician(), db.session()
+    patient = get_patient(session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+    revoked = revoke_patient_tokens(session, clinician=clinician, patient=patient, now=utcnow())
+    flash(
+        f"{revoked} device{'' if revoked == 1 else 's'} signed out, and every check-in link sent "
+        "stops working. Make a new enrolment link for their new phone.",
+        "success",
+    )
+    return redirect(url_for("pages.patient", patient_id=patient.id))
 
 
 @login_required

@@ -6,12 +6,13 @@ from datetime import datetime, time
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict, InvalidInput, NotFound
-from server.models import Clinician, Patient
+from server.models import CheckIn, Clinician, Patient, Treatment
 from server.models.patients import CHANNELS, CONSENT_SOURCES
+from server.models.treatments import OPEN_STATUSES
 from server.services.audit import record_event
 from server.services.contacts import (
     check_country,
@@ -167,6 +168,70 @@ def update_patient(
     )
     session.flush()
     return patient
+
+
+def discharge(session: Session, *, clinician: Clinician, patient: Patient, now: datetime) -> int:
+    """End the patient's care: every open check-in is cancelled (no more prompts or reminders),
+    the record stays; returns how many check-ins were cancelled (audited)."""
+    if patient.discharged_at is not None:
+        raise Conflict("the patient is already discharged", field="discharged")
+    cancelled = session.execute(
+        update(CheckIn)
+        .where(
+            CheckIn.treatment_id.in_(select(Treatment.id).filter_by(patient_id=patient.id)),
+            CheckIn.status.in_(OPEN_STATUSES),
+        )
+        .values(status="cancelled", cancelled_at=now, claimed_until=None, claimed_by=None)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount  # type: ignore[attr-defined]
+    patient.discharged_at = now
+    _audit(session, clinician, patient, "patient.discharged", now, {"cancelled": cancelled})
+    return int(cancelled)
+
+
+def readmit(session: Session, *, clinician: Clinician, patient: Patient, now: datetime) -> int:
+    """Undo a discharge: check-ins the discharge cancelled whose windows are still open or to
+    come are planned again; returns how many (audited)."""
+    if patient.discharged_at is None:
+        raise Conflict("the patient is not discharged", field="discharged")
+    reopened = 0
+    for checkin in session.scalars(
+        select(CheckIn)
+        .join(Treatment)
+        .where(
+            Treatment.patient_id == patient.id,
+            CheckIn.status == "cancelled",
+            CheckIn.cancelled_at == patient.discharged_at,
+            CheckIn.expires_at > now,
+        )
+    ):
+        checkin.schedule(due_at=checkin.due_at, expires_at=checkin.expires_at, remind_at=None)
+        checkin.cancelled_at = None
+        reopened += 1
+    patient.discharged_at = None
+    reschedule_patient(session, patient, now=now)  # reminders and quiet hours as now
+    _audit(session, clinician, patient, "patient.readmitted", now, {"reopened": reopened})
+    return reopened
+
+
+def _audit(
+    session: Session,
+    clinician: Clinician,
+    patient: Patient,
+    action: str,
+    now: datetime,
+    details: dict[str, Any],
+) -> None:
+    record_event(
+        session,
+        clinic_id=patient.clinic_id,
+        actor=f"clinician:{clinician.id}",
+        action=action,
+        target=f"patient:{patient.id}",
+        at=now,
+        details=details,
+    )
+    session.flush()
 
 
 def record_read(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.errors import InvalidInput, NotFound
+from server.errors import Conflict, InvalidInput, NotFound
 from server.inputs import EARLIEST_DAY
 from server.models import Alert, CheckIn, Clinician, Patient, Response, Treatment
 from server.protocols import dump_timepoints
@@ -37,6 +37,8 @@ def record_treatment(
     baseline_at: datetime | None = None,
 ) -> Treatment:
     """Record a needling session (T0 = treated_at) and schedule its check-ins."""
+    if patient.discharged_at is not None:
+        raise Conflict("the patient is discharged: re-admit them first", field="patient")
     protocol = protocol_for(session, clinic_id=clinician.clinic_id, modality=modality)
     if treated_at.tzinfo is None:
         raise InvalidInput("give the time with its UTC offset", field="treated_at")

@@ -10,7 +10,7 @@ from server.models import Patient
 from tests.browser.conftest import screenshot
 from tests.browser.test_alerting import WIDTHS, fits_a_phone, sign_in
 from tests.browser.test_pages import check_accessibility
-from tests.factories import make_clinician
+from tests.factories import make_clinician, make_patient
 
 
 def test_a_clinician_enrols_a_patient_with_a_mobile_then_changes_the_channels(
@@ -46,3 +46,23 @@ def test_a_clinician_enrols_a_patient_with_a_mobile_then_changes_the_channels(
 
     expect(page.get_by_text("How the patient is reached is saved.")).to_be_visible()
     expect(page.get_by_text("Check-ins try text message, then app notification:")).to_be_visible()
+
+
+def test_a_clinician_discharges_and_readmits_a_patient(desk_page: Page, session: Session) -> None:
+    clinician = make_clinician(session)
+    patient = make_patient(session, clinician, code="HIP-3")
+    session.commit()
+    page = desk_page
+    sign_in(page, clinician)
+
+    page.goto(f"/clinic/patients/{patient.id}")
+    page.get_by_text("Lost phone, or care ended").click()
+    page.get_by_role("button", name="Discharge HIP-3").click()
+
+    expect(page.get_by_text("Patient HIP-3 is discharged")).to_be_visible()
+    expect(page.get_by_role("link", name="Record a treatment")).to_have_count(0)
+    screenshot(page, "clinic-patient-discharged", WIDTHS)
+    fits_a_phone(page)
+    page.get_by_role("button", name="Re-admit HIP-3").click()
+    expect(page.get_by_text("Patient HIP-3 is re-admitted")).to_be_visible()
+    expect(page.get_by_role("link", name="Record a treatment")).to_be_visible()

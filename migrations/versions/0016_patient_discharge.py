@@ -1,0 +1,26 @@
+"""a patient's discharge: no more prompts, the record kept
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-03 20:30:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0016'
+down_revision = '0015'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('patients', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('discharged_at', sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table('patients', schema=None) as batch_op:
+        batch_op.drop_column('discharged_at')
