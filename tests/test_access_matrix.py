@@ -287,6 +287,11 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
         STAFF_PAGE_OF_A,
     ),
     ("GET", "/api/v1/audit"): ("/api/v1/audit", None, BY_ADMINS),
+    ("POST", "/api/v1/patients/<int:patient_id>/erasure"): (
+        "/api/v1/patients/{patient_id}/erasure",
+        lambda r, w: {"confirm": "not the code"},
+        (401, 401, 401, 403, 422, 404, 422),  # unconfirmed: nothing erased
+    ),
     ("POST", "/api/v1/patients/<int:patient_id>/discharge"): (
         "/api/v1/patients/{patient_id}/discharge",
         None,
@@ -502,6 +507,16 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
         "/clinic/patients/{patient_id}/devices/revoke",
         lambda r, w: {},
         PAGE_OF_A,
+    ),
+    ("GET", "/clinic/patients/<int:patient_id>/erase"): (
+        "/clinic/patients/{patient_id}/erase",
+        None,
+        (LOGIN, LOGIN, LOGIN, 403, OK, 404, OK),
+    ),
+    ("POST", "/clinic/patients/<int:patient_id>/erase"): (
+        "/clinic/patients/{patient_id}/erase",
+        lambda r, w: {"confirm": "not the code"},
+        (LOGIN, LOGIN, LOGIN, 403, 422, 404, 422),  # unconfirmed: nothing erased
     ),
     ("POST", "/clinic/patients/<int:patient_id>/discharge"): (
         "/clinic/patients/{patient_id}/discharge",

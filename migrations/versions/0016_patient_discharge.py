@@ -1,4 +1,5 @@
-"""a patient's discharge: no more prompts, the record kept
+"""a patient's discharge: no more prompts, the record kept; on SQLite, patients' ids are
+never reused (AUTOINCREMENT), so an erased patient's id in the audit log names nobody else
 
 Revision ID: 0016
 Revises: 0015
@@ -17,7 +18,13 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('patients', schema=None) as batch_op:
+    autoincrement = op.get_bind().dialect.name == "sqlite"  # PostgreSQL's sequences never reuse
+    with op.batch_alter_table(
+        'patients',
+        schema=None,
+        recreate='always' if autoincrement else 'auto',
+        table_kwargs={'sqlite_autoincrement': True} if autoincrement else {},
+    ) as batch_op:
         batch_op.add_column(sa.Column('discharged_at', sa.DateTime(timezone=True), nullable=True))
 
 

@@ -183,6 +183,24 @@ class PatientSchema(InputSchema):
         }
 
 
+class ErasureRequestSchema(InputSchema):
+    """The confirmation of an erasure: the patient's code, typed."""
+
+    confirm = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(1, 64),
+        metadata={"description": "the patient's code, exactly"},
+    )
+
+
+class ErasureSchema(ma.Schema):
+    """What an erasure removed, in counts (the only trace kept)."""
+
+    patient_id = ma.fields.Integer()
+    treatments = ma.fields.Integer()
+    responses = ma.fields.Integer()
+
+
 class PatientQueryArgsSchema(PageArgsSchema):
     """Search the clinic's patients by the start of their code."""
 

@@ -11,6 +11,7 @@ from flask.views import MethodView
 from server.extensions import db
 from server.models import Patient, utcnow
 from server.services.enrolment import EnrolmentLink, issue_enrolment, revoke_patient_tokens
+from server.services.erasure import Erasure, erase_patient
 from server.services.patients import (
     create_patient,
     discharge,
@@ -26,6 +27,8 @@ from .blueprint import Blueprint
 from .pagination import PAGINATION_HEADER, offset_of, pagination_header
 from .patient_schemas import (
     EnrolmentLinkSchema,
+    ErasureRequestSchema,
+    ErasureSchema,
     PatientCreateSchema,
     PatientQueryArgsSchema,
     PatientSchema,
@@ -120,6 +123,28 @@ class Discharge(MethodView):
         patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
         readmit(db.session(), clinician=clinician, patient=patient, now=utcnow())
         return patient
+
+
+@blp.route("/<int:patient_id>/erasure")
+class PatientErasure(MethodView):
+    """Erasing a patient at their request."""
+
+    decorators = [clinician_required]
+
+    @blp.arguments(ErasureRequestSchema)
+    @blp.response(200, ErasureSchema)
+    def post(self, body: dict[str, Any], patient_id: int) -> Erasure:
+        """Erase everything about the patient in one transaction (clinic admins), confirmed by
+        their code; one audit entry with the bare id and counts is all that stays."""
+        clinician = current_clinician()
+        patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
+        return erase_patient(
+            db.session(),
+            clinician=clinician,
+            patient=patient,
+            confirm=body["confirm"],
+            now=utcnow(),
+        )
 
 
 @blp.route("/<int:patient_id>/enrolment")

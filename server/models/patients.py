@@ -27,6 +27,8 @@ class Patient(Base):
         UniqueConstraint("clinic_id", "code"),
         CheckConstraint(f"sms_consent_source IN {CONSENT_SOURCES}", name="sms_consent_source"),
         Index(None, "phone"),  # an inbound text (STOP) finds its patients by their number
+        # an erased patient's id is never given out again: the audit log's bare ids name nobody
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,12 +15,13 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from server.charts.patient import MEASURES, recovery_figure, recovery_rows, recovery_table
-from server.errors import DomainError
+from server.errors import DomainError, Forbidden, InvalidInput
 from server.extensions import db
 from server.inputs import UNSTORABLE
 from server.models import Patient, utcnow
 from server.protocols.countries import countries
 from server.services.enrolment import EnrolmentLink, issue_enrolment, revoke_patient_tokens
+from server.services.erasure import erase_patient
 from server.services.patient_search import search_patients
 from server.services.patients import (
     create_patient,
@@ -107,6 +108,41 @@ def readmit_patient(patient_id: int) -> ResponseReturnValue:
         "success",
     )
     return redirect(url_for("pages.patient", patient_id=patient.id))
+
+
+@login_required
+def erase_form(patient_id: int) -> ResponseReturnValue:
+    """The confirmation step of an erasure: what goes, and the patient's code to type."""
+    clinician = current_clinician()
+    if not clinician.is_admin:
+        raise Forbidden("only a clinic admin can erase a patient's data")
+    patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
+    return render_template("erase.html", patient=patient, errors={})
+
+
+@login_required
+def erase(patient_id: int) -> ResponseReturnValue:
+    """Erase the patient once their code is typed."""
+    clinician, session = current_clinician(), db.session()
+    patient = get_patient(session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+    code = patient.code
+    try:
+        erase_patient(
+            session,
+            clinician=clinician,
+            patient=patient,
+            confirm=request.form.get("confirm", ""),
+            now=utcnow(),
+        )
+    except InvalidInput as error:
+        session.rollback()
+        patient = get_patient(session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+        return render_template("erase.html", patient=patient, errors=form_errors(error)), 422
+    flash(
+        f"Everything about patient {code} is erased; the audit log keeps only that it was.",
+        "success",
+    )
+    return redirect(url_for("pages.patients"))
 
 
 @login_required

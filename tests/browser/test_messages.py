@@ -66,3 +66,37 @@ def test_a_clinician_discharges_and_readmits_a_patient(desk_page: Page, session:
     page.get_by_role("button", name="Re-admit HIP-3").click()
     expect(page.get_by_text("Patient HIP-3 is re-admitted")).to_be_visible()
     expect(page.get_by_role("link", name="Record a treatment")).to_be_visible()
+
+
+def test_an_admin_erases_a_patient_after_typing_their_code(
+    desk_page: Page, session: Session, console_errors: list[str]
+) -> None:
+    admin = make_clinician(session, role="admin")
+    patient = make_patient(session, admin, code="ERASE-9", display_name="Robin Vale")
+    session.commit()
+    page = desk_page
+    sign_in(page, admin)
+
+    page.goto(f"/clinic/patients/{patient.id}")
+    page.get_by_text("Lost phone, or care ended").click()
+    page.get_by_role("link", name="erase everything about ERASE-9").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Erase everything about patient ERASE-9 (Robin Vale)"
+    )
+    screenshot(page, "clinic-erase", WIDTHS)
+    fits_a_phone(page)
+    problems: dict[str, list[str]] = {}
+    check_accessibility(page, "erase", problems)
+    assert problems == {}
+    page.get_by_label("Type the patient's code").fill("ERASE")
+    page.get_by_role("button", name="Erase patient ERASE-9").click()
+    expect(page.get_by_text("type the patient's code exactly")).to_have_count(2)  # summary, field
+    assert console_errors == [
+        "Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)"
+    ]  # the refused form's answer, as meant
+    console_errors.clear()
+    page.get_by_label("Type the patient's code").fill("ERASE-9")
+    page.get_by_role("button", name="Erase patient ERASE-9").click()
+
+    expect(page.get_by_text("Everything about patient ERASE-9 is erased")).to_be_visible()
+    expect(page.get_by_text("ERASE-9", exact=True)).to_have_count(0)
