@@ -287,6 +287,11 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
         STAFF_PAGE_OF_A,
     ),
     ("GET", "/api/v1/audit"): ("/api/v1/audit", None, BY_ADMINS),
+    ("GET", "/api/v1/patients/<int:patient_id>/fhir"): (
+        "/api/v1/patients/{patient_id}/fhir",
+        None,
+        STAFF_OF_A,
+    ),
     ("POST", "/api/v1/patients/<int:patient_id>/erasure"): (
         "/api/v1/patients/{patient_id}/erasure",
         lambda r, w: {"confirm": "not the code"},
@@ -506,6 +511,16 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
     ("POST", "/clinic/patients/<int:patient_id>/devices/revoke"): (
         "/clinic/patients/{patient_id}/devices/revoke",
         lambda r, w: {},
+        PAGE_OF_A,
+    ),
+    ("GET", "/clinic/patients/<int:patient_id>/summary"): (
+        "/clinic/patients/{patient_id}/summary",
+        None,
+        PAGE_OF_A,
+    ),
+    ("GET", "/clinic/patients/<int:patient_id>/record.fhir.json"): (
+        "/clinic/patients/{patient_id}/record.fhir.json",
+        None,
         PAGE_OF_A,
     ),
     ("GET", "/clinic/patients/<int:patient_id>/erase"): (

@@ -189,6 +189,8 @@ def test_the_log_is_filtered_by_clinician_patient_action_and_days(
     ]
     assert {e["actor"] for e in of_second} == {f"clinician:{admin.id}", f"clinician:{colleague.id}"}
     assert old == []
+    backwards = {"since": today.isoformat(), "until": yesterday}
+    assert client.get(URL, headers=headers, query_string=backwards).get_json() == []
 
 
 def test_the_log_is_paginated(client: FlaskClient, session: Session, admin: Clinician) -> None:
@@ -211,7 +213,6 @@ def test_the_log_is_paginated(client: FlaskClient, session: Session, admin: Clin
         ({"clinician_id": "x"}, "clinician_id"),
         ({"patient_id": 0}, "patient_id"),
         ({"since": "2026-13-01"}, "since"),
-        ({"since": "2026-12-03", "until": "2026-12-01"}, "until"),
         ({"action": "x" * 65}, "action"),
         ({"who": "me"}, "who"),
     ],

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
+from flask import Response as FlaskResponse
 from flask import current_app
 from flask.views import MethodView
 
@@ -12,6 +14,7 @@ from server.extensions import db
 from server.models import Patient, utcnow
 from server.services.enrolment import EnrolmentLink, issue_enrolment, revoke_patient_tokens
 from server.services.erasure import Erasure, erase_patient
+from server.services.fhir import export_patient_bundle
 from server.services.patients import (
     create_patient,
     discharge,
@@ -24,6 +27,7 @@ from server.services.patients import (
 
 from .auth import clinician_required, current_clinician
 from .blueprint import Blueprint
+from .exports import FHIR_DOC
 from .pagination import PAGINATION_HEADER, offset_of, pagination_header
 from .patient_schemas import (
     EnrolmentLinkSchema,
@@ -123,6 +127,29 @@ class Discharge(MethodView):
         patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
         readmit(db.session(), clinician=clinician, patient=patient, now=utcnow())
         return patient
+
+
+@blp.route("/<int:patient_id>/fhir")
+class PatientFhir(MethodView):
+    """One patient's whole record as FHIR R4."""
+
+    decorators = [clinician_required]
+
+    @blp.response(200, FHIR_DOC, content_type="application/fhir+json")
+    def get(self, patient_id: int) -> FlaskResponse:
+        """Everything about the patient as a FHIR R4 Bundle (their request for their data):
+        Patient with contacts, Procedures, QuestionnaireResponses, red flags as Flags and what
+        was done as Communications (audited)."""
+        clinician = current_clinician()
+        patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
+        bundle = export_patient_bundle(
+            db.session(),
+            clinician=clinician,
+            patient=patient,
+            base_url=current_app.config["PUBLIC_BASE_URL"],
+            now=utcnow(),
+        )
+        return FlaskResponse(json.dumps(bundle), mimetype="application/fhir+json")
 
 
 @blp.route("/<int:patient_id>/erasure")

@@ -106,6 +106,8 @@ ROUTES: list[tuple[str, str, Callable[..., ResponseReturnValue], list[str]]] = [
         ["POST"],
     ),
     ("/patients/<int:patient_id>/readmit", "readmit_patient", patients.readmit_patient, ["POST"]),
+    ("/patients/<int:patient_id>/summary", "summary", patients.summary, ["GET"]),
+    ("/patients/<int:patient_id>/record.fhir.json", "record_fhir", patients.record_fhir, ["GET"]),
     ("/patients/<int:patient_id>/erase", "erase_form", patients.erase_form, ["GET"]),
     ("/patients/<int:patient_id>/erase", "erase", patients.erase, ["POST"]),
     (

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import timedelta
 from math import ceil
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
@@ -22,6 +23,8 @@ from server.models import Patient, utcnow
 from server.protocols.countries import countries
 from server.services.enrolment import EnrolmentLink, issue_enrolment, revoke_patient_tokens
 from server.services.erasure import erase_patient
+from server.services.fhir import export_patient_bundle
+from server.services.patient_record import patient_record
 from server.services.patient_search import search_patients
 from server.services.patients import (
     create_patient,
@@ -108,6 +111,36 @@ def readmit_patient(patient_id: int) -> ResponseReturnValue:
         "success",
     )
     return redirect(url_for("pages.patient", patient_id=patient.id))
+
+
+@login_required
+def record_fhir(patient_id: int) -> ResponseReturnValue:
+    """The patient's whole record as a FHIR R4 file, to hand over (audited)."""
+    clinician, session = current_clinician(), db.session()
+    patient = get_patient(session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+    bundle = export_patient_bundle(
+        session,
+        clinician=clinician,
+        patient=patient,
+        base_url=current_app.config["PUBLIC_BASE_URL"],
+        now=utcnow(),
+    )
+    response = make_response(json.dumps(bundle, indent=1))
+    response.mimetype = "application/fhir+json"
+    disposition = f'attachment; filename="{patient.code}-record.fhir.json"'
+    response.headers["Content-Disposition"] = disposition
+    return response
+
+
+@login_required
+def summary(patient_id: int) -> ResponseReturnValue:
+    """The patient's whole record on one printable page (audited)."""
+    clinician, session, now = current_clinician(), db.session(), utcnow()
+    patient = get_patient(session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+    records = patient_record(session, clinician=clinician, patient=patient, now=now)
+    return render_template(
+        "summary.html", patient=patient, records=records, now=now, ack_labels=ACK_LABELS
+    )
 
 
 @login_required

@@ -12,10 +12,12 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from server.models import Clinician, Patient, Response, Treatment
+from server.models import Alert, Clinician, Patient, Response, Treatment
 from server.protocols import Item, Protocol, TimePoint, Value, default_protocols, item_bank
 from server.services.answers import answers_of
+from server.services.audit import record_event
 from server.services.exports import ExportScope, Resource, audit_export, utc_text
+from server.services.red_flags import ACK_LABELS
 
 # bump when the wording or the items of a default protocol change (CLINICAL.md §1: never reuse a
 # code, version the Questionnaire instead)
@@ -291,3 +293,118 @@ def _answer(item: Item, value: Value, names: FhirNames) -> Resource:
     if item.kind == "choice":
         return {"valueCoding": _option(item, str(value), names)}
     return {"valueString": value}
+
+
+# --- one patient's record (their request for their data) ---------------------------------------
+
+
+def export_patient_bundle(
+    session: Session, *, clinician: Clinician, patient: Patient, base_url: str, now: datetime
+) -> Resource:
+    """Everything about one patient as a FHIR R4 ``collection`` Bundle (audited): the
+    Questionnaires, the Patient with their name and contact details (it is their copy), the
+    Procedures, QuestionnaireResponses, each red flag as a Flag and what was done about it as a
+    Communication."""
+    treatments = session.scalars(
+        select(Treatment)
+        .filter_by(patient_id=patient.id)
+        .order_by(Treatment.treated_at, Treatment.id)
+    ).all()
+    responses = session.scalars(
+        select(Response)
+        .join(Treatment, Response.treatment_id == Treatment.id)
+        .where(Treatment.patient_id == patient.id)
+        .options(selectinload(Response.answers), selectinload(Response.treatment))
+        .order_by(Response.answered_at, Response.id)
+    ).all()
+    alerts = session.scalars(
+        select(Alert).filter_by(patient_id=patient.id).order_by(Alert.created_at, Alert.id)
+    ).all()
+    names = FhirNames(base_url)
+    entries = _entries(names, [patient], treatments, responses)
+    entries[len(questionnaires(names))]["resource"] = _patient_with_contacts(patient, names)
+    known = {t.clinician_id for t in treatments} | {r.entered_by_id for r in responses}
+    acknowledgers = {a.acknowledged_by_id for a in alerts if a.acknowledged_by_id is not None}
+    for clinician_id in sorted(acknowledgers - known):
+        entries.append(
+            _entry(names, f"Practitioner/{clinician_id}", _practitioner(clinician_id, names))
+        )
+    for alert in alerts:
+        entries.append(_entry(names, f"Flag/{alert.id}", _flag(alert, names)))
+        if alert.acknowledged_at is not None:
+            entries.append(
+                _entry(
+                    names,
+                    f"Communication/{alert.id}",
+                    _acknowledgement(alert, alert.acknowledged_at, names),
+                )
+            )
+    record_event(
+        session,
+        clinic_id=patient.clinic_id,
+        actor=f"clinician:{clinician.id}",
+        action="patient.exported",
+        target=f"patient:{patient.id}",
+        at=now,
+        details={"treatments": len(treatments), "responses": len(responses)},
+    )
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": utc_text(now),
+        "entry": entries,
+    }
+
+
+def _entry(names: FhirNames, path: str, resource: Resource) -> Resource:
+    return {"fullUrl": names.urn(names.url(path)), "resource": resource}
+
+
+def _patient_with_contacts(patient: Patient, names: FhirNames) -> Resource:
+    resource = _patient(patient, names)
+    if patient.display_name:
+        resource["name"] = [{"text": patient.display_name}]
+    telecom = [
+        {"system": system, "value": value, "use": "mobile" if system == "sms" else "home"}
+        for system, value in (("email", patient.email), ("sms", patient.phone))
+        if value
+    ]
+    if telecom:
+        resource["telecom"] = telecom
+    return resource
+
+
+def _flag(alert: Alert, names: FhirNames) -> Resource:
+    """A red flag: the rule's summary, active until acknowledged."""
+    period = {"start": utc_text(alert.created_at)}
+    if alert.acknowledged_at is not None:
+        period["end"] = utc_text(alert.acknowledged_at)
+    return {
+        "resourceType": "Flag",
+        "identifier": [{"system": names.url("alerts"), "value": str(alert.id)}],
+        "status": "inactive" if alert.acknowledged_at else "active",
+        "category": [{"text": f"{alert.severity.replace('_', '-')} red flag"}],
+        "code": {
+            "coding": [{"system": names.url("CodeSystem/red-flag-rules"), "code": alert.rule}],
+            "text": alert.summary,
+        },
+        "subject": names.reference("Patient", alert.patient_id),
+        "period": period,
+    }
+
+
+def _acknowledgement(alert: Alert, at: datetime, names: FhirNames) -> Resource:
+    """What a clinician did about a red flag, and their note."""
+    words = ACK_LABELS.get(alert.ack_action or "", "acknowledged")
+    text = f"{words}: {alert.ack_note}" if alert.ack_note else words
+    communication: Resource = {
+        "resourceType": "Communication",
+        "status": "completed",
+        "subject": names.reference("Patient", alert.patient_id),
+        "about": [names.reference("Flag", alert.id)],
+        "sent": utc_text(at),
+        "payload": [{"contentString": text}],
+    }
+    if alert.acknowledged_by_id is not None:
+        communication["sender"] = names.reference("Practitioner", alert.acknowledged_by_id)
+    return communication

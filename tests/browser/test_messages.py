@@ -56,7 +56,7 @@ def test_a_clinician_discharges_and_readmits_a_patient(desk_page: Page, session:
     sign_in(page, clinician)
 
     page.goto(f"/clinic/patients/{patient.id}")
-    page.get_by_text("Lost phone, or care ended").click()
+    page.get_by_text("Lost phone, care ended, or the patient's data").click()
     page.get_by_role("button", name="Discharge HIP-3").click()
 
     expect(page.get_by_text("Patient HIP-3 is discharged")).to_be_visible()
@@ -78,7 +78,7 @@ def test_an_admin_erases_a_patient_after_typing_their_code(
     sign_in(page, admin)
 
     page.goto(f"/clinic/patients/{patient.id}")
-    page.get_by_text("Lost phone, or care ended").click()
+    page.get_by_text("Lost phone, care ended, or the patient's data").click()
     page.get_by_role("link", name="erase everything about ERASE-9").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Erase everything about patient ERASE-9 (Robin Vale)"
@@ -100,3 +100,20 @@ def test_an_admin_erases_a_patient_after_typing_their_code(
 
     expect(page.get_by_text("Everything about patient ERASE-9 is erased")).to_be_visible()
     expect(page.get_by_text("ERASE-9", exact=True)).to_have_count(0)
+
+
+def test_the_printable_summary_at_phone_and_desk_widths(desk_page: Page, session: Session) -> None:
+    from tests.test_erasure import the_patient_to_erase
+
+    admin = make_clinician(session, role="admin")
+    patient = the_patient_to_erase(session, admin)
+    page = desk_page
+    sign_in(page, admin)
+
+    page.goto(f"/clinic/patients/{patient.id}/summary")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Record of patient {patient.code}")
+    screenshot(page, "clinic-summary", WIDTHS)
+    fits_a_phone(page)
+    page.emulate_media(media="print")
+    expect(page.get_by_role("button", name="Print")).to_be_hidden()
+    expect(page.locator(".site-header")).to_be_hidden()

@@ -104,9 +104,17 @@ function followAlerts() {
   setInterval(refresh, ALERTS_POLL_MS);
 }
 
+// "Print" buttons (data-print): the browser's print dialog
+function setUpPrintButtons() {
+  for (const button of document.querySelectorAll("[data-print]")) {
+    button.addEventListener("click", () => window.print());
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   followAlerts();
   setUpCopyButtons();
+  setUpPrintButtons();
   preselectBrowserZone();
   followModality();
 });

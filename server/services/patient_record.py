@@ -1,0 +1,112 @@
+"""One patient's whole record as a person reads it (the printable summary a clinic hands over
+at the patient's request): each treatment with its answers in words and its red flags with
+what was done about them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from server.models import Alert, Clinician, Patient, Response, Treatment
+from server.protocols import Value, item_bank, parse_timepoints
+from server.services.answers import answers_of
+from server.services.audit import record_event
+
+
+@dataclass(frozen=True)
+class AnswerLine:
+    """One answer: the question as asked and the answer in words."""
+
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class ResponseLines:
+    """One check-in's (or the baseline's) answers, with the time point's label."""
+
+    response: Response
+    label: str
+    lines: list[AnswerLine]
+
+
+@dataclass(frozen=True)
+class TreatmentRecord:
+    """A treatment with its answers and red flags, oldest answer first."""
+
+    treatment: Treatment
+    responses: list[ResponseLines]
+    alerts: list[Alert]
+
+
+def patient_record(
+    session: Session, *, clinician: Clinician, patient: Patient, now: datetime
+) -> list[TreatmentRecord]:
+    """The patient's treatments, oldest first, each whole (audited as printed)."""
+    treatments = session.scalars(
+        select(Treatment)
+        .filter_by(patient_id=patient.id)
+        .order_by(Treatment.treated_at, Treatment.id)
+    ).all()
+    responses = session.scalars(
+        select(Response)
+        .join(Treatment, Response.treatment_id == Treatment.id)
+        .where(Treatment.patient_id == patient.id)
+        .options(selectinload(Response.answers))
+        .order_by(Response.answered_at, Response.id)
+    ).all()
+    alerts = session.scalars(
+        select(Alert).filter_by(patient_id=patient.id).order_by(Alert.created_at, Alert.id)
+    ).all()
+    record_event(
+        session,
+        clinic_id=patient.clinic_id,
+        actor=f"clinician:{clinician.id}",
+        action="patient.summary_printed",
+        target=f"patient:{patient.id}",
+        at=now,
+    )
+    return [
+        TreatmentRecord(
+            treatment,
+            [
+                ResponseLines(response, _label(treatment, response.slot), _lines(response))
+                for response in responses
+                if response.treatment_id == treatment.id
+            ],
+            [alert for alert in alerts if alert.treatment_id == treatment.id],
+        )
+        for treatment in treatments
+    ]
+
+
+def _label(treatment: Treatment, slot: str) -> str:
+    """The time point as its protocol names it ("2 hours after")."""
+    if slot == "baseline":
+        return "Before the treatment"
+    labels = {point.slot: point.label for point in parse_timepoints(treatment.protocol)}
+    return labels.get(slot, slot)
+
+
+def _lines(response: Response) -> list[AnswerLine]:
+    bank, order = item_bank(), list(item_bank())
+    answers = sorted(answers_of(response).items(), key=lambda pair: order.index(pair[0]))
+    return [
+        AnswerLine(bank[code].text, _words(code, value))
+        for code, value in answers
+        if value is not None
+    ]
+
+
+def _words(code: str, value: Value) -> str:
+    item = item_bank()[code]
+    if item.kind == "boolean":
+        return "yes" if value else "no"
+    if item.kind == "choice":
+        return next((o.label for o in item.options if o.code == value), str(value))
+    if item.kind == "scale":
+        return f"{value} out of {item.max}"
+    return str(value)
