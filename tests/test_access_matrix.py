@@ -287,6 +287,12 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
         STAFF_PAGE_OF_A,
     ),
     ("GET", "/api/v1/audit"): ("/api/v1/audit", None, BY_ADMINS),
+    ("GET", "/clinic/settings"): ("/clinic/settings", None, PAGE),
+    ("POST", "/clinic/settings"): (
+        "/clinic/settings",
+        lambda r, w: {"name": f"Clinic of {r}", "timezone": "Europe/London"},
+        STAFF_PAGE,  # each admin their own clinic's
+    ),
     ("GET", "/api/v1/patients/<int:patient_id>/fhir"): (
         "/api/v1/patients/{patient_id}/fhir",
         None,

@@ -33,6 +33,8 @@ def test_any_clinician_reads_the_clinics_settings(client: FlaskClient, session: 
         "emergency_number": None,
         "opening_hours": None,
         "require_two_factor": False,
+        "default_quiet_hours": {"start": "22:00", "end": "08:00"},
+        "retention_years": None,
     }
 
 

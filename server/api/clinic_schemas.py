@@ -5,9 +5,10 @@ from typing import Any, ClassVar
 import marshmallow as ma
 
 from server.inputs import InputSchema
-from server.services.clinics import WEEKDAYS
+from server.services.clinics import RETENTION_YEARS, WEEKDAYS
 
 from .fields import ClockTime, DialledNumber, StrictBoolean, Zone
+from .patient_schemas import QuietHoursSchema
 
 
 class IntervalSchema(InputSchema):
@@ -76,6 +77,22 @@ class ClinicSchema(ma.Schema):
         dump_only=True,
         metadata={"description": "set up at each clinician's next sign-in where not yet on"},
     )
+    default_quiet_hours = ma.fields.Method(
+        "dump_quiet_hours",
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "{start, end} of new patients' quiet hours; null: none"},
+    )
+    retention_years = ma.fields.Integer(dump_only=True, allow_none=True)
+
+    def dump_quiet_hours(self, clinic: Any) -> dict[str, str] | None:
+        """The default quiet hours as {start, end} or null."""
+        if clinic.default_quiet_start is None or clinic.default_quiet_end is None:
+            return None
+        return {
+            "start": clinic.default_quiet_start.strftime("%H:%M"),
+            "end": clinic.default_quiet_end.strftime("%H:%M"),
+        }
 
 
 class ClinicUpdateSchema(InputSchema):
@@ -95,6 +112,19 @@ class ClinicUpdateSchema(InputSchema):
     opening_hours = ma.fields.Nested(OpeningHoursSchema, allow_none=True)
     require_two_factor = StrictBoolean(
         metadata={"description": "every clinician signs in with an authenticator app's code too"}
+    )
+    default_quiet_hours = ma.fields.Nested(
+        QuietHoursSchema,
+        allow_none=True,
+        metadata={"description": "new patients' quiet hours unless given; null: none"},
+    )
+    retention_years = ma.fields.Integer(
+        allow_none=True,
+        validate=ma.validate.Range(*RETENTION_YEARS),
+        metadata={
+            "description": "years after a patient's last treatment their record is proposed "
+            "for review and erasure; null: never"
+        },
     )
 
     @ma.validates_schema

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, false
@@ -50,6 +50,16 @@ class Clinic(Base):
     alert_routing: Mapped[dict[str, list[dict[str, list[str]]]] | None] = mapped_column(JSON)
     # every clinician signs in with a code from an authenticator app too (set up at next sign-in)
     require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # new patients' quiet hours unless given (both NULL: none); the 22:00-08:00 default
+    default_quiet_start: Mapped[time | None] = mapped_column(
+        default=time(22), server_default="22:00:00"
+    )
+    default_quiet_end: Mapped[time | None] = mapped_column(
+        default=time(8), server_default="08:00:00"
+    )
+    # years after a patient's last treatment their record is proposed for review and erasure
+    # (clinical records have legal minimums: a person decides); NULL: never proposed
+    retention_years: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     network: Mapped[Network | None] = relationship()

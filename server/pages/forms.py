@@ -21,6 +21,7 @@ from server.models.responses import ACK_ACTIONS
 from server.models.treatments import MODALITIES
 from server.protocols import Item
 from server.services.answers import ENTRY_SOURCES
+from server.services.clinics import WEEKDAYS
 from server.services.staff import ASSIGNABLE_ROLES, MAX_PASSWORD
 
 FormErrors = dict[str, list[str]]
@@ -160,6 +161,54 @@ class ResetForm(FormSchema):
     """The address of an account whose password is forgotten."""
 
     email = ma.fields.String(required=True, validate=ma.validate.Length(1, 254))
+
+
+class SettingsForm(FormSchema):
+    """The clinic's settings as the page posts them: blank means none (or closed)."""
+
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+    timezone = ma.fields.String(required=True, validate=ma.validate.Length(1, 64))
+    phone = ma.fields.String(load_default=None, validate=ma.validate.Length(max=40))
+    emergency_number = ma.fields.String(load_default=None, validate=ma.validate.Length(max=20))
+    quiet_start = ma.fields.Time(load_default=None)
+    quiet_end = ma.fields.Time(load_default=None)
+    retention_years = ma.fields.Integer(load_default=None)
+    require_two_factor = ma.fields.Boolean(load_default=False, truthy={"yes"}, falsy=set())
+    opening_hours = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.OneOf(WEEKDAYS)),
+        values=ma.fields.Tuple((ma.fields.Time(), ma.fields.Time())),
+        load_default=dict,
+    )
+
+    @ma.pre_load
+    def days(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """Each weekday's opens/closes pair into one field; a day with only one is a mistake."""
+        hours: dict[str, list[str]] = {}
+        missing: dict[str, list[str]] = {}
+        for day in WEEKDAYS:
+            opens, closes = data.pop(f"{day}.opens", None), data.pop(f"{day}.closes", None)
+            if opens and closes:
+                hours[day] = [opens, closes]
+            elif opens or closes:
+                missing[f"opening_hours.{day}"] = ["give both times, or neither for closed"]
+        if missing:
+            raise ma.ValidationError(missing)
+        return {**data, "opening_hours": hours}
+
+    @ma.post_load
+    def as_changes(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """The clinic's changes as the service takes them."""
+        start, end = data.pop("quiet_start"), data.pop("quiet_end")
+        if (start is None) != (end is None):
+            raise ma.ValidationError(
+                {"default_quiet_hours": ["give both times, or neither for no quiet hours"]}
+            )
+        hours = {day: [tuple(pair)] for day, pair in data.pop("opening_hours").items()}
+        return {
+            **data,
+            "default_quiet_hours": {"start": start, "end": end} if start else None,
+            "opening_hours": hours or None,
+        }
 
 
 class AuditArgs(FormSchema):

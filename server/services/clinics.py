@@ -52,7 +52,11 @@ CLINIC_SETTINGS = (
     "emergency_number",
     "opening_hours",
     "require_two_factor",
+    "default_quiet_start",
+    "default_quiet_end",
+    "retention_years",
 )
+RETENTION_YEARS = (1, 100)
 
 
 def update_clinic(
@@ -72,6 +76,23 @@ def update_clinic(
         clinic.timezone = check_timezone(changes["timezone"])
     if "require_two_factor" in changes:  # asked at each clinician's next sign-in
         clinic.require_two_factor = bool(changes["require_two_factor"])
+    if "default_quiet_hours" in changes:  # for patients registered from now on
+        quiet = changes["default_quiet_hours"]
+        if quiet is not None and quiet["start"] == quiet["end"]:
+            raise InvalidInput(
+                "start and end must differ; send null for no quiet hours",
+                field="default_quiet_hours",
+            )
+        clinic.default_quiet_start = quiet["start"] if quiet else None
+        clinic.default_quiet_end = quiet["end"] if quiet else None
+    if "retention_years" in changes:
+        years = changes["retention_years"]
+        if years is not None and not RETENTION_YEARS[0] <= years <= RETENTION_YEARS[1]:
+            raise InvalidInput(
+                f"give {RETENTION_YEARS[0]} to {RETENTION_YEARS[1]} years, or null for none",
+                field="retention_years",
+            )
+        clinic.retention_years = years
     _set_contacts(clinic, changes)
     for name in CLINIC_SETTINGS:
         if getattr(clinic, name) != before[name]:
@@ -82,10 +103,19 @@ def update_clinic(
                 action="clinic.updated",
                 target=f"clinic:{clinic.id}",
                 at=now,
-                details={"field": name, "old": before[name], "new": getattr(clinic, name)},
+                details={
+                    "field": name,
+                    "old": _plain(before[name]),
+                    "new": _plain(getattr(clinic, name)),
+                },
             )
     session.flush()
     return clinic
+
+
+def _plain(value: Any) -> Any:
+    """A setting's value as the audit log's JSON holds it (a time as HH:MM)."""
+    return value.strftime("%H:%M") if isinstance(value, time) else value
 
 
 def _set_contacts(clinic: Clinic, changes: dict[str, Any]) -> None:

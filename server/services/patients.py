@@ -23,7 +23,6 @@ from server.services.contacts import (
 from server.services.scheduling import reschedule_patient
 from server.services.zones import check_timezone
 
-DEFAULT_QUIET_HOURS = (time(22, 0), time(8, 0))
 _UNSET: Any = object()
 
 
@@ -86,8 +85,13 @@ def create_patient(
     """Register a patient of the clinician's clinic; quiet hours default to 22:00-08:00, the
     country to the one of their time zone, the channels to push, e-mail, then texts.
     ``sms_consent`` is where consent to texts was given, if it was."""
-    if quiet_hours is _UNSET:
-        quiet_hours = {"start": DEFAULT_QUIET_HOURS[0], "end": DEFAULT_QUIET_HOURS[1]}
+    if quiet_hours is _UNSET:  # the clinic's default for new patients
+        clinic = clinician.clinic
+        quiet_hours = (
+            {"start": clinic.default_quiet_start, "end": clinic.default_quiet_end}
+            if clinic.default_quiet_start is not None and clinic.default_quiet_end is not None
+            else None
+        )
     start, end = _check_quiet_hours(quiet_hours)
     code = code.strip()
     if session.scalar(select(Patient).filter_by(clinic_id=clinician.clinic_id, code=code)):

@@ -63,3 +63,26 @@ def test_an_admin_invites_a_clinician_who_sets_a_password_and_signs_in(
     screenshot(page, "clinic-account", WIDTHS)
     check_accessibility(page, "account", problems)
     assert problems == {}
+
+
+def test_the_clinic_settings_page_at_phone_and_desk_widths(
+    desk_page: Page, session: Session
+) -> None:
+    admin = make_clinician(session, role="admin", email="lead@harbour.example")
+    session.commit()
+    page = desk_page
+    sign_in(page, admin)
+
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("Opens").first.fill("08:00")
+    page.get_by_label("Closes").first.fill("18:00")
+    page.get_by_label("Keep records for").fill("8")
+    page.get_by_role("button", name="Save settings").click()
+
+    expect(page.get_by_text("The clinic's settings are saved.")).to_be_visible()
+    expect(page.get_by_text("None: every record is within the period.")).to_be_visible()
+    screenshot(page, "clinic-settings", WIDTHS)
+    fits_a_phone(page)
+    problems: dict[str, list[str]] = {}
+    check_accessibility(page, "settings", problems)
+    assert problems == {}
