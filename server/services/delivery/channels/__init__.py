@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from server.services.links import checkin_url
+
 from ..outbound import Attempt, ClaimedRow, Outbound
 
 
@@ -49,3 +51,16 @@ class Channel(Protocol):
     def start(self, items: Sequence[Outbound], *, now: datetime) -> Sending:
         """Begin sending these items (all of them this channel's)."""
         ...
+
+
+def claimed_link(base_url: str, secret: str, row: ClaimedRow) -> str:
+    """A claimed check-in's address with its signed token, for the channels that send links
+    (e-mail, texts): it works until the check-in closes or the patient's devices are revoked."""
+    return checkin_url(
+        base_url,
+        secret,
+        checkin_id=row.id,
+        patient_id=row.patient_id,
+        expires_at=row.expires_at,
+        version=row.link_version,
+    )

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from server.services.links import checkin_url
 from server.services.mail import Mailer
 
 from ..outbound import TEXTS, Attempt, ClaimedRow, Outbound
+from . import claimed_link
 
 
 @dataclass(frozen=True)
@@ -67,18 +67,11 @@ class EmailChannel:
         these: a link is made only where e-mail is the way)."""
         if not self.mailer.is_configured:
             return {}
-        return {row.id: (EmailAddress(row.email, self.link(row)),) for row in rows if row.email}
-
-    def link(self, row: ClaimedRow) -> str:
-        """The check-in's address with its token: it works until the check-in closes."""
-        return checkin_url(
-            self.base_url,
-            self.secret,
-            checkin_id=row.id,
-            patient_id=row.patient_id,
-            expires_at=row.expires_at,
-            version=row.link_version,
-        )
+        return {
+            row.id: (EmailAddress(row.email, claimed_link(self.base_url, self.secret, row)),)
+            for row in rows
+            if row.email
+        }
 
     def start(self, items: Sequence[Outbound], *, now: datetime) -> EmailSending:
         """Nothing goes yet: the e-mails are sent one after another by ``finish``."""

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from server.services.links import checkin_url
 from server.services.sms import SmsProvider, SmsResult, segments
 
 from ..outbound import FALLBACK, PROMPT, REMINDER, Attempt, ClaimedRow, Outbound, is_textable
+from . import claimed_link
 
 STOP = " Reply STOP to stop texts."
 # each purpose's wordings, longest first: a text takes the first that fits one segment with its
@@ -67,19 +67,10 @@ class SmsChannel:
         if not self.provider.is_configured:
             return {}
         return {
-            row.id: (SmsAddress(row.phone, self.link(row)),) for row in rows if is_textable(row)
+            row.id: (SmsAddress(row.phone, claimed_link(self.base_url, self.secret, row)),)
+            for row in rows
+            if is_textable(row)
         }
-
-    def link(self, row: ClaimedRow) -> str:
-        """The check-in's address with its token: it works until the check-in closes."""
-        return checkin_url(
-            self.base_url,
-            self.secret,
-            checkin_id=row.id,
-            patient_id=row.patient_id,
-            expires_at=row.expires_at,
-            version=row.link_version,
-        )
 
     def start(self, items: Sequence[Outbound], *, now: datetime) -> SmsSending:
         """Nothing goes yet: the texts are sent one after another by ``finish``."""
