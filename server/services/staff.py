@@ -108,7 +108,7 @@ def invite(
         session.add(member)
     member.name, member.role, member.is_active = name.strip()[:200], role, True
     session.flush()
-    _audit(session, admin, "clinician.invited", member, now, {"role": role})
+    record_staff_event(session, admin, "clinician.invited", member, now, {"role": role})
     return _issue(session, member, "invitation", now, base_url, created_by=admin)
 
 
@@ -126,7 +126,9 @@ def change_role(
     if role not in ADMIN_ROLES:
         _keep_an_admin(session, member, "demoted")
     old, member.role = member.role, role
-    _audit(session, admin, "clinician.role_changed", member, now, {"old": old, "new": role})
+    record_staff_event(
+        session, admin, "clinician.role_changed", member, now, {"old": old, "new": role}
+    )
     session.flush()
     return member
 
@@ -159,7 +161,7 @@ def set_active(
     else:
         member.is_active = True
     action = "clinician.reactivated" if active else "clinician.deactivated"
-    _audit(session, admin, action, member, now, {"old": not active, "new": active})
+    record_staff_event(session, admin, action, member, now, {"old": not active, "new": active})
     session.flush()
     return member
 
@@ -181,7 +183,7 @@ def change_password(
         check_password(new, field="new_password", hints=_hints(clinician))
     )
     revoke_all(session, clinician=clinician, now=now, keep_session_id=keep_session_id)
-    _audit(session, clinician, "clinician.password_changed", clinician, now)
+    record_staff_event(session, clinician, "clinician.password_changed", clinician, now)
     session.flush()
 
 
@@ -195,7 +197,7 @@ def request_reset(
     )
     if member is None or not member.is_active or is_invited(member):
         return None
-    _audit(session, member, "clinician.password_reset_requested", member, now)
+    record_staff_event(session, member, "clinician.password_reset_requested", member, now)
     return _issue(session, member, "reset", now, base_url, created_by=None)
 
 
@@ -209,7 +211,7 @@ def issue_reset(
     if not member.is_active:
         raise Conflict("this clinician is deactivated: restore them first", field="is_active")
     purpose = "invitation" if is_invited(member) else "reset"
-    _audit(session, admin, f"clinician.{purpose}_link_made", member, now)
+    record_staff_event(session, admin, f"clinician.{purpose}_link_made", member, now)
     return _issue(session, member, purpose, now, base_url, created_by=admin)
 
 
@@ -243,7 +245,7 @@ def use_link(session: Session, *, token: str, password: str, now: datetime) -> C
     link.used_at = now
     revoke_all(session, clinician=member, now=now)
     action = "clinician.signed_up" if link.purpose == "invitation" else "clinician.password_reset"
-    _audit(session, member, action, member, now)
+    record_staff_event(session, member, action, member, now)
     session.flush()
     return member
 
@@ -269,7 +271,7 @@ def set_own_phone(
 ) -> None:
     """One's own mobile, for urgent alerts by text (read in the clinic's country)."""
     clinician.phone = check_phone(phone, country=clinic_country(clinician.clinic))
-    _audit(session, clinician, "clinician.phone_changed", clinician, now)
+    record_staff_event(session, clinician, "clinician.phone_changed", clinician, now)
     session.flush()
 
 
@@ -376,7 +378,7 @@ def _hints(member: Clinician) -> tuple[str, ...]:
     return (member.email, member.email.split("@")[0], member.name)
 
 
-def _audit(
+def record_staff_event(
     session: Session,
     actor: Clinician,
     action: str,
@@ -384,6 +386,7 @@ def _audit(
     now: datetime,
     details: dict[str, object] | None = None,
 ) -> None:
+    """Audit what ``actor`` did to a clinician's account (``member``: theirs or a colleague's)."""
     record_event(
         session,
         clinic_id=member.clinic_id,

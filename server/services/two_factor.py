@@ -23,6 +23,7 @@ from server.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthori
 from server.models import Clinician, RecoveryCode
 from server.services.audit import record_event
 from server.services.credentials import token_digest
+from server.services.staff import record_staff_event
 
 ISSUER = "Needling check-ins"
 STEP_S = 30
@@ -80,7 +81,7 @@ def enable(
     if step is None:
         raise InvalidInput(WRONG_CODE, field="code")
     clinician.totp_secret, clinician.totp_last_step = secret, step
-    _audit(session, clinician, clinician, "clinician.two_factor_enabled", now)
+    record_staff_event(session, clinician, "clinician.two_factor_enabled", clinician, now)
     return _new_recovery_codes(session, clinician, now)
 
 
@@ -102,7 +103,9 @@ def check_code(session: Session, *, clinician: Clinician, code: str, now: dateti
         raise InvalidInput(WRONG_CODE, field="code")
     recovery.used_at = now
     left = len(_unused(session, clinician))
-    _audit(session, clinician, clinician, "clinician.recovery_code_used", now, {"left": left})
+    record_staff_event(
+        session, clinician, "clinician.recovery_code_used", clinician, now, {"left": left}
+    )
 
 
 def second_factor(
@@ -139,7 +142,7 @@ def renew_recovery_codes(
 ) -> list[str]:
     """Replace the recovery codes (a code from the app proves it is the clinician)."""
     check_code(session, clinician=clinician, code=code, now=now)
-    _audit(session, clinician, clinician, "clinician.recovery_codes_renewed", now)
+    record_staff_event(session, clinician, "clinician.recovery_codes_renewed", clinician, now)
     return _new_recovery_codes(session, clinician, now)
 
 
@@ -150,7 +153,7 @@ def disable(session: Session, *, clinician: Clinician, code: str, now: datetime)
         raise Conflict("your clinic requires two-factor sign-in", field="code")
     check_code(session, clinician=clinician, code=code, now=now)
     _clear(session, clinician)
-    _audit(session, clinician, clinician, "clinician.two_factor_disabled", now)
+    record_staff_event(session, clinician, "clinician.two_factor_disabled", clinician, now)
 
 
 def reset_for(session: Session, *, admin: Clinician, member_id: int, now: datetime) -> Clinician:
@@ -162,7 +165,7 @@ def reset_for(session: Session, *, admin: Clinician, member_id: int, now: dateti
     if member is None:
         raise NotFound("no such clinician in this clinic")
     _clear(session, member)
-    _audit(session, admin, member, "clinician.two_factor_reset", now)
+    record_staff_event(session, admin, "clinician.two_factor_reset", member, now)
     return member
 
 
@@ -225,22 +228,3 @@ def _clear(session: Session, clinician: Clinician) -> None:
     clinician.totp_secret = clinician.totp_last_step = None
     session.execute(delete(RecoveryCode).filter_by(clinician_id=clinician.id))
     session.flush()
-
-
-def _audit(
-    session: Session,
-    actor: Clinician,
-    member: Clinician,
-    action: str,
-    now: datetime,
-    details: dict[str, object] | None = None,
-) -> None:
-    record_event(
-        session,
-        clinic_id=member.clinic_id,
-        actor=f"clinician:{actor.id}",
-        action=action,
-        target=f"clinician:{member.id}",
-        at=now,
-        details=details,
-    )
