@@ -17,6 +17,7 @@ from server.protocols import Item, Protocol, TimePoint, Value, default_protocols
 from server.services.answers import answers_of
 from server.services.audit import record_event
 from server.services.exports import ExportScope, Resource, audit_export, utc_text
+from server.services.patient_record import patient_rows
 from server.services.red_flags import ACK_LABELS
 
 # bump when the wording or the items of a default protocol change (CLINICAL.md §1: never reuse a
@@ -305,21 +306,8 @@ def export_patient_bundle(
     Questionnaires, the Patient with their name and contact details (it is their copy), the
     Procedures, QuestionnaireResponses, each red flag as a Flag and what was done about it as a
     Communication."""
-    treatments = session.scalars(
-        select(Treatment)
-        .filter_by(patient_id=patient.id)
-        .order_by(Treatment.treated_at, Treatment.id)
-    ).all()
-    responses = session.scalars(
-        select(Response)
-        .join(Treatment, Response.treatment_id == Treatment.id)
-        .where(Treatment.patient_id == patient.id)
-        .options(selectinload(Response.answers), selectinload(Response.treatment))
-        .order_by(Response.answered_at, Response.id)
-    ).all()
-    alerts = session.scalars(
-        select(Alert).filter_by(patient_id=patient.id).order_by(Alert.created_at, Alert.id)
-    ).all()
+    rows = patient_rows(session, patient=patient)
+    treatments, responses, alerts = rows.treatments, rows.responses, rows.alerts
     names = FhirNames(base_url)
     entries = _entries(names, [patient], treatments, responses)
     entries[len(questionnaires(names))]["resource"] = _patient_with_contacts(patient, names)

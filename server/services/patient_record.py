@@ -4,6 +4,7 @@ what was done about them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,10 +43,17 @@ class TreatmentRecord:
     alerts: list[Alert]
 
 
-def patient_record(
-    session: Session, *, clinician: Clinician, patient: Patient, now: datetime
-) -> list[TreatmentRecord]:
-    """The patient's treatments, oldest first, each whole (audited as printed)."""
+@dataclass(frozen=True)
+class PatientRows:
+    """Everything recorded of one patient, each kind oldest first."""
+
+    treatments: Sequence[Treatment]
+    responses: Sequence[Response]  # with their answers and treatment loaded
+    alerts: Sequence[Alert]
+
+
+def patient_rows(session: Session, *, patient: Patient) -> PatientRows:
+    """The patient's treatments, responses and red flags (the summary and the FHIR record)."""
     treatments = session.scalars(
         select(Treatment)
         .filter_by(patient_id=patient.id)
@@ -55,12 +63,20 @@ def patient_record(
         select(Response)
         .join(Treatment, Response.treatment_id == Treatment.id)
         .where(Treatment.patient_id == patient.id)
-        .options(selectinload(Response.answers))
+        .options(selectinload(Response.answers), selectinload(Response.treatment))
         .order_by(Response.answered_at, Response.id)
     ).all()
     alerts = session.scalars(
         select(Alert).filter_by(patient_id=patient.id).order_by(Alert.created_at, Alert.id)
     ).all()
+    return PatientRows(treatments, responses, alerts)
+
+
+def patient_record(
+    session: Session, *, clinician: Clinician, patient: Patient, now: datetime
+) -> list[TreatmentRecord]:
+    """The patient's treatments, oldest first, each whole (audited as printed)."""
+    rows = patient_rows(session, patient=patient)
     record_event(
         session,
         clinic_id=patient.clinic_id,
@@ -74,12 +90,12 @@ def patient_record(
             treatment,
             [
                 ResponseLines(response, _label(treatment, response.slot), _lines(response))
-                for response in responses
+                for response in rows.responses
                 if response.treatment_id == treatment.id
             ],
-            [alert for alert in alerts if alert.treatment_id == treatment.id],
+            [alert for alert in rows.alerts if alert.treatment_id == treatment.id],
         )
-        for treatment in treatments
+        for treatment in rows.treatments
     ]
 
 
