@@ -509,6 +509,11 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
         None,
         PAGE_OF_A,
     ),
+    ("POST", "/clinic/patients/<int:patient_id>/details"): (
+        "/clinic/patients/{patient_id}/details",
+        lambda r, w: {},
+        FORM_OF_A,
+    ),
     ("POST", "/clinic/patients/<int:patient_id>/messages"): (
         "/clinic/patients/{patient_id}/messages",
         lambda r, w: {},

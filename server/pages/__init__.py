@@ -101,6 +101,7 @@ ROUTES: list[tuple[str, str, Callable[..., ResponseReturnValue], list[str]]] = [
     ("/patients/new", "enrol_form", patients.enrol_form, ["GET"]),
     ("/patients/new", "enrol", patients.enrol, ["POST"]),
     ("/patients/<int:patient_id>", "patient", patients.patient_page, ["GET"]),
+    ("/patients/<int:patient_id>/details", "save_details", patients.save_details, ["POST"]),
     ("/patients/<int:patient_id>/messages", "save_messages", patients.save_messages, ["POST"]),
     (
         "/patients/<int:patient_id>/discharge",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import time
 from typing import Any, ClassVar
 
 import marshmallow as ma
@@ -198,17 +199,17 @@ class SettingsForm(FormSchema):
     @ma.post_load
     def as_changes(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         """The clinic's changes as the service takes them."""
-        start, end = data.pop("quiet_start"), data.pop("quiet_end")
-        if (start is None) != (end is None):
-            raise ma.ValidationError(
-                {"default_quiet_hours": ["give both times, or neither for no quiet hours"]}
-            )
+        quiet = _quiet_hours(data, "default_quiet_hours")
         hours = {day: [tuple(pair)] for day, pair in data.pop("opening_hours").items()}
-        return {
-            **data,
-            "default_quiet_hours": {"start": start, "end": end} if start else None,
-            "opening_hours": hours or None,
-        }
+        return {**data, "default_quiet_hours": quiet, "opening_hours": hours or None}
+
+
+def _quiet_hours(data: dict[str, Any], field: str) -> dict[str, time] | None:
+    """The form's two quiet-hour times (taken out of ``data``) as the services take them."""
+    start, end = data.pop("quiet_start"), data.pop("quiet_end")
+    if (start is None) != (end is None):
+        raise ma.ValidationError({field: ["give both times, or neither for no quiet hours"]})
+    return {"start": start, "end": end} if start else None
 
 
 class AuditArgs(FormSchema):
@@ -220,6 +221,23 @@ class AuditArgs(FormSchema):
     since = ma.fields.Date(load_default=None)
     until = ma.fields.Date(load_default=None)
     page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
+
+
+class DetailsForm(FormSchema):
+    """A patient's details as the page posts them: a blank name, e-mail or country is none."""
+
+    display_name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+    timezone = ma.fields.String(required=True, validate=ma.validate.Length(1, 64))
+    country = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2))
+    email = ma.fields.Email(load_default=None, validate=ma.validate.Length(max=254))
+    quiet_start = ma.fields.Time(load_default=None)
+    quiet_end = ma.fields.Time(load_default=None)
+
+    @ma.post_load
+    def as_changes(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """The patient's changes as the service takes them."""
+        quiet = _quiet_hours(data, "quiet_hours")
+        return {**data, "quiet_hours": quiet}
 
 
 class MessagesForm(FormSchema):

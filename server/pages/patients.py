@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from datetime import timedelta
 from math import ceil
 from typing import Any
@@ -40,7 +41,15 @@ from server.services.treatments import get_treatment, treatment_detail, treatmen
 
 from .auth import current_clinician, login_required
 from .formatting import COMMON_TIMEZONES, local_time, modality_label
-from .forms import EnrolForm, MessagesForm, PageArgs, PatientSearchArgs, form_errors, load_form
+from .forms import (
+    DetailsForm,
+    EnrolForm,
+    MessagesForm,
+    PageArgs,
+    PatientSearchArgs,
+    form_errors,
+    load_form,
+)
 
 CHANNEL_LABELS = {"push": "app notification", "email": "e-mail", "sms": "text message"}
 CONSENT_LABELS = {
@@ -193,6 +202,30 @@ def revoke_devices(patient_id: int) -> ResponseReturnValue:
 
 
 @login_required
+def save_details(patient_id: int) -> ResponseReturnValue:
+    """Change the patient's name, time zone, country, e-mail and quiet hours; check-ins not yet
+    sent follow a new zone or quiet hours."""
+    clinician, session = current_clinician(), db.session()
+    patient = get_patient(session, clinic_id=clinician.clinic_id, patient_id=patient_id)
+    clock = (patient.timezone, patient.quiet_start, patient.quiet_end)
+    try:
+        changes = load_form(DetailsForm(), request.form)
+        update_patient(session, clinician=clinician, patient=patient, now=utcnow(), changes=changes)
+    except (ma.ValidationError, DomainError) as error:
+        session.rollback()
+        return _patient_page(
+            patient, form="details", errors=form_errors(error), posted=request.form, status=422
+        )
+    replanned = clock != (patient.timezone, patient.quiet_start, patient.quiet_end)
+    flash(
+        "The patient's details are saved"
+        + ("; check-ins not yet sent now follow the new times." if replanned else "."),
+        "success",
+    )
+    return redirect(url_for("pages.patient", patient_id=patient.id))
+
+
+@login_required
 def save_messages(patient_id: int) -> ResponseReturnValue:
     """Set how the patient is reached: their mobile, consent to texts, the channels' order."""
     clinician, session = current_clinician(), db.session()
@@ -203,7 +236,9 @@ def save_messages(patient_id: int) -> ResponseReturnValue:
     except (ma.ValidationError, DomainError) as error:
         session.rollback()
         posted = {**request.form.to_dict(), "channel_order": request.form.getlist("channel_order")}
-        return _patient_page(patient, errors=form_errors(error), posted=posted, status=422)
+        return _patient_page(
+            patient, form="messages", errors=form_errors(error), posted=posted, status=422
+        )
     flash("How the patient is reached is saved.", "success")
     return redirect(url_for("pages.patient", patient_id=patient.id, _anchor="messages-title"))
 
@@ -211,10 +246,12 @@ def save_messages(patient_id: int) -> ResponseReturnValue:
 def _patient_page(
     patient: Patient,
     *,
+    form: str | None = None,
     errors: dict[str, list[str]] | None = None,
-    posted: dict[str, Any] | None = None,
+    posted: Mapping[str, Any] | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
+    """The patient page; ``form`` names the form whose posted values and errors are shown."""
     clinician, session, now = current_clinician(), db.session(), utcnow()
     try:
         page = load_form(PageArgs(), request.args)["page"]
@@ -237,8 +274,11 @@ def _patient_page(
         now=now,
         page=page,
         pages=max(1, ceil(len(treatments) / TREATMENTS_PER_PAGE)),
+        failed_form=form,
         errors=errors or {},
         posted=posted,
+        zones=COMMON_TIMEZONES,
+        countries=_countries(),
         channel_labels=CHANNEL_LABELS,
         consent_labels=CONSENT_LABELS,
         texts_on=SmsProvider.from_config(current_app.config).is_configured,
@@ -287,6 +327,10 @@ def recovery_csv(treatment_id: int) -> ResponseReturnValue:
     return response
 
 
+def _countries() -> list[Any]:
+    return sorted(countries().values(), key=lambda country: country.name)
+
+
 def _enrol_page(
     errors: dict[str, list[str]], fields: dict[str, str], status: int
 ) -> tuple[str, int]:
@@ -296,7 +340,7 @@ def _enrol_page(
         errors=errors,
         fields=fields,
         zones=COMMON_TIMEZONES,
-        countries=sorted(countries().values(), key=lambda country: country.name),
+        countries=_countries(),
         default_zone=default_zone or "UTC",
         zone_from_browser=default_zone is None,
     )

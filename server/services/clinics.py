@@ -16,7 +16,7 @@ from server.services.audit import record_event
 from server.services.contacts import check_emergency_number, check_phone, clinic_country
 from server.services.credentials import hash_password, verify_password
 from server.services.staff import check_password
-from server.services.zones import check_timezone
+from server.services.zones import check_quiet_hours, check_timezone
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 OpeningHours = dict[str, list[tuple[time, time]]]
@@ -77,14 +77,9 @@ def update_clinic(
     if "require_two_factor" in changes:  # asked at each clinician's next sign-in
         clinic.require_two_factor = bool(changes["require_two_factor"])
     if "default_quiet_hours" in changes:  # for patients registered from now on
-        quiet = changes["default_quiet_hours"]
-        if quiet is not None and quiet["start"] == quiet["end"]:
-            raise InvalidInput(
-                "start and end must differ; send null for no quiet hours",
-                field="default_quiet_hours",
-            )
-        clinic.default_quiet_start = quiet["start"] if quiet else None
-        clinic.default_quiet_end = quiet["end"] if quiet else None
+        clinic.default_quiet_start, clinic.default_quiet_end = check_quiet_hours(
+            changes["default_quiet_hours"], field="default_quiet_hours"
+        )
     if "retention_years" in changes:
         years = changes["retention_years"]
         if years is not None and not RETENTION_YEARS[0] <= years <= RETENTION_YEARS[1]:

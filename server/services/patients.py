@@ -21,20 +21,9 @@ from server.services.contacts import (
     patient_country,
 )
 from server.services.scheduling import reschedule_patient
-from server.services.zones import check_timezone
+from server.services.zones import check_quiet_hours, check_timezone
 
 _UNSET: Any = object()
-
-
-def _check_quiet_hours(quiet_hours: dict[str, time] | None) -> tuple[time | None, time | None]:
-    if quiet_hours is None:
-        return None, None
-    start, end = quiet_hours["start"], quiet_hours["end"]
-    if start == end:
-        raise InvalidInput(
-            "start and end must differ; send null for no quiet hours", field="quiet_hours"
-        )
-    return start, end
 
 
 def check_channel_order(order: list[str]) -> str:
@@ -92,7 +81,7 @@ def create_patient(
             if clinic.default_quiet_start is not None and clinic.default_quiet_end is not None
             else None
         )
-    start, end = _check_quiet_hours(quiet_hours)
+    start, end = check_quiet_hours(quiet_hours)
     code = code.strip()
     if session.scalar(select(Patient).filter_by(clinic_id=clinician.clinic_id, code=code)):
         raise Conflict("this clinic already has a patient with that code", field="code")
@@ -139,7 +128,7 @@ def update_patient(
         patient.timezone = check_timezone(changes["timezone"])
         replan = True
     if "quiet_hours" in changes:
-        start, end = _check_quiet_hours(changes["quiet_hours"])
+        start, end = check_quiet_hours(changes["quiet_hours"])
         replan = replan or (start, end) != (patient.quiet_start, patient.quiet_end)
         patient.quiet_start, patient.quiet_end = start, end
     for name in ("display_name", "email"):

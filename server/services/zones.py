@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from functools import cache
 from zoneinfo import available_timezones
 
@@ -23,3 +24,15 @@ def check_timezone(name: str, *, field: str = "timezone") -> str:
     if name not in known_zones():
         raise InvalidInput("not an IANA time zone such as 'America/Vancouver'", field=field)
     return name
+
+
+def check_quiet_hours(
+    quiet_hours: dict[str, time] | None, *, field: str = "quiet_hours"
+) -> tuple[time | None, time | None]:
+    """Quiet hours as (start, end), each a local time; None: prompted at any hour."""
+    if quiet_hours is None:
+        return None, None
+    start, end = quiet_hours["start"], quiet_hours["end"]
+    if start == end:
+        raise InvalidInput("start and end must differ; give none for no quiet hours", field=field)
+    return start, end

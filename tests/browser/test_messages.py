@@ -117,3 +117,39 @@ def test_the_printable_summary_at_phone_and_desk_widths(desk_page: Page, session
     page.emulate_media(media="print")
     expect(page.get_by_role("button", name="Print")).to_be_hidden()
     expect(page.locator(".site-header")).to_be_hidden()
+
+
+def test_a_clinician_corrects_a_patient_s_details_after_a_refused_try(
+    desk_page: Page, session: Session, console_errors: list[str]
+) -> None:
+    clinician = make_clinician(session)
+    patient = make_patient(session, clinician, code="NECK-5", timezone="UTC")
+    session.commit()
+    page = desk_page
+    sign_in(page, clinician)
+
+    page.goto(f"/clinic/patients/{patient.id}")
+    page.get_by_text("Change the name, time zone, e-mail or quiet hours").click()
+    page.get_by_label("Name to greet them by (optional)").fill("Alex")
+    page.get_by_label("Time zone").select_option("Europe/London")
+    page.get_by_label("to", exact=True).fill("")
+    page.get_by_role("button", name="Save the details").click()
+    expect(page.get_by_text("give both times, or neither")).to_have_count(2)  # summary, field
+    assert console_errors == [
+        "Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)"
+    ]  # the refused form's answer, as meant
+    console_errors.clear()
+    expect(page.get_by_label("Name to greet them by (optional)")).to_have_value("Alex")
+    screenshot(page, "clinic-patient-details-refused", WIDTHS)
+    fits_a_phone(page)
+    problems: dict[str, list[str]] = {}
+    check_accessibility(page, "patient details", problems)
+    assert problems == {}
+    page.get_by_label("From", exact=True).fill("")
+    page.get_by_role("button", name="Save the details").click()
+
+    expect(
+        page.get_by_text("The patient's details are saved; check-ins not yet sent")
+    ).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("(Alex)")
+    expect(page.locator(".facts")).to_contain_text("Europe/London")
