@@ -579,6 +579,16 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
         lambda r, w: {},
         FORM_OF_A,
     ),
+    ("GET", "/clinic/treatments/<int:treatment_id>/diary"): (
+        "/clinic/treatments/{treatment_id}/diary",
+        None,
+        PAGE_OF_A,
+    ),
+    ("POST", "/clinic/treatments/<int:treatment_id>/diary"): (
+        "/clinic/treatments/{treatment_id}/diary",
+        lambda r, w: {},
+        FORM_OF_A,
+    ),
     ("GET", "/clinic/treatments/<int:treatment_id>/recovery.csv"): (
         "/clinic/treatments/{treatment_id}/recovery.csv",
         None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import uuid
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -25,8 +26,16 @@ from server.services.analytics import (
     responders,
 )
 from server.services.analytics import curves as curves_module
+from server.services.answers import enter_response
 from tests.analytics_data import Cohort
-from tests.factories import NOW, make_clinic, make_clinician
+from tests.factories import (
+    NOW,
+    checkin_for,
+    make_clinic,
+    make_clinician,
+    make_patient,
+    make_treatment,
+)
 
 T_975_4 = 2.7764451051977987  # scipy.stats.t.ppf(0.975, 4), also in any t table
 
@@ -338,6 +347,32 @@ def test_answer_rate_is_answered_over_closed_per_time_point(cohort: Cohort) -> N
     assert (cell.closed, cell.answered) == (6, 4)
     assert cell.rate == pytest.approx(4 / 6)
     assert [p.slot for p in series.points] == ["evening_d0", "24h", "72h", "7d"]
+
+
+def test_a_back_dated_treatment_counts_answered_or_missed_like_any_other(cohort: Cohort) -> None:
+    session, clinician = cohort.session, cohort.clinician
+    assert clinician is not None
+    for number in range(5):  # recorded from paper diaries a week after the treatments
+        patient = make_patient(session, clinician, code=f"PAPER-{number}")
+        treatment = make_treatment(
+            session, clinician, patient, treated_at=NOW - timedelta(days=8), now=NOW
+        )
+        if number < 3:
+            enter_response(
+                session,
+                clinician=clinician,
+                checkin_id=checkin_for(treatment, "6h").id,
+                client_id=uuid.uuid4(),
+                answers={"soreness": 3},
+                answered_at=NOW - timedelta(days=8) + timedelta(hours=6, minutes=30),
+                source="paper",
+                note=None,
+                now=NOW,
+            )
+    (series,) = answer_rates(session, scope=scope_of(cohort))
+    cells = {p.slot: (p.closed, p.answered) for p in series.points}
+    assert cells["6h"] == (5, 3)
+    assert cells["24h"] == (5, 0)
 
 
 # --- the published-curve check (CLINICAL.md §4) ---------------------------------------------

@@ -19,6 +19,7 @@ from server.config import Config
 from server.extensions import db
 from server.models import Answer, Base, Clinic, Patient, Treatment, TreatmentOutcome
 from server.services.answers import answer_checkin
+from server.services.scheduling import cancel_checkin
 from tests.databases import POSTGRES_UNAVAILABLE, drop_postgres_database, postgres_database
 from tests.factories import (
     NOW,
@@ -153,3 +154,34 @@ def test_upgrade_gives_clinics_their_patients_zone_and_keeps_every_patient(
     assert clinics["Bondi Physio"].emergency_number is None  # was the default, never a choice
     assert clinics[own_number.name].emergency_number == "144"
     assert db.session.scalar(select(func.count()).select_from(Patient)) == 3
+
+
+def test_upgrade_keeps_for_staff_entry_what_was_cancelled_for_being_recorded_late(
+    empty_app: Flask,
+) -> None:
+    upgrade()
+    session = db.session()
+    clinician = make_clinician(session, make_clinic(session))
+    patient = make_patient(session, clinician)
+    treatment = make_treatment(
+        session, clinician, patient, treated_at=NOW - timedelta(hours=48), now=NOW
+    )
+    cancel_checkin(session, checkin_for(treatment, "7d"), now=NOW + timedelta(hours=1))
+    session.commit()
+    downgrade(revision="0017")  # before 0018 such check-ins were cancelled at recording
+
+    upgrade()
+
+    db.session.expire_all()
+    rows = {
+        checkin.slot: (checkin.status, checkin.entry_only, checkin.cancelled_at is None)
+        for checkin in db.session.get_one(Treatment, treatment.id).checkins
+    }
+    assert rows == {
+        "0h": ("missed", True, True),
+        "6h": ("missed", True, True),
+        "24h": ("missed", True, True),
+        "48h": ("scheduled", False, True),
+        "72h": ("scheduled", False, True),
+        "7d": ("cancelled", False, False),  # cancelled by a clinician: stays so
+    }

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import Alert, CheckIn, Clinician, Treatment
-from server.services.answers import answer_checkin
+from server.services.answers import answer_checkin, enter_response
 from server.services.scheduling import cancel_checkin, expire_checkins
 from server.services.worklist import week_start, worklist
 from tests.factories import (
@@ -169,6 +169,34 @@ def test_answer_rate_counts_windows_closed_this_week(session: Session) -> None:
 
     assert (rate.answered, rate.missed) == (1, 2)
     assert rate.rate == 1 / 3
+
+
+def test_a_back_dated_treatment_s_past_checkins_are_neither_missed_nor_in_the_rate(
+    session: Session,
+) -> None:
+    clinician = make_clinician(session)
+    patient = make_patient(session, clinician, code="PAPER", timezone="UTC", quiet_hours=None)
+    # recorded now from a paper diary: T0 was Monday 11:00, its 0h and 6h windows closed then
+    back_dated = make_treatment(
+        session, clinician, patient, treated_at=NOW - timedelta(hours=30), now=NOW
+    )
+    enter_response(
+        session,
+        clinician=clinician,
+        checkin_id=checkin_for(back_dated, "6h").id,
+        client_id=uuid.uuid4(),
+        answers={"soreness": 4},
+        answered_at=NOW - timedelta(hours=23),
+        source="paper",
+        note=None,
+        now=NOW,
+    )
+
+    work = worklist(session, clinic_id=clinician.clinic_id, now=NOW)
+
+    assert [row.slot for row in work.missed] == []
+    assert (work.answer_rate.answered, work.answer_rate.missed) == (0, 0)
+    assert checkin_for(back_dated, "0h").status == "missed"  # as the analytics count it
 
 
 def test_answer_rate_is_none_before_any_window_closed(session: Session) -> None:

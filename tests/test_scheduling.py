@@ -401,30 +401,34 @@ def test_recorded_checkin_opens_24_absolute_hours_after_a_t0_given_in_local_time
     assert checkins_by_slot(treatment)["24h"].due_at - treated_at == timedelta(hours=24)
 
 
-def test_windows_closed_before_the_treatment_was_recorded_are_cancelled_not_missed(
+def test_windows_closed_before_the_treatment_was_recorded_are_kept_for_staff_entry(
     session: Session, clinician: Clinician, patient: Patient
 ) -> None:
     treatment = make_treatment(
         session, clinician, patient, treated_at=NOW - timedelta(hours=48), now=NOW
     )
-    statuses = {slot: checkin.status for slot, checkin in checkins_by_slot(treatment).items()}
-    assert statuses == {
-        "0h": "cancelled",
-        "6h": "cancelled",
-        "24h": "cancelled",
-        "48h": "scheduled",
-        "72h": "scheduled",
-        "7d": "scheduled",
+    rows = {
+        slot: (checkin.status, checkin.entry_only)
+        for slot, checkin in checkins_by_slot(treatment).items()
+    }
+    assert rows == {
+        "0h": ("missed", True),
+        "6h": ("missed", True),
+        "24h": ("missed", True),
+        "48h": ("scheduled", False),
+        "72h": ("scheduled", False),
+        "7d": ("scheduled", False),
     }
 
 
-def test_checkin_cancelled_at_recording_is_stamped_with_the_recording_time(
+def test_a_checkin_kept_for_staff_entry_is_never_to_be_sent_nor_reminded(
     session: Session, clinician: Clinician, patient: Patient
 ) -> None:
     treatment = make_treatment(
         session, clinician, patient, treated_at=NOW - timedelta(hours=48), now=NOW
     )
-    assert checkins_by_slot(treatment)["0h"].cancelled_at == NOW
+    late = checkins_by_slot(treatment)["6h"]
+    assert (late.next_attempt_at, late.remind_at, late.cancelled_at) == (None, None, None)
 
 
 # ---- the database: a new time zone or new quiet hours re-plans ------------------------------

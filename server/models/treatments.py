@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.models.base import Base, utcnow
@@ -54,6 +62,10 @@ class Treatment(Base):
     checkins: Mapped[list[CheckIn]] = relationship(
         back_populates="treatment", order_by="CheckIn.due_at", cascade="all, delete-orphan"
     )
+
+    def slot_label(self, slot: str) -> str:
+        """A time point's words ("1 day") from the protocol the treatment was recorded under."""
+        return next((point["label"] for point in self.protocol if point["slot"] == slot), slot)
 
 
 class TreatmentOutcome(Base):
@@ -117,6 +129,10 @@ class CheckIn(Base):
     opened_at: Mapped[datetime | None]
     # when the check-in went out by e-mail or text: the fallback has nothing left to do
     messaged_at: Mapped[datetime | None]
+    # the window had closed when the treatment was recorded (a back-dated treatment, e.g. from
+    # a paper diary): never prompted, left out of the worklist's missed and answer rate; staff
+    # enter its answers, and the analytics count it answered or missed like any other
+    entry_only: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     treatment: Mapped[Treatment] = relationship(back_populates="checkins")
 
@@ -129,6 +145,11 @@ class CheckIn(Base):
         self.next_attempt_at, self.attempts = due_at, 0
         self.claimed_until = self.claimed_by = None
         self.shown_at = self.opened_at = self.messaged_at = None
+
+    def takes_entry_at(self, moment: datetime) -> bool:
+        """Whether staff can enter its answers at ``moment``: its window has opened and it is
+        neither answered nor cancelled (a missed one still takes answers from paper)."""
+        return self.status == "missed" or (self.status in OPEN_STATUSES and self.due_at <= moment)
 
     def is_open_at(self, moment: datetime) -> bool:
         """Whether the answer window is open at ``moment``."""

@@ -139,6 +139,8 @@ ROUTES: list[tuple[str, str, Callable[..., ResponseReturnValue], list[str]]] = [
         patients.recovery_csv,
         ["GET"],
     ),
+    ("/treatments/<int:treatment_id>/diary", "diary_form", treatments.diary_form, ["GET"]),
+    ("/treatments/<int:treatment_id>/diary", "enter_diary", treatments.enter_diary, ["POST"]),
     ("/checkins/<int:checkin_id>/answers", "answers_form", treatments.answers_form, ["GET"]),
     ("/checkins/<int:checkin_id>/answers", "enter_answers", treatments.enter_answers, ["POST"]),
     ("/compare", "compare", compare.compare, ["GET"]),

@@ -287,6 +287,45 @@ class EntryForm(FormSchema):
     note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
 
 
+class DiaryForm(FormSchema):
+    """What a paper diary's entries share: how they were collected, and a note."""
+
+    source = ma.fields.String(required=True, validate=ma.validate.OneOf(ENTRY_SOURCES))
+    note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+
+
+class DiaryRowForm(FormSchema):
+    """One check-in of a paper diary: when the patient wrote the answers (their clock)."""
+
+    client_id = ma.fields.UUID(required=True)
+    answered_at = ma.fields.NaiveDateTime(required=True, validate=LOCAL_MOMENT)
+
+
+def load_diary(form: MultiDict[str, str], rows: Mapping[str, list[Item]]) -> dict[str, Any]:
+    """The diary's rows that have answers, by row key: ``client_id``, ``answered_at`` (naive,
+    the patient's clock) and ``answers``; a row left blank is skipped. A row's inputs are
+    named ``<key>.client_id``, ``<key>.answered_at`` and ``<key>.answers-<code>``, and its
+    errors ``<key>.<field>``."""
+    errors: FormErrors = {}
+    loaded: dict[str, Any] = {}
+    for key, items in rows.items():
+        try:
+            answers = load_answers(items, form, prefix=f"{key}.answers")
+        except ma.ValidationError as error:
+            errors |= form_errors(error)
+            continue
+        if not answers:
+            continue
+        own = {name: form.get(f"{key}.{name}", "") for name in ("client_id", "answered_at")}
+        try:
+            loaded[key] = {**load_form(DiaryRowForm(), MultiDict(own)), "answers": answers}
+        except ma.ValidationError as error:
+            errors |= {f"{key}.{name}": reasons for name, reasons in form_errors(error).items()}
+    if errors:
+        raise ma.ValidationError(errors)
+    return loaded
+
+
 def _answer_field(item: Item) -> ma.fields.Field[Any]:
     if item.kind == "scale":
         return ma.fields.Integer()

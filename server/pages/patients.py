@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from math import ceil
 from typing import Any
 
@@ -260,7 +260,9 @@ def _patient_page(
     treatments = treatments_of(session, patient=patient)
     shown = treatments[(page - 1) * TREATMENTS_PER_PAGE : page * TREATMENTS_PER_PAGE]
     cards = [
-        _treatment_card(treatment_detail(session, treatment=treatment, viewer=clinician, now=now))
+        _treatment_card(
+            treatment_detail(session, treatment=treatment, viewer=clinician, now=now), now
+        )
         for treatment in shown
     ]
     shown_alerts = [alert for card in cards for alert in card["alerts"]]
@@ -286,7 +288,7 @@ def _patient_page(
     return html, status
 
 
-def _treatment_card(detail: dict[str, Any]) -> dict[str, Any]:
+def _treatment_card(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A treatment as the patient page shows it: detail, chart and the chart's numbers."""
     points, baseline = recovery_rows(detail["treated_at"], detail["responses"])
     title = f"{modality_label(detail['modality'])}: hours since treatment"
@@ -294,6 +296,7 @@ def _treatment_card(detail: dict[str, Any]) -> dict[str, Any]:
         **detail,
         "figure": recovery_figure(points, baseline, title=title) if points or baseline else None,
         "table": recovery_table(points, baseline),
+        "to_enter": sum(checkin.takes_entry_at(now) for checkin in detail["checkins"]),
         "responses_by_checkin": {
             response["checkin_id"]: response for response in detail["responses"]
         },

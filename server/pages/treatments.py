@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import marshmallow as ma
@@ -12,18 +13,27 @@ from werkzeug.datastructures import MultiDict
 
 from server.errors import DomainError
 from server.extensions import db
-from server.models import CheckIn, Patient, utcnow
+from server.models import CheckIn, Patient, Treatment, utcnow
 from server.protocols import Item, Protocol, item_bank, regions
-from server.services.answers import ENTRY_SOURCES, enter_response
+from server.services.answers import ENTRY_SOURCES, Entry, enter_response, enter_responses
 from server.services.patients import get_patient
 from server.services.protocols import clinic_protocols
 from server.services.questions import question, questions_for
-from server.services.treatments import get_checkin, record_treatment
+from server.services.treatments import get_checkin, get_treatment, record_treatment
 from server.transactions import commit_or_replay
 
 from .auth import current_clinician, login_required
 from .formatting import from_local_input, local_input, modality_label
-from .forms import EntryForm, FormErrors, TreatmentForm, form_errors, load_answers, load_form
+from .forms import (
+    DiaryForm,
+    EntryForm,
+    FormErrors,
+    TreatmentForm,
+    form_errors,
+    load_answers,
+    load_diary,
+    load_form,
+)
 
 
 def _baseline_items(protocols: list[Protocol]) -> dict[str, list[str]]:
@@ -111,10 +121,14 @@ def record(patient_id: int) -> ResponseReturnValue:
         status = error.status_code if isinstance(error, DomainError) else 422
         return _treatment_page(patient, form_errors(error), request.form, status)
     scheduled = sum(checkin.status == "scheduled" for checkin in treatment.checkins)
-    flash(
-        f"{modality_label(treatment.modality)} recorded: {scheduled} check-ins scheduled.",
-        "success",
-    )
+    late = sum(checkin.entry_only for checkin in treatment.checkins)
+    message = f"{modality_label(treatment.modality)} recorded: {scheduled} check-ins scheduled."
+    if late:
+        message += (
+            f" {late} had passed already: the patient is not asked them; enter their answers"
+            " from a paper diary below."
+        )
+    flash(message, "success")
     return redirect(
         url_for("pages.patient", patient_id=patient.id, _anchor=f"treatment-{treatment.id}")
     )
@@ -203,4 +217,110 @@ def enter_answers(checkin_id: int) -> ResponseReturnValue:
     flash(message, "warning" if result.flags else "success")
     return redirect(
         url_for("pages.patient", patient_id=patient.id, _anchor=f"treatment-{treatment_id}")
+    )
+
+
+def _diary_rows(treatment: Treatment, now: datetime) -> dict[str, CheckIn]:
+    """The check-ins a diary can fill, by the key naming their inputs: window opened, neither
+    answered nor cancelled."""
+    return {
+        f"checkin{checkin.id}": checkin
+        for checkin in treatment.checkins
+        if checkin.takes_entry_at(now)
+    }
+
+
+def _diary_page(
+    treatment: Treatment, errors: FormErrors, form: MultiDict[str, str], status: int
+) -> tuple[str, int]:
+    session = db.session()
+    rows = [
+        (key, checkin, questions_for(session, checkin))
+        for key, checkin in _diary_rows(treatment, utcnow()).items()
+    ]
+    page = render_template(
+        "diary_form.html",
+        treatment=treatment,
+        patient=treatment.patient,
+        rows=rows,
+        sources=ENTRY_SOURCES,
+        errors=errors,
+        form=form,
+    )
+    return page, status
+
+
+@login_required
+def diary_form(treatment_id: int) -> ResponseReturnValue:
+    """One form for every check-in of a treatment still to be filled, e.g. from a paper diary
+    of a week; each row starts at its check-in's opening time."""
+    treatment = get_treatment(
+        db.session(), clinic_id=current_clinician().clinic_id, treatment_id=treatment_id
+    )
+    zone = treatment.patient.timezone
+    defaults = MultiDict({"source": "paper"})
+    for key, checkin in _diary_rows(treatment, utcnow()).items():
+        defaults[f"{key}.client_id"] = str(uuid.uuid4())
+        # the minute it opened, rounded up: a minute earlier is before it opened
+        opened = checkin.due_at + timedelta(seconds=59, microseconds=999999)
+        defaults[f"{key}.answered_at"] = local_input(opened, zone)
+    return _diary_page(treatment, {}, defaults, 200)
+
+
+@login_required
+def enter_diary(treatment_id: int) -> ResponseReturnValue:
+    """Store every filled row of the diary in one transaction (all or none), then the
+    patient's page."""
+    clinician, session, now = current_clinician(), db.session(), utcnow()
+    treatment = get_treatment(session, clinic_id=clinician.clinic_id, treatment_id=treatment_id)
+    patient_id, zone = treatment.patient_id, treatment.patient.timezone
+    # the rows the form was drawn with: one saved since replays, one answered since is refused
+    rows = {
+        f"checkin{checkin.id}": checkin
+        for checkin in treatment.checkins
+        if f"checkin{checkin.id}.client_id" in request.form
+    }
+    try:
+        shared = load_form(DiaryForm(), request.form)
+        filled = load_diary(
+            request.form,
+            {key: [item_bank()[code] for code in checkin.items] for key, checkin in rows.items()},
+        )
+        entries = {
+            key: Entry(
+                checkin_id=rows[key].id,
+                client_id=row["client_id"],
+                answers=row["answers"],
+                answered_at=from_local_input(row["answered_at"], zone),
+            )
+            for key, row in filled.items()
+        }
+        results = commit_or_replay(
+            lambda: enter_responses(
+                db.session(),
+                clinician=clinician,
+                entries=entries,
+                source=shared["source"],
+                note=shared["note"],
+                now=now,
+            )
+        )
+    except (ma.ValidationError, DomainError) as error:
+        session.rollback()
+        status = error.status_code if isinstance(error, DomainError) else 422
+        treatment = get_treatment(session, clinic_id=clinician.clinic_id, treatment_id=treatment_id)
+        return _diary_page(treatment, form_errors(error), request.form, status)
+    flags = [flag for result in results for flag in result.flags]
+    saved = sum(not result.is_replay for result in results)
+    message = (
+        f"Answers of {saved} check-in{'' if saved == 1 else 's'} saved."
+        if saved
+        else "This diary was already saved."
+    )
+    if flags:
+        raised = ", ".join(f"{flag.rule} ({flag.severity.replace('_', '-')})" for flag in flags)
+        message += f" Red flags: {raised}. See the alerts on this page."
+    flash(message, "warning" if flags else "success")
+    return redirect(
+        url_for("pages.patient", patient_id=patient_id, _anchor=f"treatment-{treatment_id}")
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -11,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from server.errors import Conflict, InvalidInput, NotFound
+from server.errors import Conflict, DomainError, InvalidInput, NotFound
 from server.models import Answer, CheckIn, Clinician, DeliveryEvent, Patient, Response, Treatment
 from server.models.treatments import OPEN_STATUSES
 from server.protocols import Value, item_bank
@@ -227,6 +228,52 @@ def enter_response(
         patient_id=checkin.treatment.patient_id,
     )
     return _result(session, response, is_replay=False, now=now)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One check-in's answers as a clinician back-enters them."""
+
+    checkin_id: int
+    client_id: uuid.UUID
+    answers: dict[str, object]
+    answered_at: datetime
+
+
+def enter_responses(
+    session: Session,
+    *,
+    clinician: Clinician,
+    entries: Mapping[str, Entry],
+    source: str,
+    note: str | None,
+    now: datetime,
+) -> list[AnswerResult]:
+    """Back-enter several check-ins' answers at once (a patient's paper diary of a week), each
+    as ``enter_response`` does: the caller commits once, so all are stored or none. A refused
+    entry's reasons are named ``<its key>.<field>``, the key being the caller's."""
+    if not entries:
+        raise InvalidInput("enter the answers of at least one check-in", field="entries")
+    results = []
+    for key, entry in entries.items():
+        try:
+            results.append(
+                enter_response(
+                    session,
+                    clinician=clinician,
+                    checkin_id=entry.checkin_id,
+                    client_id=entry.client_id,
+                    answers=entry.answers,
+                    answered_at=entry.answered_at,
+                    source=source,
+                    note=note,
+                    now=now,
+                )
+            )
+        except DomainError as error:
+            named = {f"{key}.{field}": reasons for field, reasons in error.errors.items()}
+            raise type(error)(error.message, errors=named) from error
+    return results
 
 
 def _locked_checkin(

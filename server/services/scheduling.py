@@ -219,8 +219,9 @@ def _new_checkin(planned: PlannedCheckIn, now: datetime) -> CheckIn:
     checkin.schedule(
         due_at=planned.due_at, expires_at=planned.expires_at, remind_at=planned.remind_at
     )
-    if planned.expires_at <= now:  # never asked, so not 'missed': recorded after its window
-        checkin.status, checkin.cancelled_at, checkin.next_attempt_at = "cancelled", now, None
+    if planned.expires_at <= now:  # recorded after its window: for staff to enter, never sent
+        checkin.status, checkin.entry_only = "missed", True
+        checkin.next_attempt_at = checkin.remind_at = None
     return checkin
 
 

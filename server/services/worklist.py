@@ -10,6 +10,9 @@ The definitions, which the Today page states too:
   whatever the worker's lag;
 - **answer rate this week**: answered / (answered + missed) among check-ins whose window closed
   since Monday 00:00 UTC (a clinic has no time zone of its own). Cancelled check-ins never count.
+
+Check-ins of a back-dated treatment whose window had closed when it was recorded
+(``entry_only``) were never asked: they are neither missed here nor in the rate.
 """
 
 from __future__ import annotations
@@ -145,6 +148,7 @@ def missed_checkins(session: Session, *, clinic_id: int, now: datetime) -> list[
         session,
         clinic_id,
         CheckIn.status.in_(("missed", *OPEN_STATUSES)),
+        CheckIn.entry_only.is_(False),  # never asked: nobody to chase
         CheckIn.expires_at <= now,
         CheckIn.expires_at > now - MISSED_LOOKBACK,
         order_by=CheckIn.expires_at.desc(),
@@ -195,6 +199,7 @@ def answer_rate(session: Session, *, clinic_id: int, since: datetime, now: datet
         .where(
             Treatment.clinic_id == clinic_id,
             CheckIn.status.in_(("answered", "missed", *OPEN_STATUSES)),
+            CheckIn.entry_only.is_(False),  # the patients' rate of answering prompts
             CheckIn.expires_at >= since,
             CheckIn.expires_at <= now,
         )
