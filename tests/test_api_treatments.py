@@ -68,9 +68,13 @@ def test_recording_a_treatment_schedules_the_protocols_checkins(
     assert isinstance(body["id"], int)
     assert body["modality"] == modality
     assert [checkin["slot"] for checkin in body["checkins"]] == slots
+    now = datetime.now(UTC)
     for checkin in body["checkins"]:
-        assert {"id", "slot", "due_at", "expires_at", "status"} <= set(checkin)
-        assert checkin["status"] in {"scheduled", "cancelled"}
+        assert {"id", "slot", "due_at", "expires_at", "status", "entry_only"} <= set(checkin)
+        # a window already closed is kept for a paper diary, never prompted
+        passed = datetime.fromisoformat(checkin["expires_at"]) <= now
+        assert checkin["entry_only"] is passed
+        assert checkin["status"] == ("missed" if passed else "scheduled")
 
 
 def test_checkins_open_at_treated_at_plus_their_offset(

@@ -44,6 +44,13 @@ class CheckInSchema(InputSchema):
     due_at = ma.fields.AwareDateTime(dump_only=True)
     expires_at = ma.fields.AwareDateTime(dump_only=True)
     status = ma.fields.String(dump_only=True)
+    entry_only = ma.fields.Boolean(
+        dump_only=True,
+        metadata={
+            "description": "its window had passed when the treatment was recorded: never "
+            "prompted, open for answers entered by staff (e.g. from a paper diary)"
+        },
+    )
     items = ma.fields.List(ma.fields.String(), dump_only=True)
     sent_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
     reminded_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
