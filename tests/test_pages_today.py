@@ -151,10 +151,17 @@ def test_acknowledged_alerts_leave_the_worklist(session: Session) -> None:
     assert [row.rule for row in work.alerts] == ["RF-4"]
 
 
-def test_week_starts_on_monday_at_midnight_utc() -> None:
+def test_week_starts_on_monday_at_midnight_on_the_clinic_s_clock() -> None:
     # NOW is Tuesday 24 Nov 2026, 17:00 UTC
-    assert week_start(NOW) == datetime(2026, 11, 23, tzinfo=UTC)
-    assert week_start(datetime(2026, 11, 23, tzinfo=UTC)) == datetime(2026, 11, 23, tzinfo=UTC)
+    assert week_start(NOW, "UTC") == datetime(2026, 11, 23, tzinfo=UTC)
+    monday = datetime(2026, 11, 23, tzinfo=UTC)
+    assert week_start(monday, "UTC") == monday
+    # Monday 00:00 in Sydney (UTC+11 in summer) is Sunday 13:00 UTC
+    assert week_start(NOW, "Australia/Sydney") == datetime(2026, 11, 22, 13, tzinfo=UTC)
+    # 03:00 UTC on Monday is still Sunday evening in Vancouver: the week before
+    assert week_start(monday.replace(hour=3), "America/Vancouver") == datetime(
+        2026, 11, 16, 8, tzinfo=UTC
+    )
 
 
 def test_answer_rate_counts_windows_closed_this_week(session: Session) -> None:

@@ -56,6 +56,7 @@ def load_clinician() -> None:
     g.clinician, g.clinician_session = clinician, row
     # plain strings for the layout, so an error page never needs the database again
     g.clinic_name = clinician.clinic.name
+    g.clinic_zone = clinician.clinic.timezone  # the clock every clinician page reads
     g.clinician_label = clinician.name or clinician.email
 
 

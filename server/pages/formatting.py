@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+from flask import g
 from markupsafe import Markup
 
 from server.charts.palette import MODALITY_LABELS
@@ -75,6 +76,31 @@ def local_time(moment: datetime | None, zone: str) -> str:
     return local.strftime("%a %d %b, %H:%M %Z" if this_year else "%a %d %b %Y, %H:%M %Z")
 
 
+def clinic_time(
+    moment: datetime | None, clinic_zone: str, patient_zone: str | None = None
+) -> Markup:
+    """A moment on the clinic's clock as a <time> element, with the patient's clock beside it
+    where it reads differently: 'Tue 24 Nov, 17:00 GMT (patient's time 09:00 PST)'."""
+    if moment is None:
+        return Markup("")
+    ours = moment.astimezone(ZoneInfo(clinic_zone))
+    shown = Markup('<time datetime="{}">{}</time>').format(
+        utc_iso(moment), local_time(moment, clinic_zone)
+    )
+    if patient_zone is None:
+        return shown
+    theirs = moment.astimezone(ZoneInfo(patient_zone))
+    if theirs.utcoffset() == ours.utcoffset():
+        return shown
+    clock = theirs.strftime("%H:%M %Z" if theirs.date() == ours.date() else "%a %H:%M %Z")
+    return shown + Markup(' <span class="patient-time">(patient\'s time {})</span>').format(clock)
+
+
+def _clinic_time(moment: datetime | None, patient_zone: str | None = None) -> Markup:
+    """``clinic_time`` on the signed-in clinician's clinic clock (a Jinja filter)."""
+    return clinic_time(moment, g.get("clinic_zone") or "UTC", patient_zone)
+
+
 def utc_iso(moment: datetime) -> str:
     """A moment for a <time datetime> attribute."""
     return moment.astimezone(UTC).isoformat(timespec="seconds")
@@ -130,6 +156,7 @@ def phone_number(number: str | None) -> str:
 
 FILTERS: dict[str, Callable[..., str]] = {
     "local_time": local_time,
+    "clinic_time": _clinic_time,
     "phone_number": phone_number,
     "utc_iso": utc_iso,
     "local_input": local_input,

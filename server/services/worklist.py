@@ -9,7 +9,7 @@ The definitions, which the Today page states too:
   still ``scheduled``/``sent`` when the expiry job has not run yet: a closed window is missed
   whatever the worker's lag;
 - **answer rate this week**: answered / (answered + missed) among check-ins whose window closed
-  since Monday 00:00 UTC (a clinic has no time zone of its own). Cancelled check-ins never count.
+  since Monday 00:00 on the clinic's clock. Cancelled check-ins never count.
 
 Check-ins of a back-dated treatment whose window had closed when it was recorded
 (``entry_only``) were never asked: they are neither missed here nor in the rate.
@@ -18,12 +18,13 @@ Check-ins of a back-dated treatment whose window had closed when it was recorded
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
-from server.models import Alert, CheckIn, Patient, Treatment
+from server.models import Alert, CheckIn, Clinic, Patient, Treatment
 from server.models.treatments import OPEN_STATUSES
 from server.services.red_flags import SEVERITY_ORDER
 
@@ -101,7 +102,12 @@ def worklist(session: Session, *, clinic_id: int, now: datetime) -> Worklist:
         due=[row for row in open_now if not row.is_overdue_at(now)],
         overdue=[row for row in open_now if row.is_overdue_at(now)],
         missed=missed_checkins(session, clinic_id=clinic_id, now=now),
-        answer_rate=answer_rate(session, clinic_id=clinic_id, since=week_start(now), now=now),
+        answer_rate=answer_rate(
+            session,
+            clinic_id=clinic_id,
+            since=week_start(now, session.get_one(Clinic, clinic_id).timezone),
+            now=now,
+        ),
     )
 
 
@@ -183,10 +189,11 @@ def _checkin_rows(
     return [CheckInRow(*tuple(row)) for row in rows]
 
 
-def week_start(now: datetime) -> datetime:
-    """Monday 00:00 UTC of the week that contains ``now``."""
-    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today - timedelta(days=today.weekday())
+def week_start(now: datetime, zone: str) -> datetime:
+    """Monday 00:00 on the clinic's clock of the week that contains ``now``."""
+    today = now.astimezone(ZoneInfo(zone)).date()
+    monday = datetime.combine(today - timedelta(days=today.weekday()), time(), ZoneInfo(zone))
+    return monday.astimezone(UTC)
 
 
 def answer_rate(session: Session, *, clinic_id: int, since: datetime, now: datetime) -> AnswerRate:

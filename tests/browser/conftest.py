@@ -137,13 +137,26 @@ def desk_page(desk: BrowserContext, console_errors: list[str], live_server: str)
         yield tab
 
 
+# Plotly redraws a responsive chart on the window's resize event after a debounce: a chart is
+# settled when its drawing is no wider than the box the page gives it.
+CHARTS_SETTLED = """() => [...document.querySelectorAll('.js-plotly-plot')].every(
+    (chart) => chart.querySelector('.main-svg').getBoundingClientRect().width
+               <= chart.getBoundingClientRect().width + 1)"""
+
+
+def resize(page: Page, width: int) -> None:
+    """Set the viewport's width and wait for the page's charts to redraw to it."""
+    page.set_viewport_size({"width": width, "height": 800})
+    page.wait_for_function(CHARTS_SETTLED)
+
+
 def screenshot(page: Page, name: str, widths: tuple[int, ...] = (320, 768)) -> None:
     """Full-page screenshots at each width (320 px and 768 px unless told), saved under the test
     run's output."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
     original = page.viewport_size
     for width in widths:
-        page.set_viewport_size({"width": width, "height": 800})
+        resize(page, width)
         page.screenshot(path=str(OUTPUT / f"{name}-{width}.png"), full_page=True)
     if original:
         page.set_viewport_size(original)

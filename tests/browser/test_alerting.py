@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from server.models import Clinician
 from server.services.red_flags import acknowledge_alert
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import resize, screenshot
 from tests.browser.test_pages import check_accessibility
 from tests.factories import PASSWORD
 from tests.test_alert_notices import ANSWERED, SAME_DAY, URGENT, clinic_with_staff, flagged
@@ -26,7 +26,7 @@ def sign_in(page: Page, clinician: Clinician) -> None:
 
 def fits_a_phone(page: Page) -> None:
     """At 390 px the page scrolls only downwards (wide tables scroll inside their region)."""
-    page.set_viewport_size({"width": 390, "height": 800})
+    resize(page, 390)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.set_viewport_size({"width": 1280, "height": 800})
 
