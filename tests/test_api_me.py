@@ -18,6 +18,7 @@ from server.extensions import db
 from server.models import Alert, CheckIn, Clinician, Patient, PushSubscription, Response
 from server.services.answers import answer_checkin
 from server.services.enrolment import issue_enrolment
+from server.services.protocols import override_timepoints
 from tests.factories import (
     b64url,
     bearer,
@@ -303,6 +304,85 @@ def test_unknown_checkin_status_filter_names_status(client: FlaskClient, session
     response = client.get(f"{CHECKINS_URL}?status=bogus", headers=headers)
 
     assert_rejected(response, "status")
+
+
+def test_a_checkin_names_its_treatment_and_time_point_in_words(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician, patient, headers = enrolled_patient(session)
+    checkin = make_open_checkin_now(session, clinician, patient)
+    session.commit()
+
+    [listed] = client.get(CHECKINS_URL, headers=headers).get_json()
+
+    assert (listed["modality"], listed["modality_label"]) == (
+        "dry_needling",
+        "Dry needling (trigger point)",
+    )
+    assert (listed["slot"], listed["slot_label"]) == ("6h", "6 hours")
+    treated_at = checkin.treatment.treated_at
+    assert datetime.fromisoformat(listed["treated_at"]) == treated_at
+    assert client.get(f"{CHECKINS_URL}/{checkin.id}", headers=headers).get_json() == listed
+
+
+def test_the_treatment_day_is_the_one_on_the_patients_clock(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician = make_clinician(session)
+    patient = make_patient(session, clinician, timezone="America/Vancouver")
+    headers = enrolled_headers(session, clinician, patient)
+    # 05:00 on Monday 2 March in UTC is 21:00 on Sunday 1 March in Vancouver
+    treated_at = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)
+    treatment = make_treatment(session, clinician, patient, treated_at=treated_at)
+    session.commit()
+
+    body = client.get(f"{CHECKINS_URL}/{checkin_for(treatment, '24h').id}", headers=headers)
+
+    assert body.get_json()["treated_on"] == "2026-03-01"
+
+
+def test_a_time_point_the_clinic_added_is_named_by_its_own_label(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician = make_clinician(session, role="admin")
+    patient = make_patient(session, clinician, quiet_hours=None)
+    headers = enrolled_headers(session, clinician, patient)
+    timepoints = [
+        {
+            "slot": "36h",
+            "label": "a day and a half",
+            "offset_h": 36,
+            "window_h": 12,
+            "items": ["pain"],
+        }
+    ]
+    override_timepoints(
+        session, clinician=clinician, modality="ims", timepoints=timepoints, now=datetime.now(UTC)
+    )
+    treatment = make_treatment(session, clinician, patient, modality="ims")
+    session.commit()
+
+    body = client.get(f"{CHECKINS_URL}/{checkin_for(treatment, '36h').id}", headers=headers)
+
+    assert body.get_json()["slot_label"] == "a day and a half"
+    assert body.get_json()["modality_label"] == "IMS (intramuscular stimulation)"
+
+
+def test_the_openapi_document_describes_the_words_that_name_a_checkin(
+    client: FlaskClient, session: Session
+) -> None:
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    checkin = schemas["PatientCheckIn"]["properties"]
+    assert checkin["treated_on"] == {
+        "type": "string",
+        "format": "date",
+        "description": "the day of the treatment on the patient's clock",
+    }
+    for name in ("slot_label", "modality_label"):
+        assert checkin[name]["type"] == "string"
+        assert "in words" in checkin[name]["description"]
+    assert {"modality_label", "treated_on"} <= set(schemas["History"]["properties"])
+    assert "slot_label" in schemas["HistoryPoint"]["properties"]
 
 
 # --- answering ---------------------------------------------------------------------------------

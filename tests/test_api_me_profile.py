@@ -91,9 +91,12 @@ def test_history_gives_soreness_and_pain_by_hours_since_treatment(
     )
     headers = enrolled_headers(session, clinician, patient)
     [course] = client.get("/api/v1/me/history", headers=headers).get_json()
-    assert course["modality"] == "dry_needling"
+    assert (course["modality"], course["modality_label"]) == (
+        "dry_needling",
+        "Dry needling (trigger point)",
+    )
     assert course["baseline"] == {"soreness": 1, "pain": 6}
-    assert course["points"] == [{"hours": 25.0, "soreness": 4, "pain": 5}]
+    assert course["points"] == [{"hours": 25.0, "slot_label": "1 day", "soreness": 4, "pain": 5}]
 
 
 def test_history_shows_only_the_patients_own_treatments(

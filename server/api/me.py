@@ -26,6 +26,7 @@ from server.services.enrolment import enrol
 from server.services.history import recovery_history
 from server.services.questions import questions_for_patient
 from server.services.subscriptions import subscribe, unsubscribe
+from server.services.treatment_words import checkin_words
 from server.transactions import commit_or_replay
 
 from .auth import (
@@ -167,6 +168,7 @@ def _checkin_body(session: Session, checkin: CheckIn) -> dict[str, Any]:
         "id": checkin.id,
         "slot": checkin.slot,
         "modality": checkin.treatment.modality,
+        **checkin_words(checkin),
         "status": checkin.status,
         "due_at": checkin.due_at,
         "expires_at": checkin.expires_at,

@@ -65,11 +65,21 @@ class QuestionSchema(InputSchema):
 
 
 class PatientCheckInSchema(InputSchema):
-    """A check-in of the patient's, with the questions to ask."""
+    """A check-in of the patient's, with the questions to ask and the words that name it."""
 
     id = ma.fields.Integer()
-    slot = ma.fields.String()
-    modality = ma.fields.String()
+    slot = ma.fields.String(metadata={"description": "the time point's code"})
+    slot_label = ma.fields.String(
+        metadata={"description": "the time point in words, from the treatment's protocol"}
+    )
+    modality = ma.fields.String(metadata={"description": "the treatment's modality code"})
+    modality_label = ma.fields.String(
+        metadata={"description": "the modality in words, from the protocol data"}
+    )
+    treated_at = ma.fields.AwareDateTime(metadata={"description": "the end of the session (T0)"})
+    treated_on = ma.fields.Date(
+        metadata={"description": "the day of the treatment on the patient's clock"}
+    )
     status = ma.fields.String()
     due_at = ma.fields.AwareDateTime()
     expires_at = ma.fields.AwareDateTime()
@@ -187,6 +197,9 @@ class HistoryPointSchema(InputSchema):
     """One answer's soreness and pain, hours after the treatment."""
 
     hours = ma.fields.Float()
+    slot_label = ma.fields.String(
+        metadata={"description": "the time point answered, in words from the protocol"}
+    )
     soreness = ma.fields.Integer(allow_none=True)
     pain = ma.fields.Integer(allow_none=True)
 
@@ -196,6 +209,12 @@ class HistorySchema(InputSchema):
 
     treatment_id = ma.fields.Integer()
     modality = ma.fields.String()
+    modality_label = ma.fields.String(
+        metadata={"description": "the modality in words, from the protocol data"}
+    )
     treated_at = ma.fields.AwareDateTime()
+    treated_on = ma.fields.Date(
+        metadata={"description": "the day of the treatment on the patient's clock"}
+    )
     baseline = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
     points = ma.fields.List(ma.fields.Nested(HistoryPointSchema))

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import Answer, Patient, Response, Treatment
+from server.services.treatment_words import treatment_words
 
 MEASURES = ("soreness", "pain")
 
@@ -40,7 +41,7 @@ def recovery_history(session: Session, *, patient: Patient, limit: int = 5) -> l
         t.id: {
             "treatment_id": t.id,
             "modality": t.modality,
-            "treated_at": t.treated_at,
+            **treatment_words(t),
             "baseline": {},
             "points": {},
         }
@@ -51,7 +52,8 @@ def recovery_history(session: Session, *, patient: Patient, limit: int = 5) -> l
         if slot == "baseline":
             entry["baseline"][code] = value
             continue
-        treated_at = next(t.treated_at for t in treatments if t.id == treatment_id)
-        hours = round((answered_at - treated_at).total_seconds() / 3600, 1)
-        entry["points"].setdefault(answered_at, {"hours": hours})[code] = value
+        treatment = next(t for t in treatments if t.id == treatment_id)
+        hours = round((answered_at - treatment.treated_at).total_seconds() / 3600, 1)
+        point = {"hours": hours, "slot_label": treatment.slot_label(slot)}
+        entry["points"].setdefault(answered_at, point)[code] = value
     return [{**entry, "points": list(entry["points"].values())} for entry in by_treatment.values()]
