@@ -25,7 +25,10 @@ function h(tag, attributes = {}, ...children) {
 function show(title, ...content) {
   document.title = `${title} · Check-in`;
   main.replaceChildren(h("h1", {}, title), ...content.filter(Boolean));
-  main.focus({ preventScroll: false });
+  // a new screen starts at the top, bar and all; focusing main with a scroll would instead
+  // scroll the bar away, moving everything under it (a layout shift)
+  main.focus({ preventScroll: true });
+  scrollTo(0, 0);
 }
 
 function announce(text) {
@@ -36,6 +39,24 @@ function when(iso) {
   return new Intl.DateTimeFormat(undefined, {
     weekday: "long", hour: "numeric", minute: "2-digit", day: "numeric", month: "long",
   }).format(new Date(iso));
+}
+
+/* A calendar day the server gives as "2026-03-02" (already on the patient's clock), in words. */
+function day(isoDate) {
+  return new Intl.DateTimeFormat(undefined, {
+    weekday: "long", day: "numeric", month: "long", timeZone: "UTC",
+  }).format(new Date(`${isoDate}T00:00:00Z`));
+}
+
+/* A treatment as the patient knows it: "Dry needling (trigger point) on Monday, March 2". The
+   words come from the server (the protocol data), never from a list kept here. */
+const treatmentName = (treatment) => `${treatment.modality_label} on ${day(treatment.treated_on)}`;
+
+/* Which check-in this is: its treatment, and its time point in the protocol's words. */
+function aboutCheckin(checkin, id, extra) {
+  return h("div", { class: "about", id },
+    h("p", { class: "treatment" }, treatmentName(checkin)),
+    h("p", {}, `Check-in: ${checkin.slot_label}`, extra ? ` · ${extra}` : ""));
 }
 
 class ApiError extends Error {
@@ -194,8 +215,8 @@ async function homeScreen(greeting) {
       pending.length ? h("p", { class: "notice" }, savedText(pending.length)) : null,
       dueList(due),
       h("p", {}, me.next_checkin_at ? `Next check-in: ${when(me.next_checkin_at)}.` : "No more check-ins are planned."),
-      notificationCard(me),
       historyCard(history),
+      notificationCard(me), // last: its words change as reminders turn on, moving nothing else
     );
   } catch (error) {
     show("Your check-ins", h("p", { role: "alert" }, problem(error)));
@@ -205,9 +226,10 @@ async function homeScreen(greeting) {
 function dueList(due) {
   if (!due.length) return h("p", {}, "Nothing to answer right now. Thank you!");
   return h("section", { "aria-labelledby": "due-title" }, h("h2", { id: "due-title" }, "Ready to answer"),
-    h("ul", { class: "due" }, due.map((checkin) => h("li", {},
-      h("a", { class: "button primary", href: `/checkin/${checkin.id}` }, "Answer check-in"),
-      h("span", {}, ` open until ${when(checkin.expires_at)}`)))));
+    h("ul", { class: "due" }, due.map((checkin) => h("li", { class: "card" },
+      aboutCheckin(checkin, `about-${checkin.id}`, `open until ${when(checkin.expires_at)}`),
+      h("a", { class: "button primary", href: `/checkin/${checkin.id}`, "aria-describedby": `about-${checkin.id}` },
+        "Answer check-in")))));
 }
 
 const savedText = (count) => `${count === 1 ? "One answer is" : `${count} answers are`} saved on this phone and not sent yet. They will be sent when you are back online.`;
@@ -218,11 +240,12 @@ async function checkinScreen(id) {
       api("GET", `/api/v1/me/checkins/${id}`), api("GET", "/api/v1/me"),
     ]);
     await setContacts(me);
-    if (checkin.status === "answered") return show("Already answered", h("p", {}, "Thank you, this check-in is done."), homeLink());
+    const about = aboutCheckin(checkin);
+    if (checkin.status === "answered") return show("Already answered", about, h("p", {}, "Thank you, this check-in is done."), homeLink());
     if (new Date(checkin.expires_at) <= new Date() || checkin.status === "missed") {
-      return show("This check-in has closed", h("p", {}, `It was open until ${when(checkin.expires_at)}. Your next check-in will come as usual.`), homeLink());
+      return show("This check-in has closed", about, h("p", {}, `It was open until ${when(checkin.expires_at)}. Your next check-in will come as usual.`), homeLink());
     }
-    show("How are you feeling?", checkinForm(checkin));
+    show("How are you feeling?", about, checkinForm(checkin));
   } catch (error) {
     show("Check-in", h("p", { role: "alert" }, problem(error)), homeLink());
   }
@@ -401,46 +424,91 @@ async function savedOffline(checkin, answers) {
 
 /* ---------- the patient's own recovery chart ---------- */
 
+const SVG = "http://www.w3.org/2000/svg";
+const MEASURES = [
+  { code: "soreness", label: "Soreness", marker: "circle" },
+  { code: "pain", label: "Pain", marker: "square" },
+];
+// Hours since treatment go on a square-root scale, so the first hours (2 h, 6 h) stay apart
+// from each other and from 7 days; the ticks say where each hour and day is.
+const HOUR_TICKS = [0, 2, 6, 12, 24, 48, 72, 168, 240];
+const PLOT = { left: 40, right: 312, top: 10, bottom: 170, width: 340, height: 222 };
+
+function svg(tag, attributes, text) {
+  const element = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
+const hoursLabel = (hours) => (hours < 24 ? (hours ? `${hours} h` : "0")
+  : `${hours / 24} ${hours === 24 ? "day" : "days"}`);
+
+/* Axes for scores 0-10 against hours since treatment up to maxHours, and the scales. */
+function chartAxes(maxHours) {
+  const last = HOUR_TICKS.find((hours) => hours >= maxHours) || maxHours;
+  const x = (hours) => PLOT.left + Math.sqrt(Math.min(hours, last) / last) * (PLOT.right - PLOT.left);
+  const y = (score) => PLOT.bottom - (score / 10) * (PLOT.bottom - PLOT.top);
+  const parts = [];
+  for (const score of [0, 2, 4, 6, 8, 10]) {
+    parts.push(svg("line", { x1: PLOT.left, x2: PLOT.right, y1: y(score), y2: y(score), class: score ? "grid" : "baseline" }),
+      svg("text", { x: PLOT.left - 6, y: y(score) + 4, class: "tick", "text-anchor": "end" }, score));
+  }
+  let previous = -Infinity;
+  for (const hours of HOUR_TICKS.filter((tick) => tick <= last)) {
+    const tooClose = x(hours) - previous < 40 && hours !== last;
+    if (tooClose) continue;
+    previous = x(hours);
+    parts.push(svg("text", { x: x(hours), y: PLOT.bottom + 18, class: "tick", "text-anchor": "middle" }, hoursLabel(hours)));
+  }
+  const middle = (PLOT.top + PLOT.bottom) / 2;
+  parts.push(
+    svg("text", { x: 12, y: middle, class: "title", "text-anchor": "middle", transform: `rotate(-90 12 ${middle})` }, "Score (0 to 10)"),
+    svg("text", { x: (PLOT.left + PLOT.right) / 2, y: PLOT.height - 4, class: "title", "text-anchor": "middle" }, "Time since your treatment"));
+  return { x, y, parts };
+}
+
+function marker(shape, cx, cy, className) {
+  return shape === "circle" ? svg("circle", { cx, cy, r: 5, class: className })
+    : svg("rect", { x: cx - 4.5, y: cy - 4.5, width: 9, height: 9, class: className });
+}
+
+function chart(points) {
+  const { x, y, parts } = chartAxes(Math.max(24, ...points.map((p) => p.hours)));
+  const drawing = svg("svg", { viewBox: `0 0 ${PLOT.width} ${PLOT.height}`, role: "img", "aria-labelledby": "chart-title", "aria-describedby": "chart-of" });
+  drawing.append(...parts);
+  for (const measure of MEASURES) {
+    const answered = points.filter((p) => p[measure.code] !== null && p[measure.code] !== undefined);
+    if (answered.length > 1) {
+      drawing.append(svg("polyline", { class: measure.code, points: answered.map((p) => `${x(p.hours)},${y(p[measure.code])}`).join(" ") }));
+    }
+    drawing.append(...answered.map((p) => marker(measure.marker, x(p.hours), y(p[measure.code]), measure.code)));
+  }
+  return drawing;
+}
+
+function historyTable(latest) {
+  const cell = (value) => h("td", {}, value ?? "–");
+  const before = latest.baseline.soreness !== undefined || latest.baseline.pain !== undefined
+    ? h("tr", {}, h("th", { scope: "row" }, "Before treatment"), cell(latest.baseline.soreness), cell(latest.baseline.pain))
+    : null;
+  const rows = latest.points.map((p) => h("tr", {}, h("th", { scope: "row" }, p.slot_label), cell(p.soreness), cell(p.pain)));
+  return h("details", {}, h("summary", {}, "Show as a table"),
+    h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "When"),
+      ...MEASURES.map((measure) => h("th", { scope: "col" }, measure.label)))), h("tbody", {}, before, rows)));
+}
+
 function historyCard(history) {
   const latest = history.find((entry) => entry.points.length);
   if (!latest) return null;
-  const width = 320, height = 180, pad = 28;
-  const maxHours = Math.max(24, ...latest.points.map((p) => p.hours));
-  const x = (hours) => pad + (hours / maxHours) * (width - pad * 1.5);
-  const y = (score) => height - pad - (score / 10) * (height - pad * 1.8);
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-labelledby", "chart-title");
-  const line = (measure, className) => {
-    const points = latest.points.filter((p) => p[measure] !== null && p[measure] !== undefined);
-    if (!points.length) return;
-    const path = document.createElementNS(ns, "polyline");
-    path.setAttribute("points", points.map((p) => `${x(p.hours)},${y(p[measure])}`).join(" "));
-    path.setAttribute("class", className);
-    svg.append(path);
-    for (const p of points) {
-      const dot = document.createElementNS(ns, "circle");
-      Object.entries({ cx: x(p.hours), cy: y(p[measure]), r: 4, class: className }).forEach(([k, v]) => dot.setAttribute(k, v));
-      svg.append(dot);
-    }
-  };
-  for (const score of [0, 5, 10]) {
-    const label = document.createElementNS(ns, "text");
-    Object.entries({ x: 4, y: y(score) + 4, class: "axis" }).forEach(([k, v]) => label.setAttribute(k, v));
-    label.textContent = score;
-    svg.append(label);
-  }
-  line("soreness", "soreness");
-  line("pain", "pain");
-  const rows = latest.points.map((p) => h("tr", {}, h("td", {}, `${p.hours} h`), h("td", {}, p.soreness ?? "–"), h("td", {}, p.pain ?? "–")));
   return h("section", { class: "card", "aria-labelledby": "chart-title" },
     h("h2", { id: "chart-title" }, "Your recovery since your last treatment"),
-    h("p", { class: "legend" }, h("span", { class: "key soreness" }, "Soreness"), " ", h("span", { class: "key pain" }, "Pain"), " (0–10, by hours since treatment)"),
-    svg,
-    h("details", {}, h("summary", {}, "Show as a table"),
-      h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "After"), h("th", { scope: "col" }, "Soreness"), h("th", { scope: "col" }, "Pain"))), h("tbody", {}, rows))));
+    h("p", { id: "chart-of", class: "treatment" }, treatmentName(latest)),
+    h("p", { class: "legend" }, MEASURES.map((measure) => h("span", { class: `key ${measure.code} ${measure.marker}` }, measure.label)),
+      h("span", {}, "0 = none, 10 = worst imaginable")),
+    chart(latest.points),
+    latest.points.length === 1 ? h("p", { class: "hint" }, "One answer so far: each check-in you answer adds a point.") : null,
+    historyTable(latest));
 }
 
 /* ---------- start ---------- */

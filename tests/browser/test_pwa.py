@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
-from playwright.sync_api import Page, Playwright, expect
+from playwright.sync_api import Page, Playwright, Route, expect
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -169,7 +172,7 @@ def test_enrolling_through_the_link_keeps_the_token_and_shows_home(
     assert len(token) > 20
     expect(page.get_by_role("button", name="Turn on reminders")).to_be_visible()
     assert serious_violations(page) == []
-    screenshot(page, "home")
+    screenshot(page, "home", (390, 1280))
 
 
 def test_a_used_enrolment_link_says_so(
@@ -223,7 +226,7 @@ def test_answering_a_checkin_in_a_few_taps_shows_the_confirmation(
     page.goto(f"/checkin/{checkin.id}")
     expect(page.get_by_role("heading", level=1)).to_have_text("How are you feeling?")
     assert serious_violations(page) == []
-    screenshot(page, "checkin")
+    screenshot(page, "checkin", (390, 1280))
     soreness = page.get_by_role("group", name="How sore is the area")
     soreness.get_by_role("radio", name="3", exact=True).click()
     page.get_by_role("group", name="fainted").get_by_role("radio", name="No").click()
@@ -231,7 +234,7 @@ def test_answering_a_checkin_in_a_few_taps_shows_the_confirmation(
     expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
     expect(page.get_by_text("Your next check-in")).to_be_visible()
     assert responses_for(session, checkin.id) == 1
-    screenshot(page, "confirmation")
+    screenshot(page, "confirmation", (390, 1280))
 
 
 def test_a_red_flag_answer_shows_the_clinics_advice_at_once(
@@ -386,8 +389,145 @@ def test_the_home_screen_charts_the_patients_own_recovery(
     assert page.locator("svg polyline.soreness").count() == 1
     page.get_by_text("Show as a table").click()
     expect(page.get_by_role("row")).to_have_count(4)  # a header and three answers
+    rows = page.get_by_role("row").all_inner_texts()
+    assert [row.split("\t")[0] for row in rows] == ["When", "2 hours", "6 hours", "1 day"]
     assert serious_violations(page) == []
-    screenshot(page, "history")
+    screenshot(page, "history", (390, 1280))
+
+
+def test_the_home_chart_reads_right_with_one_answer(
+    page: Page, session: Session, live_server: str
+) -> None:
+    clinician, patient, url = enrolment_link(session, live_server)
+    answered_once_and_due(session, clinician, patient)
+    enrol(page, url)
+    chart = page.get_by_role("img", name="Your recovery since your last treatment")
+    expect(chart).to_be_visible()
+    # scores on 0 to 10 whatever was answered, hours since treatment to a day at least
+    assert chart.locator("text.tick").all_text_contents() == [
+        *["0", "2", "4", "6", "8", "10"],
+        *["0", "2 h", "6 h", "12 h", "1 day"],
+    ]
+    assert chart.locator("text.title").all_text_contents() == [
+        "Score (0 to 10)",
+        "Time since your treatment",
+    ]
+    assert (chart.locator("circle.soreness").count(), chart.locator("polyline").count()) == (1, 0)
+    legend = page.locator(".legend")
+    expect(legend).to_contain_text("Soreness")
+    expect(legend).to_contain_text("Pain")
+    expect(page.get_by_text("One answer so far")).to_be_visible()
+    screenshot(page, "history-one-answer", (390, 1280))
+
+
+def test_a_checkin_names_its_treatment_and_time_point(
+    page: Page, session: Session, live_server: str
+) -> None:
+    clinician, patient, url = enrolment_link(session, live_server)
+    checkin = answered_once_and_due(session, clinician, patient)
+    local = checkin.treatment.treated_at.astimezone(ZoneInfo(patient.timezone))
+    treatment = f"IMS (intramuscular stimulation) on {local:%A, %B} {local.day}"
+    enrol(page, url)
+    due = page.get_by_role("region", name="Ready to answer").get_by_role("listitem")
+    expect(due).to_contain_text(treatment)
+    expect(due).to_contain_text("Check-in: 6 hours · open until")
+    answer = page.get_by_role("link", name="Answer check-in")
+    expect(answer).to_have_accessible_description(re.compile(f"^{re.escape(treatment)}"))
+    screenshot(page, "home-due", (390, 1280))
+    answer.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("How are you feeling?")
+    expect(page.locator(".about")).to_have_text(f"{treatment}Check-in: 6 hours")
+
+
+def answered_once_and_due(session: Session, clinician: Clinician, patient: Patient) -> CheckIn:
+    """An IMS treatment of 7 h ago: its 2 h check-in answered, its 6 h one open now."""
+    treated_at = datetime.now(UTC) - timedelta(hours=7)
+    treatment = make_treatment(
+        session, clinician, patient, modality="ims", treated_at=treated_at, now=treated_at
+    )
+    answer_checkin(
+        session,
+        patient=patient,
+        checkin_id=next(c for c in treatment.checkins if c.slot == "2h").id,
+        client_id=uuid.uuid4(),
+        answers={"soreness": 6},
+        note=None,
+        now=treated_at + timedelta(hours=2, minutes=30),
+    )
+    session.commit()
+    return next(c for c in treatment.checkins if c.slot == "6h")
+
+
+# Every layout shift of the document from its start (buffered: those before the observer too).
+# All of them count: the test gives no input, and Chromium flags the shifts of a page's first
+# 500 ms as "hadRecentInput" when the viewport is emulated, so that filter would hide them.
+LAYOUT_SHIFTS = """(() => {
+    const shifts = { entries: [] };
+    shifts.observer = new PerformanceObserver((list) => shifts.entries.push(...list.getEntries()));
+    shifts.observer.observe({ type: "layout-shift", buffered: true });
+    self.layoutShifts = shifts;
+})()"""
+
+TWO_FRAMES = "new Promise((drawn) => requestAnimationFrame(() => requestAnimationFrame(drawn)))"
+
+# The sum of the page's shifts so far (at least its Cumulative Layout Shift) and what moved; read
+# after TWO_FRAMES, as a frame's shifts are measured when it is drawn.
+SHIFTS_SO_FAR = """() => {
+    const { entries, observer } = self.layoutShifts;
+    entries.push(...observer.takeRecords());
+    return {
+        score: entries.reduce((sum, entry) => sum + entry.value, 0),
+        moved: entries.flatMap((entry) => entry.sources.map((source) => source.node
+            ? `${source.node.nodeName}.${source.node.className || ""} ${entry.value.toFixed(4)}`
+            : `? ${entry.value.toFixed(4)}`)),
+    };
+}"""
+
+
+@contextmanager
+def loading_drawn_first(page: Page) -> Iterator[None]:
+    """Hold the app's API answers until the page has drawn "Loading…", as on a slow phone
+    network (on loopback the answers can come before the first frame, and nothing would move)."""
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route("**/api/v1/**", hold)
+    yield
+    expect(page.get_by_text("Loading…")).to_be_visible()
+    page.evaluate(TWO_FRAMES)
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/v1/**", hold)
+
+
+def test_the_screens_do_not_shift_when_the_checkins_replace_loading(
+    page: Page, session: Session, live_server: str, stand_in_push: Subscriber
+) -> None:
+    clinician, patient, url = enrolment_link(session, live_server)
+    checkin = answered_once_and_due(session, clinician, patient)
+    enrol(page, url)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.add_init_script(LAYOUT_SHIFTS)
+
+    with loading_drawn_first(page):
+        page.goto("/")
+    expect(page.get_by_role("link", name="Answer check-in")).to_be_visible()
+    expect(page.get_by_role("img", name="Your recovery since your last treatment")).to_be_visible()
+    # the reminders card says "on" once the server holds the subscription: its last change
+    expect(page.get_by_text("Reminders are on.")).to_be_visible()
+    page.evaluate(TWO_FRAMES)
+    home = page.evaluate(SHIFTS_SO_FAR)
+
+    with loading_drawn_first(page):
+        page.goto(f"/checkin/{checkin.id}")
+    expect(page.get_by_role("button", name="Send answers")).to_be_visible()
+    page.evaluate(TWO_FRAMES)
+    form = page.evaluate(SHIFTS_SO_FAR)
+
+    assert home["score"] < 0.05, home
+    assert form["score"] < 0.05, form
 
 
 def test_on_an_iphone_the_app_first_shows_how_to_install_it(
