@@ -136,11 +136,12 @@ def test_patient_page_shows_each_treatment_with_its_chart(
     )
     assert figure_json is not None
     figure = json.loads(figure_json.group(1))
-    assert [trace["name"] for trace in figure["data"]] == [
+    assert [trace["name"] for trace in figure["data"] if trace.get("name")] == [
         "Soreness",
         "Soreness baseline",
         "Pain baseline",
         "Mobility baseline",
+        "Before treatment",
     ]
     assert f'href="/clinic/treatments/{newer.id}/recovery.csv"' in page
 

@@ -12,13 +12,29 @@ from datetime import datetime
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from server.charts.palette import FONT, MEASURE_COLOURS
+from server.charts.layout import (
+    BEFORE_X,
+    TICK_HOURS,
+    WEEK_H,
+    base_layout,
+    hours_text,
+    position,
+    score_axis,
+    time_axis,
+)
+from server.charts.palette import MEASURE_COLOURS
 
 MEASURES = ("soreness", "pain", "mobility")
 MEASURE_LABELS = {"soreness": "Soreness", "pain": "Pain", "mobility": "Mobility"}
 # a second cue besides colour, so the lines stay apart in grey print and for every eye
 MEASURE_SYMBOLS = {"soreness": "circle", "pain": "square", "mobility": "diamond"}
+# higher soreness and pain are worse, higher mobility is better: never on one axis unsaid
+PANELS = (
+    (("soreness", "pain"), "Soreness, pain<br>(10 = worst)"),
+    (("mobility",), "Mobility<br>(10 = best)"),
+)
 
 
 @dataclass(frozen=True)
@@ -52,66 +68,87 @@ def recovery_rows(
 
 
 def recovery_figure(
-    points: Sequence[RecoveryPoint], baseline: Mapping[str, int], *, title: str
+    points: Sequence[RecoveryPoint], baseline: Mapping[str, int], *, title: str | None = None
 ) -> go.Figure:
-    """Each measure as a line against hours since treatment; its baseline as a marker at 0 h
-    and a dashed line across the chart."""
-    figure = go.Figure()
-    for code in MEASURES:
-        answered = [point for point in points if code in point.values]
-        if answered:
-            figure.add_trace(_measure_trace(code, answered))
-        if code in baseline:
-            figure.add_trace(_baseline_trace(code, baseline[code]))
-            figure.add_hline(
-                y=baseline[code],
-                line={"color": MEASURE_COLOURS[code], "dash": "dash", "width": 1},
-                layer="below",
-            )
-    last_hour = max((point.hours for point in points), default=24.0)
-    axis = {"showgrid": True, "gridcolor": "#E5E5E5", "zeroline": False, "linecolor": "#595959"}
-    figure.update_layout(
-        template="none",  # plotly's default template is 6 KB of JSON per chart; set what we use
-        title={"text": title},
-        font={"family": FONT, "size": 14},
-        xaxis={
-            **axis,
-            "title": {"text": "Hours since treatment"},
-            "range": [-4, last_hour * 1.05 + 4],
-        },
-        yaxis={**axis, "title": {"text": "Score (0-10)"}, "range": [-0.5, 10.5], "dtick": 2},
-        legend={"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"},
-        hovermode="closest",
-        margin={"l": 60, "r": 20, "t": 50, "b": 120},
-        plot_bgcolor="white",
+    """Soreness and pain (higher is worse) in one panel, mobility (higher is better) in the
+    panel below, against time since treatment; each baseline as an open marker left of T0
+    and a dashed line across its panel. No title is drawn (``title`` is ignored, until the
+    patient page stops passing one): the page's headings name the chart, and a Plotly title
+    does not wrap, so on a phone it was clipped."""
+    has_baseline = False
+    figure = make_subplots(
+        rows=len(PANELS), cols=1, shared_xaxes=True, vertical_spacing=0.1, row_heights=[0.6, 0.4]
     )
+    for row, (measures, _) in enumerate(PANELS, start=1):
+        # Plotly leaves out a panel with no trace: this empty one keeps both, and the time axis
+        figure.add_trace(
+            go.Scatter(x=[None], y=[None], showlegend=False, hoverinfo="skip"), row=row, col=1
+        )
+        for code in measures:
+            answered = [point for point in points if code in point.values]
+            if answered:
+                figure.add_trace(_measure_trace(code, answered), row=row, col=1)
+            if code in baseline:
+                figure.add_trace(_baseline_trace(code, baseline[code]), row=row, col=1)
+                has_baseline = True
+                figure.add_hline(
+                    y=baseline[code],
+                    line={"color": MEASURE_COLOURS[code], "dash": "dash", "width": 1},
+                    layer="below",
+                    row=row,
+                    col=1,
+                )
+        figure.update_yaxes(score_axis(PANELS[row - 1][1]), row=row, col=1)
+    last_hour = max((point.hours for point in points), default=0.0)
+    ticks = [hour for hour in TICK_HOURS if hour <= max(last_hour, WEEK_H)]
+    # a week at least, so a treatment's first answer sits where it will on later days
+    axis = time_axis(ticks, baseline=True, until_h=max(last_hour, WEEK_H))
+    figure.update_xaxes({**axis, "title": {"text": ""}}, row=1, col=1)
+    figure.update_xaxes(axis, row=2, col=1)
+    if has_baseline:  # one legend entry for every baseline: the measure's colour tells which
+        figure.add_trace(_baseline_key(), row=1, col=1)
+    figure.update_layout(base_layout(height=460))
     return figure
 
 
 def _measure_trace(code: str, points: Sequence[RecoveryPoint]) -> go.Scatter:
     label = MEASURE_LABELS[code]
     return go.Scatter(
-        x=[point.hours for point in points],
+        x=[position(point.hours) for point in points],
         y=[point.values[code] for point in points],
-        customdata=[point.slot for point in points],
+        customdata=[[point.slot, hours_text(point.hours)] for point in points],
         mode="lines+markers",
         name=label,
         legendgroup=code,
         line={"color": MEASURE_COLOURS[code], "width": 2},
         marker={"symbol": MEASURE_SYMBOLS[code], "size": 9},
-        hovertemplate=f"{label}: %{{y}}<br>%{{x:.1f}} h after treatment (%{{customdata}})"
-        "<extra></extra>",
+        hovertemplate=f"{label}: %{{y}}<br>%{{customdata[1]}} after treatment"
+        " (%{customdata[0]})<extra></extra>",
+    )
+
+
+def _baseline_key() -> go.Scatter:
+    """The legend's one entry for every baseline (open marks, dashed lines), drawn nowhere."""
+    return go.Scatter(
+        x=[None],
+        y=[None],
+        mode="lines+markers",
+        name="Before treatment",
+        line={"color": "#595959", "dash": "dash", "width": 1},
+        marker={"symbol": "circle-open", "size": 10, "color": "#595959"},
+        hoverinfo="skip",
     )
 
 
 def _baseline_trace(code: str, value: int) -> go.Scatter:
     label = MEASURE_LABELS[code]
     return go.Scatter(
-        x=[0],
+        x=[BEFORE_X],
         y=[value],
         mode="markers",
         name=f"{label} baseline",
         legendgroup=code,
+        showlegend=False,  # _baseline_key explains the open marks once
         marker={
             "symbol": f"{MEASURE_SYMBOLS[code]}-open",
             "size": 12,
