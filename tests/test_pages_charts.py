@@ -132,7 +132,7 @@ def test_axes_are_time_since_treatment_and_the_0_to_10_scale() -> None:
 
 
 def test_no_plotly_title_that_a_phone_would_clip() -> None:
-    figure = recovery_figure(POINTS, BASELINE, title="Dry needling: hours since treatment")
+    figure = recovery_figure(POINTS, BASELINE)
 
     assert figure.layout.title.text is None
     assert figure.layout.legend.y >= 1  # above the plot, clear of the axis titles

@@ -257,7 +257,8 @@ def test_today_shows_urgent_alerts_before_same_day_ones(
     page = client.get("/clinic/").get_data(as_text=True)
 
     red_flags = page[: page.index('id="due-title"')]
-    assert 0 < red_flags.index("RF-1") < red_flags.index("RF-4")
+    urgent_first = red_flags.index("New breathlessness or chest pain after needling")
+    assert 0 < urgent_first < red_flags.index("New numbness or weakness")
 
 
 def test_acknowledge_alert_from_today(client: FlaskClient, session: Session) -> None:

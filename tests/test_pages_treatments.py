@@ -97,7 +97,7 @@ def test_recording_a_treatment_schedules_its_checkins(
     assert [checkin.slot for checkin in treatment.checkins] == ["2h", "6h", "24h", "48h", "7d"]
     page = client.get(location).get_data(as_text=True)
     assert "IMS recorded: 5 check-ins scheduled." in page
-    assert '<th scope="row">48h</th>' in page
+    assert '<th scope="row">2 days</th>' in page
 
 
 def test_recording_a_treatment_stores_its_baseline(client: FlaskClient, session: Session) -> None:
@@ -231,9 +231,9 @@ def test_entering_answers_stores_them_with_their_source(
     )
     assert checkin.status == "answered"
     assert session.scalars(select(Alert.rule)).all() == ["RF-1"]
-    assert "Red flags: RF-1 (urgent)" in client.get(response.headers["Location"]).get_data(
-        as_text=True
-    )
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Red flag: New breathlessness or chest pain after needling" in page
+    assert "(possible pneumothorax) (urgent). See the alerts" in page
     assert count_rows(session, AuditEvent, AuditEvent.action == "response.entered") == 1
 
 

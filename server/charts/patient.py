@@ -67,14 +67,11 @@ def recovery_rows(
     return points, baseline
 
 
-def recovery_figure(
-    points: Sequence[RecoveryPoint], baseline: Mapping[str, int], *, title: str | None = None
-) -> go.Figure:
+def recovery_figure(points: Sequence[RecoveryPoint], baseline: Mapping[str, int]) -> go.Figure:
     """Soreness and pain (higher is worse) in one panel, mobility (higher is better) in the
     panel below, against time since treatment; each baseline as an open marker left of T0
-    and a dashed line across its panel. No title is drawn (``title`` is ignored, until the
-    patient page stops passing one): the page's headings name the chart, and a Plotly title
-    does not wrap, so on a phone it was clipped."""
+    and a dashed line across its panel. No title is drawn: the page's headings name the
+    chart, and a Plotly title does not wrap, so on a phone it was clipped."""
     has_baseline = False
     figure = make_subplots(
         rows=len(PANELS), cols=1, shared_xaxes=True, vertical_spacing=0.1, row_heights=[0.6, 0.4]

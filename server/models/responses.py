@@ -12,7 +12,15 @@ from server.models.base import Base, utcnow
 from server.models.patients import Patient
 from server.models.treatments import Treatment
 
-RESPONSE_SOURCES = ("app", "baseline", "phone", "paper", "clinic")
+# how an answer reached us, in the words the clinic's pages use
+SOURCE_LABELS = {
+    "app": "Patient's app",
+    "baseline": "In clinic, before needling",
+    "phone": "By phone",
+    "paper": "On paper",
+    "clinic": "In clinic",
+}
+RESPONSE_SOURCES = tuple(SOURCE_LABELS)
 SEVERITIES = ("urgent", "same_day", "routine")
 # what was done about an alert, as its acknowledgement records it
 ACK_ACTIONS = ("called_patient", "advised_emergency_care", "booked_review", "no_action_needed")

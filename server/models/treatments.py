@@ -65,7 +65,12 @@ class Treatment(Base):
 
     def slot_label(self, slot: str) -> str:
         """A time point's words ("1 day") from the protocol the treatment was recorded under."""
-        return next((point["label"] for point in self.protocol if point["slot"] == slot), slot)
+        return slot_label(self.protocol, slot)
+
+
+def slot_label(protocol: list[dict[str, Any]], slot: str) -> str:
+    """A time point's words in a treatment's protocol snapshot; the code if it has none."""
+    return next((point["label"] for point in protocol if point["slot"] == slot), slot)
 
 
 class TreatmentOutcome(Base):
@@ -154,6 +159,18 @@ class CheckIn(Base):
     def is_open_at(self, moment: datetime) -> bool:
         """Whether the answer window is open at ``moment``."""
         return self.status in OPEN_STATUSES and self.due_at <= moment < self.expires_at
+
+    def state_at(self, moment: datetime) -> str:
+        """Its state in a clinician's words at ``moment``: a window that has closed reads
+        "missed" even before the expiry job marks it so."""
+        if self.status not in OPEN_STATUSES:
+            late = self.entry_only and self.status == "missed"
+            return "not asked: recorded late" if late else self.status
+        if moment < self.due_at:
+            return "not yet open"
+        if moment >= self.expires_at:
+            return "missed"
+        return "open, prompt sent" if self.status == "sent" else "open"
 
 
 DELIVERY_KINDS = (

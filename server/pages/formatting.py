@@ -12,6 +12,8 @@ from flask import g
 from markupsafe import Markup
 
 from server.charts.palette import MODALITY_LABELS
+from server.models.responses import SOURCE_LABELS
+from server.protocols import Value, item_bank, regions
 
 # offered first when enrolling; any IANA zone is accepted (the browser's own is added by JS)
 COMMON_TIMEZONES = (
@@ -154,7 +156,34 @@ def phone_number(number: str | None) -> str:
     )
 
 
+def item_label(code: str) -> str:
+    """An item's short name from the item bank ('Bruising or bleeding' for bruise_bleed)."""
+    item = item_bank().get(code)
+    return item.label if item else code
+
+
+def answer_text(value: Value, code: str) -> str:
+    """An answer in words: 'yes', '3 of 10', 'Small bruise, smaller than a large coin'."""
+    item = item_bank().get(code)
+    return item.answer_label(value) if item else str(value)
+
+
+def region_label(code: str) -> str:
+    """A body region's name from regions.toml ('Lower leg and calf' for lower_leg)."""
+    region = regions().get(code)
+    return region.label if region else code
+
+
+def source_label(code: str) -> str:
+    """How an answer reached us, in words ('On paper')."""
+    return SOURCE_LABELS.get(code, code)
+
+
 FILTERS: dict[str, Callable[..., str]] = {
+    "source_label": source_label,
+    "item_label": item_label,
+    "answer_text": answer_text,
+    "region_label": region_label,
     "local_time": local_time,
     "clinic_time": _clinic_time,
     "phone_number": phone_number,

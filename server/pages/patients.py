@@ -20,7 +20,7 @@ from server.charts.patient import MEASURES, recovery_figure, recovery_rows, reco
 from server.errors import DomainError, Forbidden, InvalidInput
 from server.extensions import db
 from server.inputs import UNSTORABLE
-from server.models import Patient, utcnow
+from server.models import Patient, Treatment, utcnow
 from server.protocols.countries import countries
 from server.services.enrolment import EnrolmentLink, issue_enrolment, revoke_patient_tokens
 from server.services.erasure import erase_patient
@@ -40,7 +40,7 @@ from server.services.sms import SmsProvider
 from server.services.treatments import get_treatment, treatment_detail, treatments_of
 
 from .auth import current_clinician, login_required
-from .formatting import COMMON_TIMEZONES, local_time, modality_label
+from .formatting import COMMON_TIMEZONES, local_time
 from .forms import (
     DetailsForm,
     EnrolForm,
@@ -261,7 +261,9 @@ def _patient_page(
     shown = treatments[(page - 1) * TREATMENTS_PER_PAGE : page * TREATMENTS_PER_PAGE]
     cards = [
         _treatment_card(
-            treatment_detail(session, treatment=treatment, viewer=clinician, now=now), now
+            treatment,
+            treatment_detail(session, treatment=treatment, viewer=clinician, now=now),
+            now,
         )
         for treatment in shown
     ]
@@ -288,14 +290,14 @@ def _patient_page(
     return html, status
 
 
-def _treatment_card(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _treatment_card(treatment: Treatment, detail: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A treatment as the patient page shows it: detail, chart and the chart's numbers."""
     points, baseline = recovery_rows(detail["treated_at"], detail["responses"])
-    title = f"{modality_label(detail['modality'])}: hours since treatment"
     return {
         **detail,
-        "figure": recovery_figure(points, baseline, title=title) if points or baseline else None,
+        "figure": recovery_figure(points, baseline) if points or baseline else None,
         "table": recovery_table(points, baseline),
+        "slot_label": treatment.slot_label,
         "to_enter": sum(checkin.takes_entry_at(now) for checkin in detail["checkins"]),
         "responses_by_checkin": {
             response["checkin_id"]: response for response in detail["responses"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from server.services.answers import ENTRY_SOURCES, Entry, enter_response, enter_
 from server.services.patients import get_patient
 from server.services.protocols import clinic_protocols
 from server.services.questions import question, questions_for
+from server.services.red_flags import Flag
 from server.services.treatments import get_checkin, get_treatment, record_treatment
 from server.transactions import commit_or_replay
 
@@ -210,10 +212,7 @@ def enter_answers(checkin_id: int) -> ResponseReturnValue:
         return _answers_page(checkin, form_errors(error), request.form, status)
     message = "These answers were already saved." if result.is_replay else "Answers saved."
     if result.flags:
-        raised = ", ".join(
-            f"{flag.rule} ({flag.severity.replace('_', '-')})" for flag in result.flags
-        )
-        message += f" Red flags: {raised}. See the alerts on this page."
+        message += f" {_raised(result.flags)} See the alerts on this page."
     flash(message, "warning" if result.flags else "success")
     return redirect(
         url_for("pages.patient", patient_id=patient.id, _anchor=f"treatment-{treatment_id}")
@@ -318,9 +317,14 @@ def enter_diary(treatment_id: int) -> ResponseReturnValue:
         else "This diary was already saved."
     )
     if flags:
-        raised = ", ".join(f"{flag.rule} ({flag.severity.replace('_', '-')})" for flag in flags)
-        message += f" Red flags: {raised}. See the alerts on this page."
+        message += f" {_raised(flags)} See the alerts on this page."
     flash(message, "warning" if flags else "success")
     return redirect(
         url_for("pages.patient", patient_id=patient_id, _anchor=f"treatment-{treatment_id}")
     )
+
+
+def _raised(flags: Sequence[Flag]) -> str:
+    """The red flags an entry raised, in words: 'Red flags: New numbness or weakness (same-day).'"""
+    named = "; ".join(f"{flag.summary} ({flag.severity.replace('_', '-')})" for flag in flags)
+    return f"Red flag{'s' if len(flags) > 1 else ''}: {named}."

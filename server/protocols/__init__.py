@@ -34,6 +34,7 @@ class Item:
     """One question of the item bank; ``code`` is the stable FHIR linkId."""
 
     code: str
+    label: str
     kind: str
     text: str
     baseline_text: str | None = None
@@ -85,6 +86,18 @@ class Item:
         if self.kind == "boolean":
             return (True, False)
         return tuple(option.code for option in self.options)
+
+    def answer_label(self, value: Value) -> str:
+        """An answer in words: 'yes', '3 of 10', the chosen option's label, the text itself."""
+        if self.kind == "boolean":
+            return "yes" if value else "no"
+        if self.kind == "scale":
+            return f"{value} of {self.max}"
+        if self.kind == "choice":
+            return next(
+                (option.label for option in self.options if option.code == value), str(value)
+            )
+        return str(value)
 
     def to_columns(self, value: Value) -> tuple[int | None, str | None]:
         """Split a checked value into the answer row's (value_num, value_text)."""

@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from server.models import Alert, CheckIn, Clinic, Patient, Treatment
-from server.models.treatments import OPEN_STATUSES
+from server.models.treatments import OPEN_STATUSES, slot_label
 from server.services.red_flags import SEVERITY_ORDER
 
 MISSED_LOOKBACK = timedelta(days=7)
@@ -59,6 +59,7 @@ class CheckInRow:
     patient_timezone: str
     modality: str
     slot: str
+    slot_label: str
     due_at: datetime
     expires_at: datetime
     status: str
@@ -176,6 +177,7 @@ def _checkin_rows(
             Patient.timezone,
             Treatment.modality,
             CheckIn.slot,
+            Treatment.protocol,
             CheckIn.due_at,
             CheckIn.expires_at,
             CheckIn.status,
@@ -186,7 +188,22 @@ def _checkin_rows(
         .order_by(order_by, CheckIn.id)
         .limit(LIST_LIMIT)
     )
-    return [CheckInRow(*tuple(row)) for row in rows]
+    return [
+        CheckInRow(
+            checkin_id=row.id,
+            treatment_id=row.treatment_id,
+            patient_id=row.patient_id,
+            patient_code=row.code,
+            patient_timezone=row.timezone,
+            modality=row.modality,
+            slot=row.slot,
+            slot_label=slot_label(row.protocol, row.slot),
+            due_at=row.due_at,
+            expires_at=row.expires_at,
+            status=row.status,
+        )
+        for row in rows
+    ]
 
 
 def week_start(now: datetime, zone: str) -> datetime:

@@ -48,7 +48,9 @@ def test_the_today_page_shows_a_new_red_flag_while_open(desk_page: Page, session
     expect(page.locator("#live-alerts-status")).to_have_text("New red flag: 1 to act on.")
 
     # acknowledged from the page, with what was done
-    row.get_by_label("What was done about RF-1 for P-777").select_option("called_patient")
+    row.get_by_label("What was done about New breathlessness or chest pain").select_option(
+        "called_patient"
+    )
     row.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_text("Red flag for P-777 acknowledged: Called the patient.")).to_be_visible()
     expect(page.get_by_text("No red flag is waiting.")).to_be_visible()

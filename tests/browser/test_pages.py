@@ -83,19 +83,21 @@ def test_clinician_pages_on_the_demo_clinic(clinic_page: Page, session: Session)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
 
-    # Today: the red flags come first, urgent RF-1 then same-day RF-3
+    # Today: the red flags come first, urgent RF-1 then same-day RF-3, named in words
     expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     first_section = page.locator("main section").first
     expect(first_section.get_by_role("heading", level=2)).to_contain_text("Red flags to act on")
     rows = first_section.locator("tbody tr")
     expect(rows.first).to_contain_text("Urgent")
-    expect(rows.first).to_contain_text("RF-1")
+    expect(rows.first).to_contain_text("New breathlessness or chest pain after needling")
+    expect(first_section).not_to_contain_text("RF-")
     severities = rows.locator(".severity").all_inner_texts()
     rules = rows.locator("td:nth-child(3)").all_inner_texts()
-    assert "RF-3" in rules, rules
+    infection = "Signs of infection at a needle site, or fever"
+    assert infection in rules, rules
     rank = {"Urgent": 0, "Same-day": 1, "Routine": 2}
     assert [rank[s] for s in severities] == sorted(rank[s] for s in severities), severities
-    assert severities[rules.index("RF-3")] == "Same-day"
+    assert severities[rules.index(infection)] == "Same-day"
     check_accessibility(page, "today", problems)
     screenshot(page, "clinic-today")
     missed_answers = page.locator("#missed-table").get_by_role("link", name="Enter answers").first
