@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
-from importlib.resources import files
 
 import pytest
 from flask import Flask
@@ -14,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from server.models import Clinician
+from server.pages.assets import PLOTLY_BUNDLE
 from tests.factories import (
     bearer,
     checkin_for,
@@ -33,7 +33,7 @@ PAGES = [
     "/clinic/checkins/{checkin}/answers",
     "/clinic/protocols",
 ]
-PLOTLY_JS = files("plotly").joinpath("package_data", "plotly.min.js").read_bytes()
+PLOTLY_JS = PLOTLY_BUNDLE.read_bytes()
 
 
 def signed_in_with_a_treatment(
@@ -165,7 +165,7 @@ def asset_url(page: str, name: str) -> str:
     return found.group(1)
 
 
-def test_plotly_is_plotlys_own_file_under_its_content_hash(
+def test_plotly_is_the_vendored_bundle_under_its_content_hash(
     client: FlaskClient, session: Session
 ) -> None:
     _, ids = signed_in_with_a_treatment(client, session)
