@@ -16,7 +16,8 @@ It prints; it never fails on time.
     .venv/bin/python bench/analytics.py [--quick] [--sizes 10000,100000,1000000]
                                         [--databases sqlite,postgresql] [--runs 5]
 
-PostgreSQL: the server at TEST_POSTGRES_URL, in a database needling_bench_<pid> made and dropped.
+PostgreSQL: the server at TEST_POSTGRES_URL, in a database needling_bench_analytics_<pid> made
+and dropped.
 """
 
 from __future__ import annotations

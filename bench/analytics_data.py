@@ -280,7 +280,7 @@ def _items_json(items: tuple[str, ...]) -> str:
 @contextmanager
 def throwaway_database(kind: str, workdir: Path) -> Iterator[str]:
     """An empty database for one run, removed afterwards: a file in ``workdir`` for SQLite,
-    ``needling_bench_<pid>`` on the test PostgreSQL server."""
+    ``needling_bench_analytics_<pid>`` on the test PostgreSQL server."""
     if kind == "sqlite":
         path = workdir / f"analytics-{os.getpid()}.db"
         try:
@@ -289,7 +289,7 @@ def throwaway_database(kind: str, workdir: Path) -> Iterator[str]:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         return
-    name = f"needling_bench_{os.getpid()}"
+    name = f"needling_bench_analytics_{os.getpid()}"
     url = postgres_database(name)
     try:
         yield url

@@ -16,7 +16,7 @@ Prints, on PostgreSQL, with a local push service adding a fixed latency (default
 
     .venv/bin/python bench/dispatch.py [--sizes 1000 100000] [--latency-ms 20]
 
-Uses (and drops) the database ``needling_bench`` on TEST_POSTGRES_URL's server.
+Uses (and drops) the database ``needling_bench_dispatch`` on TEST_POSTGRES_URL's server.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import base64
 import gc
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -58,8 +59,9 @@ from server.push import (
 )
 from server.services.delivery import PROMPT, claim
 from server.services.mail import Mailer
-from tests.databases import POSTGRES_URL, postgres_database
+from tests.databases import POSTGRES_URL, drop_postgres_database, postgres_database
 
+DATABASE_NAME = "needling_bench_dispatch"  # named after the bench; dropped at its end
 DUE = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 NOTE = Notification(
     checkin_id=123456,
@@ -313,7 +315,7 @@ def main() -> None:
     if args.repeats % 2 == 0:
         parser.error("--repeats must be odd: the middle run is printed")
 
-    url = postgres_database("needling_bench")
+    url = postgres_database(DATABASE_NAME)
     workdir = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
     config = Config.for_tests(url, workdir).with_overrides(
         DISPATCH_BATCH=args.batch, PUSH_POOL_SIZE=args.pool, PUSH_ALLOW_LOCAL=True
@@ -388,6 +390,10 @@ def main() -> None:
     finally:
         sink.terminate()
         sender.close()
+        with app.app_context():
+            db.engine.dispose()
+        drop_postgres_database(DATABASE_NAME)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
