@@ -38,6 +38,8 @@ NAME, EMAIL, PHONE, NOTE, ACK_NOTE = (
     "a sharp ache behind the shoulder blade",
     "rang Zelda back at home",
 )
+# the treatment's free text: the points needled and the clinician's note
+POINTS, CLINICAL_NOTE = "GB21 and SI11 on the left", "Zelda guarded the shoulder; stopped early"
 
 
 def figures(session: Session, admin: Clinician) -> dict[str, Any]:
@@ -66,7 +68,8 @@ def cohort(session: Session, admin: Clinician) -> None:
 
 def the_patient_to_erase(session: Session, admin: Clinician) -> Patient:
     """A patient with everything a patient can have: details, a device, a push subscription,
-    answers with a note, a red flag acknowledged with a note, check-ins with a ledger."""
+    a treatment with its points and a clinical note, answers with a note, a red flag
+    acknowledged with a note, check-ins with a ledger."""
     patient = make_patient(
         session,
         admin,
@@ -78,7 +81,9 @@ def the_patient_to_erase(session: Session, admin: Clinician) -> Patient:
         quiet_hours=None,
     )
     headers = enrolled_headers(session, admin, patient)
-    checkin = make_open_checkin_now(session, admin, patient)
+    checkin = make_open_checkin_now(
+        session, admin, patient, side="left", points=POINTS, note=CLINICAL_NOTE
+    )
     answer_checkin(
         session,
         patient=patient,
@@ -132,7 +137,8 @@ def test_after_erasure_nothing_of_the_patient_is_stored_and_the_figures_are_as_w
     patient = the_patient_to_erase(session, admin)
     assert figures(session, admin) != without  # the patient counted
     stored = every_text_stored(session)
-    assert all(secret in stored for secret in (NAME, EMAIL, PHONE, NOTE, ACK_NOTE))
+    secrets = (NAME, EMAIL, PHONE, NOTE, ACK_NOTE, POINTS, CLINICAL_NOTE)
+    assert all(secret in stored for secret in secrets)
 
     patient_id = patient.id
     response = client.post(
@@ -145,7 +151,7 @@ def test_after_erasure_nothing_of_the_patient_is_stored_and_the_figures_are_as_w
     assert response.get_json() == {"patient_id": patient_id, "treatments": 1, "responses": 1}
     session.expire_all()
     stored = every_text_stored(session)
-    for secret in (NAME, EMAIL, PHONE, NOTE, ACK_NOTE, "ERASE-1"):
+    for secret in (*secrets, "ERASE-1"):
         assert secret not in stored, secret
     assert figures(session, admin) == without
 

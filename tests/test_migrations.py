@@ -185,3 +185,20 @@ def test_upgrade_keeps_for_staff_entry_what_was_cancelled_for_being_recorded_lat
         "72h": ("scheduled", False, True),
         "7d": ("cancelled", False, False),  # cancelled by a clinician: stays so
     }
+
+
+def test_upgrade_leaves_the_side_points_and_note_of_earlier_treatments_unrecorded(
+    empty_app: Flask,
+) -> None:
+    upgrade()
+    session = db.session()
+    clinician = make_clinician(session, make_clinic(session))
+    treatment_id = make_treatment(session, clinician, make_patient(session, clinician)).id
+    session.commit()
+    downgrade(revision="0018")  # before 0019 a treatment had no side, points or note
+
+    upgrade()
+
+    db.session.expire_all()
+    treatment = db.session.get_one(Treatment, treatment_id)
+    assert (treatment.side, treatment.points, treatment.note) == (None, None, None)

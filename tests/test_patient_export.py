@@ -10,7 +10,16 @@ from sqlalchemy.orm import Session
 
 from server.models import AuditEvent, Clinician
 from tests.factories import bearer, make_clinic, make_clinician, sign_in_pages
-from tests.test_erasure import ACK_NOTE, EMAIL, NAME, NOTE, PHONE, the_patient_to_erase
+from tests.test_erasure import (
+    ACK_NOTE,
+    CLINICAL_NOTE,
+    EMAIL,
+    NAME,
+    NOTE,
+    PHONE,
+    POINTS,
+    the_patient_to_erase,
+)
 
 
 def admin_of(session: Session) -> Clinician:
@@ -43,6 +52,16 @@ def test_the_fhir_record_holds_everything_about_the_patient_and_is_valid_r4(
         e["resource"] for e in body["entry"] if e["resource"]["resourceType"] == "Communication"
     ]
     assert ACK_NOTE in told["payload"][0]["contentString"]
+    [procedure] = [
+        e["resource"] for e in body["entry"] if e["resource"]["resourceType"] == "Procedure"
+    ]
+    assert procedure["note"] == [{"text": CLINICAL_NOTE}]
+    [points] = [site for site in procedure["bodySite"] if "coding" not in site]
+    assert points["text"] == POINTS
+    [left] = {
+        ext["valueCoding"]["code"] for site in procedure["bodySite"] for ext in site["extension"]
+    }
+    assert left == "7771000"  # SNOMED CT: Left
     references = {
         ref["reference"]
         for entry in body["entry"]
@@ -80,6 +99,9 @@ def test_the_printable_summary_reads_the_record_in_words(
     assert "9 out of 10" in page  # the soreness answer, in words
     assert "Urgent red flag" in page
     assert ACK_NOTE in page
+    assert f"Points needled: {POINTS}" in page
+    assert CLINICAL_NOTE in page
+    assert "Left side." in page
     assert "data-print" in page
     assert (
         download.headers["Content-Disposition"] == 'attachment; filename="ERASE-1-record.fhir.json"'

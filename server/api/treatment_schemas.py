@@ -8,7 +8,7 @@ import marshmallow as ma
 from server.inputs import InputSchema
 from server.models import CheckIn
 from server.models.responses import ACK_ACTIONS
-from server.models.treatments import MODALITIES
+from server.models.treatments import MAX_NOTE, MAX_POINTS, MODALITIES, SIDES
 from server.services.answers import ENTRY_SOURCES
 
 from .fields import Moment, Region, StrictBoolean
@@ -33,6 +33,24 @@ class TreatmentCreateSchema(InputSchema):
         metadata={"description": "pre-needling answers {item code: value}"},
     )
     baseline_at = Moment(metadata={"description": "default: treated_at"})
+    side = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.OneOf(SIDES),
+        metadata={"description": "the side needled; left out or null: not recorded"},
+    )
+    points = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(max=MAX_POINTS),
+        metadata={
+            "description": "the points needled, free text beside the coded regions "
+            '(e.g. "GB21, LI4"); the regions alone drive the thoracic flag and the analytics'
+        },
+    )
+    note = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(max=MAX_NOTE),
+        metadata={"description": "the clinician's note on the session"},
+    )
 
 
 class CheckInSchema(InputSchema):
@@ -154,6 +172,9 @@ class TreatmentSchema(InputSchema):
     treated_at = ma.fields.AwareDateTime(dump_only=True)
     regions = ma.fields.List(ma.fields.String(), dump_only=True)
     thoracic_region = StrictBoolean(dump_only=True, allow_none=True)
+    side = ma.fields.String(dump_only=True, allow_none=True, metadata={"enum": list(SIDES)})
+    points = ma.fields.String(dump_only=True, allow_none=True)
+    note = ma.fields.String(dump_only=True, allow_none=True)
     checkins = ma.fields.List(ma.fields.Nested(CheckInSchema), dump_only=True)
     responses = ma.fields.List(ma.fields.Nested(ResponseSchema), dump_only=True)
     alerts = ma.fields.List(ma.fields.Nested(AlertSchema), dump_only=True)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    Text,
     UniqueConstraint,
     false,
 )
@@ -20,6 +21,11 @@ from server.models.base import Base, utcnow
 from server.models.patients import Patient
 
 MODALITIES = ("ims", "dry_needling", "acupuncture")
+# the side needled, in the words the clinic's pages use
+SIDE_LABELS = {"left": "Left side", "right": "Right side", "both": "Both sides"}
+SIDES = tuple(SIDE_LABELS)
+# the longest points and clinical note a clinician may write (the API and the form say so)
+MAX_POINTS, MAX_NOTE = 500, 2000
 CHECKIN_STATUSES = ("scheduled", "sent", "answered", "missed", "cancelled")
 # a check-in in one of these states may still be answered or prompted
 OPEN_STATUSES = ("scheduled", "sent")
@@ -31,6 +37,7 @@ class Treatment(Base):
     __tablename__ = "treatments"
     __table_args__ = (
         CheckConstraint(f"modality IN {MODALITIES}", name="modality"),
+        CheckConstraint(f"side IN {SIDES}", name="side"),
         # covering for the analytics: a clinic's treatments per modality, their patients
         # counted in order and filtered by date without visiting the table (SQLite's indexes
         # hold the id anyway)
@@ -54,6 +61,13 @@ class Treatment(Base):
     regions: Mapped[list[str]] = mapped_column(JSON, default=list)
     # neck, shoulder girdle, upper back or chest needled; NULL = not recorded (ask to be safe)
     thoracic_region: Mapped[bool | None]
+    # which side was needled; NULL: not recorded (or no side applies, e.g. the spine)
+    side: Mapped[str | None] = mapped_column(String(8))
+    # the points needled, as the clinician writes them ("GB21, LI4"; "L4-5 multifidus"), beside
+    # the coded regions, which alone drive the thoracic flag, the filters and the analytics
+    points: Mapped[str | None] = mapped_column(String(MAX_POINTS))
+    # the clinician's note on the session: free text, erased with the patient
+    note: Mapped[str | None] = mapped_column(Text)
     # the time points in force when the treatment was recorded: later overrides do not touch it
     protocol: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

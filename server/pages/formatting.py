@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from server.charts.palette import MODALITY_LABELS
 from server.models.responses import SOURCE_LABELS
+from server.models.treatments import SIDE_LABELS
 from server.protocols import Value, item_bank, regions
 
 # offered first when enrolling; any IANA zone is accepted (the browser's own is added by JS)
@@ -174,6 +175,11 @@ def region_label(code: str) -> str:
     return region.label if region else code
 
 
+def side_label(code: str | None) -> str:
+    """The side needled, in words ('Left side'); none: 'Side not recorded'."""
+    return SIDE_LABELS.get(code or "", "Side not recorded")
+
+
 def source_label(code: str) -> str:
     """How an answer reached us, in words ('On paper')."""
     return SOURCE_LABELS.get(code, code)
@@ -181,6 +187,7 @@ def source_label(code: str) -> str:
 
 FILTERS: dict[str, Callable[..., str]] = {
     "source_label": source_label,
+    "side_label": side_label,
     "item_label": item_label,
     "answer_text": answer_text,
     "region_label": region_label,

@@ -19,7 +19,7 @@ from server.errors import DomainError, flatten_errors
 from server.inputs import ID, LOCAL_MOMENT, InputSchema
 from server.models.patients import CHANNELS
 from server.models.responses import ACK_ACTIONS
-from server.models.treatments import MODALITIES
+from server.models.treatments import MAX_NOTE, MAX_POINTS, MODALITIES, SIDES
 from server.protocols import Item
 from server.services.answers import ENTRY_SOURCES
 from server.services.clinics import WEEKDAYS
@@ -264,7 +264,8 @@ class MessagesForm(FormSchema):
 
 
 class TreatmentForm(FormSchema):
-    """A needling session: modality, when it ended (the patient's local time), where."""
+    """A needling session: modality, when it ended (the patient's local time), where (regions,
+    side, the points as written), and a clinical note."""
 
     modality = ma.fields.String(required=True, validate=ma.validate.OneOf(MODALITIES))
     treated_at = ma.fields.NaiveDateTime(required=True, validate=LOCAL_MOMENT)
@@ -272,6 +273,20 @@ class TreatmentForm(FormSchema):
     # blank: derived from the regions (a thoracic region brings the pneumothorax screen)
     thoracic_region = ma.fields.Boolean(
         load_default=None, truthy={"yes"}, falsy={"no"}, allow_none=True
+    )
+    side = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.OneOf(SIDES, error="choose left, right, both, or not recorded"),
+    )
+    points = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(
+            max=MAX_POINTS, error="write the points in at most {max} characters"
+        ),
+    )
+    note = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=MAX_NOTE, error="keep the note to {max} characters"),
     )
 
 

@@ -117,6 +117,9 @@ def record(patient_id: int) -> ResponseReturnValue:
             regions=fields.get("regions") or [],
             thoracic_region=fields["thoracic_region"],
             baseline=fields["baseline"] or None,
+            side=fields["side"],
+            points=fields["points"],
+            note=fields["note"],
         )
     except (ma.ValidationError, DomainError) as error:
         session.rollback()

@@ -31,6 +31,15 @@ ITEM_SYSTEM = "CodeSystem/needling-checkin-items"
 MODALITY_SYSTEM = "CodeSystem/needling-modality"
 # how the answers reached us (app | baseline | phone | paper | clinic): no core element says it
 SOURCE_EXTENSION = "StructureDefinition/response-source"
+# the side needled, on each body site: R4's bodySite has no laterality of its own (R5 moves it
+# to a BodyStructure); the values are SNOMED CT's laterality qualifiers
+LATERALITY_EXTENSION = "StructureDefinition/laterality"
+SNOMED = "http://snomed.info/sct"
+LATERALITY = {
+    "left": {"system": SNOMED, "code": "7771000", "display": "Left"},
+    "right": {"system": SNOMED, "code": "24028007", "display": "Right"},
+    "both": {"system": SNOMED, "code": "51440002", "display": "Right and left"},
+}
 FHIR_TYPES = {"scale": "integer", "boolean": "boolean", "choice": "choice", "text": "string"}
 
 
@@ -104,14 +113,17 @@ def _entries(
     patients: Sequence[Patient],
     treatments: Sequence[Treatment],
     responses: Sequence[Response],
+    *,
+    with_notes: bool = False,
 ) -> list[Resource]:
-    """The bundle's entries, each with a ``urn:uuid`` fullUrl its references can resolve."""
+    """The bundle's entries, each with a ``urn:uuid`` fullUrl its references can resolve;
+    ``with_notes``: the clinicians' notes on treatments too (the patient's own copy)."""
     ids = {t.clinician_id for t in treatments} | {r.entered_by_id for r in responses}
     people = sorted(i for i in ids if i is not None)
     rows = [
         *((f"Patient/{p.id}", _patient(p, names)) for p in patients),
         *((f"Practitioner/{i}", _practitioner(i, names)) for i in people),
-        *((f"Procedure/{t.id}", _procedure(t, names)) for t in treatments),
+        *((f"Procedure/{t.id}", _procedure(t, names, with_note=with_notes)) for t in treatments),
         *((f"QuestionnaireResponse/{r.id}", _response(r, names)) for r in responses),
     ]
     return [
@@ -231,8 +243,10 @@ def _practitioner(clinician_id: int, names: FhirNames) -> Resource:
     return {"resourceType": "Practitioner", "identifier": [identifier]}
 
 
-def _procedure(treatment: Treatment, names: FhirNames) -> Resource:
-    """The needling session; T0 (the last needle out) is ``performedPeriod.end``."""
+def _procedure(treatment: Treatment, names: FhirNames, *, with_note: bool = False) -> Resource:
+    """The needling session; T0 (the last needle out) is ``performedPeriod.end``; each region
+    and the points as written are a body site, with the side needled; ``with_note``: the
+    clinician's note too."""
     label = default_protocols()[treatment.modality].label
     modality = {"system": names.url(MODALITY_SYSTEM), "code": treatment.modality, "display": label}
     procedure: Resource = {
@@ -247,11 +261,22 @@ def _procedure(treatment: Treatment, names: FhirNames) -> Resource:
         procedure["performer"] = [
             {"actor": names.reference("Practitioner", treatment.clinician_id)}
         ]
-    if treatment.regions:  # FHIR allows no empty lists
-        region_system = names.url("CodeSystem/needling-regions")
-        procedure["bodySite"] = [
-            {"coding": [{"system": region_system, "code": code}]} for code in treatment.regions
-        ]
+    region_system = names.url("CodeSystem/needling-regions")
+    sites: list[Resource] = [
+        {"coding": [{"system": region_system, "code": code}]} for code in treatment.regions
+    ]
+    if treatment.points:  # the points as the clinician wrote them: a site in words only
+        sites.append({"text": treatment.points})
+    if treatment.side is not None:
+        laterality = {
+            "url": names.url(LATERALITY_EXTENSION),
+            "valueCoding": LATERALITY[treatment.side],
+        }
+        sites = [{"extension": [laterality], **site} for site in sites]
+    if sites:  # FHIR allows no empty lists
+        procedure["bodySite"] = sites
+    if with_note and treatment.note:
+        procedure["note"] = [{"text": treatment.note}]
     return procedure
 
 
@@ -309,7 +334,7 @@ def export_patient_bundle(
     rows = patient_rows(session, patient=patient)
     treatments, responses, alerts = rows.treatments, rows.responses, rows.alerts
     names = FhirNames(base_url)
-    entries = _entries(names, [patient], treatments, responses)
+    entries = _entries(names, [patient], treatments, responses, with_notes=True)
     entries[len(questionnaires(names))]["resource"] = _patient_with_contacts(patient, names)
     known = {t.clinician_id for t in treatments} | {r.entered_by_id for r in responses}
     acknowledgers = {a.acknowledged_by_id for a in alerts if a.acknowledged_by_id is not None}

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from server.errors import Conflict, InvalidInput, NotFound
 from server.inputs import EARLIEST_DAY
 from server.models import Alert, CheckIn, Clinician, Patient, Response, Treatment
+from server.models.treatments import SIDES
 from server.protocols import dump_timepoints
 from server.protocols import regions as known_regions
 from server.services import outcomes
@@ -35,8 +36,12 @@ def record_treatment(
     thoracic_region: bool | None = None,
     baseline: dict[str, object] | None = None,
     baseline_at: datetime | None = None,
+    side: str | None = None,
+    points: str | None = None,
+    note: str | None = None,
 ) -> Treatment:
-    """Record a needling session (T0 = treated_at) and schedule its check-ins."""
+    """Record a needling session (T0 = treated_at) and schedule its check-ins; the side, the
+    points needled and a clinical note are optional (blank text is none)."""
     if patient.discharged_at is not None:
         raise Conflict("the patient is discharged: re-admit them first", field="patient")
     protocol = protocol_for(session, clinic_id=clinician.clinic_id, modality=modality)
@@ -60,6 +65,8 @@ def record_treatment(
             f"unknown regions: {', '.join(unknown)}; use one of: {', '.join(known_regions())}",
             field="regions",
         )
+    if side is not None and side not in SIDES:
+        raise InvalidInput(f"choose one of: {', '.join(SIDES)}", field="side")
     if thoracic_region is None and regions:
         thoracic_region = any(known_regions()[code].thoracic for code in regions)
     treatment = Treatment(
@@ -70,6 +77,9 @@ def record_treatment(
         treated_at=treated_at.astimezone(UTC),
         regions=regions,
         thoracic_region=thoracic_region,
+        side=side,
+        points=(points or "").strip() or None,
+        note=(note or "").strip() or None,
         protocol=dump_timepoints(protocol.timepoints),
         created_at=now,
     )
@@ -157,6 +167,9 @@ def treatment_detail(
         "treated_at": treatment.treated_at,
         "regions": treatment.regions,
         "thoracic_region": treatment.thoracic_region,
+        "side": treatment.side,
+        "points": treatment.points,
+        "note": treatment.note,
         "checkins": treatment.checkins,
         "responses": [
             {
