@@ -330,6 +330,10 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
     # the SMS provider's webhook: only a request it signed gets through (tests/test_sms_webhook)
     ("POST", "/sms/inbound"): ("/sms/inbound", lambda r, w: {"From": "+16045550100"}, (403,) * 7),
     ("GET", "/history"): ("/history", None, ANYONE),
+    # the load balancer's probes (tests/test_health); the test database is made by create_all,
+    # with no migration recorded, so it is never ready, whoever asks
+    ("GET", "/healthz"): ("/healthz", None, ANYONE),
+    ("GET", "/readyz"): ("/readyz", None, (503,) * 7),
     ("GET", "/manifest.webmanifest"): ("/manifest.webmanifest", None, ANYONE),
     ("GET", "/sw.js"): ("/sw.js", None, ANYONE),
     ("GET", "/api/v1/openapi.json"): ("/api/v1/openapi.json", None, ANYONE),
