@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from server.charts.layout import (
     BEFORE_X,
@@ -20,8 +19,10 @@ from server.charts.layout import (
     WEEK_H,
     base_layout,
     hours_text,
+    panel_axes,
     position,
     score_axis,
+    stacked_panels,
     time_axis,
 )
 from server.charts.palette import MEASURE_COLOURS
@@ -71,46 +72,55 @@ def recovery_figure(points: Sequence[RecoveryPoint], baseline: Mapping[str, int]
     """Soreness and pain (higher is worse) in one panel, mobility (higher is better) in the
     panel below, against time since treatment; each baseline as an open marker left of T0
     and a dashed line across its panel. No title is drawn: the page's headings name the
-    chart, and a Plotly title does not wrap, so on a phone it was clipped."""
-    has_baseline = False
-    figure = make_subplots(
-        rows=len(PANELS), cols=1, shared_xaxes=True, vertical_spacing=0.1, row_heights=[0.6, 0.4]
-    )
-    for row, (measures, _) in enumerate(PANELS, start=1):
-        # Plotly leaves out a panel with no trace: this empty one keeps both, and the time axis
-        figure.add_trace(
-            go.Scatter(x=[None], y=[None], showlegend=False, hoverinfo="skip"), row=row, col=1
-        )
+    chart, and a Plotly title does not wrap, so on a phone it was clipped. Built whole, in
+    one go (``stacked_panels``), as its build time counts on every patient page."""
+    traces: list[go.Scatter] = []
+    lines: list[dict[str, Any]] = []
+    layout = stacked_panels()
+    for row, (measures, title) in enumerate(PANELS, start=1):
+        axes = panel_axes(row)
+        # an empty trace keeps each panel, and the time axis, when it has nothing to draw
+        traces.append(go.Scatter(x=[None], y=[None], showlegend=False, hoverinfo="skip", **axes))
         for code in measures:
             answered = [point for point in points if code in point.values]
             if answered:
-                figure.add_trace(_measure_trace(code, answered), row=row, col=1)
+                traces.append(_measure_trace(code, answered, axes))
             if code in baseline:
-                figure.add_trace(_baseline_trace(code, baseline[code]), row=row, col=1)
-                has_baseline = True
-                figure.add_hline(
-                    y=baseline[code],
-                    line={"color": MEASURE_COLOURS[code], "dash": "dash", "width": 1},
-                    layer="below",
-                    row=row,
-                    col=1,
-                )
-        figure.update_yaxes(score_axis(PANELS[row - 1][1]), row=row, col=1)
+                traces.append(_baseline_trace(code, baseline[code], axes))
+                lines.append(_baseline_line(code, baseline[code], axes))
+        layout["yaxis" if row == 1 else f"yaxis{row}"] |= score_axis(title)
     last_hour = max((point.hours for point in points), default=0.0)
     ticks = [hour for hour in TICK_HOURS if hour <= max(last_hour, WEEK_H)]
     # a week at least, so a treatment's first answer sits where it will on later days
     axis = time_axis(ticks, baseline=True, until_h=max(last_hour, WEEK_H))
-    figure.update_xaxes({**axis, "title": {"text": ""}}, row=1, col=1)
-    figure.update_xaxes(axis, row=2, col=1)
-    if has_baseline:  # one legend entry for every baseline: the measure's colour tells which
-        figure.add_trace(_baseline_key(), row=1, col=1)
-    figure.update_layout(base_layout(height=460))
-    return figure
+    layout["xaxis"] |= {**axis, "title": {"text": ""}}
+    layout["xaxis2"] |= axis
+    if lines:  # one legend entry for every baseline: the measure's colour tells which
+        traces.append(_baseline_key())
+    return go.Figure(data=traces, layout={**base_layout(height=460), **layout, "shapes": lines})
 
 
-def _measure_trace(code: str, points: Sequence[RecoveryPoint]) -> go.Scatter:
+def _baseline_line(code: str, value: int, axes: Mapping[str, str]) -> dict[str, Any]:
+    """A baseline's dashed line across its panel, behind the data."""
+    return {
+        "type": "line",
+        "layer": "below",
+        "line": {"color": MEASURE_COLOURS[code], "dash": "dash", "width": 1},
+        "xref": f"{axes['xaxis']} domain",
+        "x0": 0,
+        "x1": 1,
+        "yref": axes["yaxis"],
+        "y0": value,
+        "y1": value,
+    }
+
+
+def _measure_trace(
+    code: str, points: Sequence[RecoveryPoint], axes: Mapping[str, str]
+) -> go.Scatter:
     label = MEASURE_LABELS[code]
     return go.Scatter(
+        **axes,
         x=[position(point.hours) for point in points],
         y=[point.values[code] for point in points],
         customdata=[[point.slot, hours_text(point.hours)] for point in points],
@@ -137,9 +147,10 @@ def _baseline_key() -> go.Scatter:
     )
 
 
-def _baseline_trace(code: str, value: int) -> go.Scatter:
+def _baseline_trace(code: str, value: int, axes: Mapping[str, str]) -> go.Scatter:
     label = MEASURE_LABELS[code]
     return go.Scatter(
+        **axes,
         x=[BEFORE_X],
         y=[value],
         mode="markers",
