@@ -9,19 +9,22 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from math import ceil
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import marshmallow as ma
-from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from server.charts.course import course_figure
 from server.charts.patient import MEASURES, recovery_figure, recovery_rows, recovery_table
 from server.errors import DomainError, Forbidden, InvalidInput
 from server.extensions import db
 from server.inputs import UNSTORABLE
 from server.models import Patient, Treatment, utcnow
 from server.protocols.countries import countries
+from server.services.course import CourseStep, patient_course
 from server.services.enrolment import EnrolmentLink, issue_enrolment, revoke_patient_tokens
 from server.services.erasure import erase_patient
 from server.services.fhir import export_patient_bundle
@@ -40,7 +43,7 @@ from server.services.sms import SmsProvider
 from server.services.treatments import get_treatment, treatment_detail, treatments_of
 
 from .auth import current_clinician, login_required
-from .formatting import COMMON_TIMEZONES, local_time
+from .formatting import COMMON_TIMEZONES, local_time, modality_label
 from .forms import (
     DetailsForm,
     EnrolForm,
@@ -86,8 +89,9 @@ def patient_list() -> ResponseReturnValue:
 
 @login_required
 def patient_page(patient_id: int) -> ResponseReturnValue:
-    """One patient: open alerts, then each treatment (newest first) with its recovery chart,
-    check-ins and answers. Every treatment shown is written to the audit log as viewed."""
+    """One patient: open alerts, their course across treatments, then each treatment (newest
+    first) with its recovery chart, check-ins and answers. Every treatment shown is written to
+    the audit log as viewed."""
     clinician = current_clinician()
     patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
     record_read(db.session(), viewer=clinician, now=utcnow(), patient=patient)
@@ -271,6 +275,7 @@ def _patient_page(
     html = render_template(
         "patient.html",
         patient=patient,
+        course=_course(patient) if page == 1 else None,
         cards=cards,
         alerts=list_alerts(session, clinic_id=clinician.clinic_id, patient_id=patient.id),
         histories=alert_histories(session, alerts=shown_alerts),
@@ -307,6 +312,27 @@ def _treatment_card(treatment: Treatment, detail: dict[str, Any], now: datetime)
             None,
         ),
     }
+
+
+def _course(patient: Patient) -> dict[str, Any]:
+    """The patient's course for the page: the treatments with some answer, oldest first, each
+    labelled by date and modality, and their chart (None when no treatment has an answer)."""
+    steps = [step for step in patient_course(db.session(), patient=patient) if step.is_answered]
+    labels = [course_label(step, g.clinic_zone) for step in steps]
+    names = [label.replace("<br>", ", ") for label in labels]
+    return {
+        "rows": list(zip(names, steps, strict=True)),
+        "figure": course_figure(steps, labels) if steps else None,
+    }
+
+
+def course_label(step: CourseStep, zone: str) -> str:
+    """A treatment as the course names it: its day on the clinic's clock and its modality,
+    on two lines ("Tue 3 Nov<br>Dry needling"); the year too when it is not this one."""
+    day = step.treated_at.astimezone(ZoneInfo(zone))
+    this_year = day.year == utcnow().astimezone(day.tzinfo).year
+    when = f"{day:%a} {day.day} {day:%b}" + ("" if this_year else f" {day.year}")
+    return f"{when}<br>{modality_label(step.modality)}"
 
 
 @login_required
