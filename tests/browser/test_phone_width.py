@@ -241,11 +241,29 @@ def test_a_signed_in_page_fits_a_phone(
 PAGE_NOT_FOUND = "Failed to load resource: the server responded with a status of 404 (NOT FOUND)"
 
 
-def _enrolment_link(page: Page, console_errors: list[str]) -> None:
+# a code and an address as long as the enrol form takes, with nowhere to break a line
+LONG_CODE = "P" + "0123456789" * 6 + "XYZ"
+LONG_EMAIL = "someone." + "x" * 60 + "@example.org"
+
+
+def _enrol(page: Page, code: str) -> None:
     page.goto("/clinic/patients/new")
-    page.get_by_label("Patient code").fill("PHONE-390-WIDTH")
+    page.get_by_label("Patient code").fill(code)
+    page.get_by_label("E-mail (optional)").fill(LONG_EMAIL)
     page.get_by_role("button", name="Enrol and show the link").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Enrolment link for PHONE-390-WIDTH")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Enrolment link for {code}")
+
+
+def _enrolment_link(page: Page, console_errors: list[str]) -> None:
+    _enrol(page, LONG_CODE)
+
+
+def _long_code_summary(page: Page, console_errors: list[str]) -> None:
+    code = LONG_CODE.replace("XYZ", "ABC")  # a patient of its own: codes are unique
+    _enrol(page, code)
+    patient_page = page.get_by_role("link", name=f"Go to {code}'s page").get_attribute("href")
+    page.goto(f"{patient_page}/summary")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Record of patient {code}")
 
 
 def _one_time_link(page: Page, console_errors: list[str]) -> None:
@@ -271,6 +289,7 @@ def _dead_password_link(page: Page, console_errors: list[str]) -> None:
 # pages that are not what a GET route usually answers: how each is reached
 REACHED_OTHERWISE: dict[str, Callable[[Page, list[str]], None]] = {
     "enrolment-link": _enrolment_link,
+    "long-code-summary": _long_code_summary,
     "one-time-link": _one_time_link,
     "not-found": _not_found,
     "dead-password-link": _dead_password_link,
