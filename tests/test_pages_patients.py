@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from server.models import AuditEvent, EnrolmentToken, Patient, Treatment
 from server.services.answers import answer_checkin
-from server.services.patient_search import search_patients
 from tests.factories import (
     checkin_for,
     count_rows,
@@ -29,7 +28,7 @@ from tests.factories import (
 
 def codes_on(page: str) -> list[str]:
     """The patient codes of the patients table, in order."""
-    return re.findall(r'<th scope="row"><a href="/clinic/patients/\d+">([^<]+)</a>', page)
+    return re.findall(r'<th scope="row"><a href="/clinic/patients/\d+"[^>]*>([^<]+)</a>', page)
 
 
 def recent_treatment(session: Session, patient: Patient, hours_ago: float = 30) -> Treatment:
@@ -57,28 +56,6 @@ def recent_treatment(session: Session, patient: Patient, hours_ago: float = 30) 
 
 
 # --- search ------------------------------------------------------------------------------------
-
-
-def test_search_finds_any_part_of_the_code_in_any_case(session: Session) -> None:
-    clinician = make_clinician(session)
-    for code in ("KNEE-7", "AB-12", "ab-3", "X-AB", "ZZ-1"):
-        make_patient(session, clinician, code=code)
-
-    rows, total = search_patients(session, clinic_id=clinician.clinic_id, query="ab")
-
-    # codes that start with it first, then those that contain it
-    assert [row.code for row in rows] == ["AB-12", "ab-3", "X-AB"]
-    assert total == 3
-
-
-def test_search_treats_wildcards_as_text(session: Session) -> None:
-    clinician = make_clinician(session)
-    make_patient(session, clinician, code="A_1")
-    make_patient(session, clinician, code="AB1")
-
-    rows, _ = search_patients(session, clinic_id=clinician.clinic_id, query="A_")
-
-    assert [row.code for row in rows] == ["A_1"]
 
 
 def test_patients_page_searches_by_code(client: FlaskClient, session: Session) -> None:

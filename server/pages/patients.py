@@ -28,8 +28,9 @@ from server.services.course import CourseStep, patient_course
 from server.services.enrolment import EnrolmentLink, issue_enrolment, revoke_patient_tokens
 from server.services.erasure import erase_patient
 from server.services.fhir import export_patient_bundle
+from server.services.patient_list import Sort, patient_list_page
 from server.services.patient_record import patient_record
-from server.services.patient_search import search_patients
+from server.services.patient_search import patient_search
 from server.services.patients import (
     create_patient,
     discharge,
@@ -67,23 +68,27 @@ TREATMENTS_PER_PAGE = 5
 
 @login_required
 def patient_list() -> ResponseReturnValue:
-    """The clinic's patients, searched by any part of their code."""
+    """The clinic's patients as a triage list: searched by code or name, sorted by a column
+    (the most severe open alerts first unless asked otherwise)."""
     try:
         args = load_form(PatientSearchArgs(), request.args)
     except ma.ValidationError:
         # a search too long or not storable: what can be searched of it
         args = {"q": UNSTORABLE.sub("", request.args.get("q", ""))[:64], "page": 1}
-    record_read(db.session(), viewer=current_clinician(), now=utcnow())
-    rows, total = search_patients(
+    clinician, now = current_clinician(), utcnow()
+    record_read(db.session(), viewer=clinician, now=now)
+    listed = patient_list_page(
         db.session(),
-        clinic_id=current_clinician().clinic_id,
-        query=args["q"],
+        clinic_id=clinician.clinic_id,
+        now=now,
+        search=patient_search(args["q"]),
+        sort=Sort.parse(request.args.get("sort")),
         offset=(args["page"] - 1) * PATIENTS_PER_PAGE,
         limit=PATIENTS_PER_PAGE,
     )
-    pages = max(1, ceil(total / PATIENTS_PER_PAGE))
+    pages = max(1, ceil(listed.counts.total / PATIENTS_PER_PAGE))
     return render_template(
-        "patients.html", rows=rows, total=total, page=args["page"], pages=pages, q=args["q"] or ""
+        "patients.html", listed=listed, page=args["page"], pages=pages, q=args["q"] or "", now=now
     )
 
 

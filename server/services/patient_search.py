@@ -1,25 +1,44 @@
-"""Finding a clinic's patients by code, as a clinician types it: any part, any case."""
+"""Finding a clinic's patients as a clinician types: any part of the code, or the words of the
+name, in any case.
+
+Names (``Patient.display_name``) are stored as typed, in clear text (trimmed by the forms), so
+they are searched in SQL like codes. Every word of the search must be in the name, in any order
+("lee ann" finds "Ann Lee"). Capitals never matter on PostgreSQL; SQLite's LIKE folds only the
+unaccented letters A-Z, so there "émile" does not find "Émile". Accents always count.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from server.models import Patient, Treatment
+from server.models import Patient
 
 
 @dataclass(frozen=True)
-class PatientRow:
-    """A patient in a list, with when they were last treated."""
+class PatientSearch:
+    """What a search matches: the code containing it, or a name holding each of its words."""
 
-    patient_id: int
-    code: str
-    display_name: str | None
-    timezone: str
-    last_treated_at: datetime | None
+    text: str
+    by_code: ColumnElement[bool]
+    by_name: ColumnElement[bool]
+
+    @property
+    def matches(self) -> ColumnElement[bool]:
+        """A patient the search finds."""
+        return or_(self.by_code, self.by_name)
+
+
+@dataclass(frozen=True)
+class SearchCounts:
+    """How many of the clinic's patients a search finds, and how many by code and by name (a
+    patient may match both)."""
+
+    total: int
+    by_code: int
+    by_name: int
 
 
 def _like_pattern(text: str) -> str:
@@ -27,32 +46,37 @@ def _like_pattern(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_patients(
-    session: Session, *, clinic_id: int, query: str | None, offset: int = 0, limit: int = 25
-) -> tuple[list[PatientRow], int]:
-    """The clinic's patients whose code contains ``query`` (case-insensitive), codes that start
-    with it first, then by code; and how many match in all."""
-    criteria: list[ColumnElement[bool]] = [Patient.clinic_id == clinic_id]
-    order: list[ColumnElement[object]] = []
-    if query and query.strip():
-        escaped = _like_pattern(query.strip())
-        criteria.append(Patient.code.ilike(f"%{escaped}%", escape="\\"))
-        order.append(case((Patient.code.ilike(f"{escaped}%", escape="\\"), 0), else_=1))
-    total = session.scalar(select(func.count(Patient.id)).where(*criteria)) or 0
-    last_treated = (
-        select(func.max(Treatment.treated_at))
-        .where(Treatment.patient_id == Patient.id)
-        .correlate(Patient)
-        .scalar_subquery()
+def _contains(
+    column: InstrumentedAttribute[str] | InstrumentedAttribute[str | None], text: str
+) -> ColumnElement[bool]:
+    return column.ilike(f"%{_like_pattern(text)}%", escape="\\")
+
+
+def patient_search(query: str | None) -> PatientSearch | None:
+    """The search for ``query``; None when it is blank (every patient)."""
+    text = (query or "").strip()
+    if not text:
+        return None
+    words = text.split()
+    return PatientSearch(
+        text=text,
+        by_code=_contains(Patient.code, text),
+        by_name=and_(*(_contains(Patient.display_name, word) for word in words)),
     )
-    rows = session.execute(
-        select(Patient.id, Patient.code, Patient.display_name, Patient.timezone, last_treated)
-        .where(*criteria)
-        .order_by(*order, Patient.code, Patient.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return [
-        PatientRow(patient_id, code, display_name, timezone, last_treated_at)
-        for patient_id, code, display_name, timezone, last_treated_at in rows
-    ], total
+
+
+def count_matches(
+    session: Session, *, clinic_id: int, search: PatientSearch | None
+) -> SearchCounts:
+    """How many of the clinic's patients the search finds (all of them without one), in one
+    statement."""
+    by_code = search.by_code if search else false()
+    by_name = search.by_name if search else false()
+    total, code_count, name_count = session.execute(
+        select(
+            func.count(Patient.id),
+            func.coalesce(func.sum(case((by_code, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((by_name, 1), else_=0)), 0),
+        ).where(Patient.clinic_id == clinic_id, search.matches if search else true())
+    ).one()
+    return SearchCounts(int(total), int(code_count), int(name_count))
