@@ -13,8 +13,10 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from server.models import AuditEvent, Network
+from server.protocols import default_protocols, dump_timepoints, item_bank
+from server.services.protocols import override_timepoints
 from tests.analytics_data import Cohort
-from tests.factories import count_rows, make_clinic, make_clinician, sign_in_pages
+from tests.factories import NOW, count_rows, make_clinic, make_clinician, sign_in_pages
 
 PAGE = "/clinic/compare"
 
@@ -183,3 +185,99 @@ def test_another_clinics_answers_never_show(
     sign_in_pages(client, make_clinician(session, clinic=make_clinic(session, name="Other")))
     html = client.get(PAGE).get_data(as_text=True)
     assert "No answers match these filters." in html
+
+
+def visible_text(html: str) -> str:
+    """The words a person reads on the page: no tags, attributes, scripts or figure JSON."""
+    without_scripts = re.sub(r"<script\b.*?</script>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", without_scripts))
+
+
+def table_rows(html: str) -> list[list[str]]:
+    """Each table row's cells as the words they read."""
+    return [
+        [
+            re.sub(r"<[^>]+>", "", cell).strip()
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)
+        ]
+        for row in re.findall(r"<tr>(.*?)</tr>", html, flags=re.S)
+    ]
+
+
+def test_time_points_read_as_their_protocols_labels(client: FlaskClient, cohort: Cohort) -> None:
+    assert cohort.clinician is not None
+    sign_in_pages(client, cohort.clinician)
+    html = client.get(PAGE).get_data(as_text=True)
+    rows = re.findall(r"<tr>\s*<th scope=\"row\">(.*?)</th>\s*<td>(.*?)</td>", html)
+    assert ("IMS", "2 hours") in rows
+    assert ("Dry needling", "In clinic, just after") in rows
+    assert ("Acupuncture", "This evening") in rows
+    assert ("IMS", "Baseline, before the needles") in rows
+    assert {slot for _, slot in rows}.isdisjoint({"2h", "0h", "24h", "7d", "evening_d0"})
+
+
+def test_a_measure_the_protocol_does_not_ask_reads_not_asked(
+    client: FlaskClient, cohort: Cohort
+) -> None:
+    assert cohort.clinician is not None
+    sign_in_pages(client, cohort.clinician)
+    html = client.get(f"{PAGE}?measure=pain").get_data(as_text=True)
+    recovery = html[html.index('id="recovery-caption"') : html.index('id="measures-title"')]
+    cells = {row[1]: row[3] for row in table_rows(recovery) if row[0] == "IMS" and len(row) == 4}
+    # IMS asks soreness alone at 2 and 6 hours; it asks pain at 1 and 2 days, unanswered here
+    assert cells["2 hours"] == "not asked"
+    assert cells["6 hours"] == "not asked"
+    assert cells["1 day"] == "no answers"
+    assert cells["2 days"] == "no answers"
+
+
+def test_the_clinics_own_time_points_reach_the_charts_and_tables(
+    client: FlaskClient, session: Session, cohort: Cohort
+) -> None:
+    assert cohort.clinician is not None
+    half_day = {
+        "slot": "12h",
+        "label": "Half a day",
+        "offset_h": 12,
+        "window_h": 6,
+        "items": ["soreness", "pain"],
+        "enabled": True,
+    }
+    timepoints = dump_timepoints(default_protocols()["ims"].timepoints)
+    override_timepoints(
+        session,
+        clinician=cohort.clinician,
+        modality="ims",
+        timepoints=[*timepoints[:2], half_day, *timepoints[2:]],  # after 6 hours, before 1 day
+        now=NOW,
+    )
+    sign_in_pages(client, cohort.clinician)
+    html = client.get(f"{PAGE}?measure=pain").get_data(as_text=True)
+    charts = figures(html)
+
+    # the clinic asks pain at half a day: a gap in IMS's line there, named by the clinic's label
+    ims = next(t for t in charts["chart-recovery"]["data"] if t.get("name") == "IMS")
+    assert "Half a day" in [point[0] for point in ims["customdata"]]
+    assert ims["y"][[point[0] for point in ims["customdata"]].index("Half a day")] is None
+    assert "<td>Half a day</td>" in html
+    measures = charts["chart-measures"]["data"]
+    assert any("Half a day" in [p[0] for p in t.get("customdata") or []] for t in measures)
+
+
+def test_measures_and_modalities_read_as_words_never_codes(
+    client: FlaskClient, cohort: Cohort
+) -> None:
+    assert cohort.clinician is not None
+    sign_in_pages(client, cohort.clinician)
+    html = client.get(f"{PAGE}?measure=wb_sleep").get_data(as_text=True)
+    options = dict(re.findall(r'<option value="([a-z_]+)"[^>]*>([^<]*)</option>', html))
+    assert (options["soreness"], options["pain"], options["mobility"]) == (
+        "Soreness",
+        "Pain",
+        "Mobility",
+    )
+    assert options["wb_sleep"] == item_bank()["wb_sleep"].label
+    text = visible_text(html)
+    assert f"Recovery curves: {item_bank()['wb_sleep'].label.lower()}" in text
+    for code in ("wb_sleep", "dry_needling", "evening_d0", " 24h ", " 7d "):
+        assert code not in text, code

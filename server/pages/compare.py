@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import asdict, fields
+from functools import partial
 from typing import Any
 
 import marshmallow as ma
@@ -20,7 +21,7 @@ from server.charts import outcomes
 from server.errors import DomainError
 from server.extensions import db
 from server.models import Clinician, utcnow
-from server.protocols import item_bank, regions
+from server.protocols import default_protocols, item_bank, regions
 from server.services import analytics
 from server.services.audit import record_event
 from server.services.exports import spreadsheet_safe
@@ -74,7 +75,7 @@ def _choices(clinician: Clinician) -> dict[str, Any]:
     return {
         "clinicians": [(row.id, row.name or row.email) for row in colleagues],
         "regions": [(code, region.label) for code, region in regions().items()],
-        "measures": [(code, item_bank()[code].text) for code in scale_items()],
+        "measures": [(code, item_bank()[code].label) for code in scale_items()],
         "groupings": groupings,
     }
 
@@ -96,12 +97,19 @@ def compare() -> ResponseReturnValue:
         return page, 422 if isinstance(error, ma.ValidationError) else error.status_code
     measure = args["measure"]
     found = _figures_of(scope, measure)
+    # the clinic's own time points (the defaults when several clinics are in view): a measure
+    # its protocol does not ask at a time point reads "not asked", not "no answers"
+    protocols = scope.protocols or default_protocols()
     figures = {
-        "main": outcomes.recovery_figure(found["curves"][measure], measure=measure),
-        "measures": outcomes.measures_figure({m: found["curves"][m] for m in MEASURES}),
+        "main": outcomes.recovery_figure(
+            found["curves"][measure], measure=measure, protocols=protocols
+        ),
+        "measures": outcomes.measures_figure(
+            {m: found["curves"][m] for m in MEASURES}, protocols=protocols
+        ),
         "resolution": outcomes.resolution_figure(found["resolution"]),
         "responders": outcomes.responders_figure(found["responders"]),
-        "answer_rates": outcomes.answer_rates_figure(found["answer_rates"]),
+        "answer_rates": outcomes.answer_rates_figure(found["answer_rates"], protocols=protocols),
     }
     return render_template(
         "compare.html",
@@ -112,6 +120,8 @@ def compare() -> ResponseReturnValue:
         found=found,
         figures=figures,
         series_name=outcomes.series_name,
+        slot_label=partial(outcomes.slot_label, protocols),
+        is_asked=partial(outcomes.is_asked, protocols),
         query=request.query_string.decode(),
         **_choices(current_clinician()),
     )
