@@ -30,6 +30,7 @@ from server.pages import ROUTES
 from server.services.demo import DEMO_CLINICIANS, DEMO_PASSWORD, load_demo
 from server.services.staff import issue_reset
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, resize, screenshot, watched
+from tests.browser.test_pages import check_accessibility
 
 # a page's layout does not depend on the database: SQLite only, which halves the module's time
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -323,6 +324,9 @@ def test_a_signed_out_page_fits_a_phone(
 def test_an_urgent_red_flags_acknowledge_button_is_in_view_on_a_phone(tab: Page) -> None:
     tab.goto("/clinic/")
     resize(tab, PHONE)
+    problems: dict[str, list[str]] = {}
+    check_accessibility(tab, "today, stacked", problems)  # a stacked table is still a table
+    assert problems == {}, f"serious or critical axe violations: {problems}"
     urgent = tab.locator("#live-alerts .alert-row--urgent").first
     button = urgent.get_by_role("button", name="Acknowledge")
     expect(button).to_be_visible()
