@@ -97,7 +97,7 @@ def test_comparing_clinicians_is_offered_to_admins_only(
     sign_in_pages(client, make_clinician(session, clinic=cohort.clinic, role="admin"))
     html = client.get(f"{PAGE}?by=clinician").get_data(as_text=True)
     assert 'name="by"' in html
-    assert "Modality and clinician" in html
+    assert '<option value="clinician" selected>Clinician</option>' in html
 
 
 def test_a_clinician_filters_by_themselves_and_an_admin_by_anyone(
@@ -281,3 +281,24 @@ def test_measures_and_modalities_read_as_words_never_codes(
     assert f"Recovery curves: {item_bank()['wb_sleep'].label.lower()}" in text
     for code in ("wb_sleep", "dry_needling", "evening_d0", " 24h ", " 7d "):
         assert code not in text, code
+
+
+def test_the_measures_heading_says_the_panels_are_stacked(
+    client: FlaskClient, cohort: Cohort
+) -> None:
+    assert cohort.clinician is not None
+    sign_in_pages(client, cohort.clinician)
+    text = visible_text(client.get(PAGE).get_data(as_text=True))
+    assert "side by side" not in text
+    assert "Soreness, pain and mobility, one panel each" in text
+
+
+def test_the_filters_are_one_bar_with_one_apply_button(client: FlaskClient, cohort: Cohort) -> None:
+    assert cohort.clinician is not None
+    sign_in_pages(client, cohort.clinician)
+    html = client.get(PAGE).get_data(as_text=True)
+    start = html.index('<div class="compare-filters">')
+    bar = html[start : html.index("</form>", start)]
+    assert bar.count('<div class="field') == 6
+    assert re.findall(r"<button[^>]*>(.*?)</button>", bar) == ["Apply"]
+    assert html.index("</form>", start) < html.index('id="chart-recovery"')

@@ -67,11 +67,12 @@ def _choices(clinician: Clinician) -> dict[str, Any]:
         .filter_by(**shown)
         .order_by(Clinician.name, Clinician.email)
     ).all()
+    # split by clinician or clinic, the charts still draw a panel per modality
     groupings = [("modality", "Modality")]
     if clinician.is_admin:
-        groupings.append(("clinician", "Modality and clinician"))
+        groupings.append(("clinician", "Clinician"))
     if clinician.is_network_admin and clinician.clinic.network_id is not None:
-        groupings.append(("clinic", "Modality and clinic"))
+        groupings.append(("clinic", "Clinic"))
     return {
         "clinicians": [(row.id, row.name or row.email) for row in colleagues],
         "regions": [(code, region.label) for code, region in regions().items()],
