@@ -12,15 +12,17 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from server.extensions import db
-from server.models import Clinician, Patient, Treatment
+from server.models import Alert, Clinician, Patient, Treatment
 from server.services.answers import answer_checkin
-from server.services.patient_list import Sort
+from server.services.patient_list import PatientListRow, Sort, patient_list_page
 from server.services.patients import discharge
+from server.services.red_flags import acknowledge_alert
 from tests.factories import (
+    NOW,
     checkin_for,
     make_clinic,
     make_clinician,
@@ -204,6 +206,91 @@ def test_the_last_treatment_is_the_latest_one(client: FlaskClient, session: Sess
     # the clinician without a name is shown by their e-mail
     assert cell(row, "Last treatment").startswith("Acupuncture ")
     assert second.email in cell(row, "Last treatment")
+
+
+# --- the service, on a fixed clock ----------------------------------------------------------------
+
+
+def listed_at(session: Session, patient: Patient, moment: datetime) -> PatientListRow:
+    """The patient's row of their clinic's list at ``moment``."""
+    listed = patient_list_page(session, clinic_id=patient.clinic_id, now=moment)
+    return next(row for row in listed.rows if row.patient_id == patient.id)
+
+
+def answer_at(session: Session, treatment: Treatment, slot: str, **answers: object) -> None:
+    """The patient answers the check-in of ``slot`` half an hour after it opens."""
+    checkin = checkin_for(treatment, slot)
+    answer_checkin(
+        session,
+        patient=treatment.patient,
+        checkin_id=checkin.id,
+        client_id=uuid.uuid4(),
+        answers=answers,
+        note=None,
+        now=checkin.due_at + timedelta(minutes=30),
+    )
+
+
+def test_the_next_checkin_is_the_first_whose_window_has_not_closed(session: Session) -> None:
+    clinician = make_clinician(session)
+    patient = patient_of(session, clinician, "P-1")
+    treatment = make_treatment(session, clinician, patient, treated_at=NOW)
+
+    # the in-clinic check-in closed unanswered after an hour: the 6-hour one is next, then open
+    before = listed_at(session, patient, NOW + timedelta(hours=2)).next_checkin
+    during = listed_at(session, patient, NOW + timedelta(hours=7)).next_checkin
+    answer_at(session, treatment, "6h", soreness=5)
+    answered = listed_at(session, patient, NOW + timedelta(hours=7)).next_checkin
+    discharge(session, clinician=clinician, patient=patient, now=NOW + timedelta(hours=7))
+
+    assert before
+    assert (before.slot, before.is_open_at(NOW + timedelta(hours=2))) == ("6h", False)
+    assert during
+    assert (during.slot, during.is_open_at(NOW + timedelta(hours=7))) == ("6h", True)
+    # the 12-hour time point is off by default: the next is the 1-day one
+    assert answered
+    assert (answered.slot, answered.slot_label) == ("24h", "1 day")
+    assert listed_at(session, patient, NOW + timedelta(hours=7)).next_checkin is None
+
+
+def test_the_last_answer_is_the_latest_of_any_treatment_baseline_included(
+    session: Session,
+) -> None:
+    clinician = make_clinician(session)
+    patient = patient_of(session, clinician, "P-1")
+    earlier = make_treatment(session, clinician, patient, treated_at=NOW - timedelta(days=8))
+    answer_at(session, earlier, "7d", soreness=1, pain=3)
+    make_treatment(
+        session,
+        clinician,
+        patient,
+        treated_at=NOW,
+        baseline={"soreness": 2, "pain": 5, "mobility_activity": "lifting", "mobility": 4},
+    )
+
+    last = listed_at(session, patient, NOW + timedelta(minutes=5)).last_answer
+
+    assert last
+    assert (last.answered_at, last.scores) == (NOW, [("soreness", 2), ("pain", 5)])
+
+
+def test_an_acknowledged_alert_is_no_longer_open(session: Session) -> None:
+    clinician = make_clinician(session)
+    patient = patient_of(session, clinician, "P-1")
+    treatment = make_treatment(session, clinician, patient, treated_at=NOW)
+    answer_at(session, treatment, "6h", rf_breath_chest=True, bruise_bleed="large")
+    moment = NOW + timedelta(hours=8)
+    flagged = listed_at(session, patient, moment)
+    urgent = session.scalars(
+        select(Alert).filter_by(patient_id=patient.id, severity="urgent")
+    ).one()
+    acknowledge_alert(
+        session, clinician=clinician, alert_id=urgent.id, action="called_patient", now=moment
+    )
+
+    assert (flagged.open_alerts, flagged.urgent_alerts) == (2, 1)
+    handled = listed_at(session, patient, moment)
+    assert (handled.open_alerts, handled.urgent_alerts) == (1, 0)
 
 
 # --- sorting -----------------------------------------------------------------------------------
