@@ -47,22 +47,22 @@ def trace(figure: Any, name: str) -> Any:
     return found
 
 
-def test_each_measure_is_a_line_through_its_last_answers_right_of_each_treatment() -> None:
+def test_each_measure_is_a_line_through_its_last_answers_below_each_treatments_row() -> None:
     figure = course_figure(three_steps(), LABELS)
 
     pain = trace(figure, "Pain")
-    assert list(pain.x) == [0 + OFFSET, 1 + OFFSET, 2 + OFFSET]
-    assert list(pain.y) == [5, 3, None]  # no pain answer after the third: a gap, not 0
+    assert list(pain.y) == [0 - OFFSET, 1 - OFFSET, 2 - OFFSET]
+    assert list(pain.x) == [5, 3, None]  # no pain answer after the third: a gap, not 0
     assert pain.line.color == MEASURE_COLOURS["pain"]
     assert pain.mode == "lines+markers"
 
 
-def test_before_each_treatment_is_a_dashed_line_of_open_marks_left_of_it() -> None:
+def test_before_each_treatment_is_a_dashed_line_of_open_marks_above_its_row() -> None:
     figure = course_figure(three_steps(), LABELS)
 
     before = trace(figure, "Mobility before treatment")
-    assert list(before.x) == [0 - OFFSET, 1 - OFFSET, 2 - OFFSET]
-    assert list(before.y) == [3, None, 6]
+    assert list(before.y) == [0 + OFFSET, 1 + OFFSET, 2 + OFFSET]
+    assert list(before.x) == [3, None, 6]
     assert before.line.dash == "dash"
     assert before.marker.symbol == "diamond-open"
     assert before.showlegend is False
@@ -81,19 +81,22 @@ def test_the_legend_names_the_measures_and_what_the_marks_mean() -> None:
 def test_mobility_has_its_own_panel_saying_higher_is_better() -> None:
     figure = course_figure(three_steps(), LABELS)
 
-    assert "10 = worst" in figure.layout.yaxis.title.text
-    assert "10 = best" in figure.layout.yaxis2.title.text
-    assert trace(figure, "Mobility").yaxis == "y2"
-    assert {trace(figure, "Soreness").yaxis, trace(figure, "Pain").yaxis} == {"y"}
-    assert list(figure.layout.yaxis2.range) == [-0.5, 10.5]
+    assert "10 = worst" in figure.layout.xaxis.title.text
+    assert "10 = best" in figure.layout.xaxis2.title.text
+    assert trace(figure, "Mobility").xaxis == "x2"
+    assert {trace(figure, "Soreness").xaxis, trace(figure, "Pain").xaxis} == {"x"}
+    assert list(figure.layout.xaxis2.range) == [-0.5, 10.5]
+    assert figure.layout.xaxis.domain[1] < figure.layout.xaxis2.domain[0]  # side by side
 
 
-def test_treatments_are_labelled_by_date_and_modality_oldest_first() -> None:
+def test_each_treatment_is_a_row_labelled_by_date_and_modality_newest_at_the_top() -> None:
     figure = course_figure(three_steps(), LABELS)
 
-    assert list(figure.layout.xaxis2.tickvals) == [0, 1, 2]
-    assert list(figure.layout.xaxis2.ticktext) == LABELS
-    assert figure.layout.xaxis2.title.text == "Treatments, oldest first"
+    assert list(figure.layout.yaxis.tickvals) == [0, 1, 2]  # y grows upwards: oldest lowest
+    assert list(figure.layout.yaxis.ticktext) == LABELS
+    assert figure.layout.yaxis.automargin is True  # the labels get the room they need
+    assert figure.layout.yaxis2.matches == "y"
+    assert figure.layout.yaxis2.showticklabels is False
 
 
 def test_hover_names_the_treatment_and_when_the_last_answer_came() -> None:
@@ -108,9 +111,9 @@ def test_hover_names_the_treatment_and_when_the_last_answer_came() -> None:
 def test_one_treatment_gets_a_narrow_sensible_axis() -> None:
     figure = course_figure(three_steps()[:1], LABELS[:1])
 
-    assert list(figure.layout.xaxis2.range) == [-0.6, 0.6]
-    assert list(figure.layout.xaxis2.ticktext) == LABELS[:1]
-    assert list(trace(figure, "Soreness").y) == [1]
+    assert list(figure.layout.yaxis.range) == [-0.6, 0.6]
+    assert list(figure.layout.yaxis.ticktext) == LABELS[:1]
+    assert list(trace(figure, "Soreness").x) == [1]
 
 
 # --- the service -------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def test_the_course_chart_sits_above_the_treatments_oldest_first_in_words(
 
     assert page.index('id="course-title"') < page.index('id="treatments-title"')
     course = figure(page, "course")
-    ticks = course["layout"]["xaxis2"]["ticktext"]
+    ticks = course["layout"]["yaxis"]["ticktext"]
     assert len(ticks) == 8
     assert [tick.split("<br>")[1] for tick in ticks[:3]] == ["Dry needling", "IMS", "Acupuncture"]
     assert all(re.fullmatch(r"\w{3} \d{1,2} \w{3}( \d{4})?<br>[\w ]+", tick) for tick in ticks)
@@ -60,7 +60,7 @@ def test_one_treatment_gets_a_course_chart_and_a_sentence_saying_so(
 
     page = client.get(f"/clinic/patients/{patient.id}").get_data(as_text=True)
 
-    assert figure(page, "course")["layout"]["xaxis2"]["range"] == [-0.6, 0.6]
+    assert figure(page, "course")["layout"]["yaxis"]["range"] == [-0.6, 0.6]
     assert "One treatment with answers so far" in page
 
 

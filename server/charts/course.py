@@ -1,34 +1,34 @@
 """A patient's course across treatments: soreness, pain and mobility before each treatment and
 at the last answer after it, so a clinician sees whether a course of needling is working.
 
-Treatments run left to right, oldest first, evenly spaced (a course is read session by
-session, not by the calendar), each labelled by its date and modality in words. Before and
-after sit a little either side of the treatment's tick, so equal values do not hide each other.
-As on the recovery chart, soreness and pain (higher is worse) share the upper panel, mobility
-(higher is better) has its own, and each axis title says which end is better.
+Each treatment is a row, newest at the top as in the list of treatments below the chart,
+labelled by its date and modality in words: a row's label stays level and readable on a
+phone, where eight labels side by side along an x axis would not fit. Scores run along x.
+Before sits a little above the row's line, the last answer a little below, so equal values do
+not hide each other; each measure's marks are joined from row to row, so a course that works
+shows pain moving left and mobility right towards the top. As on the recovery chart, soreness
+and pain (higher is worse) share one panel, mobility (higher is better) has its own beside it,
+and each axis title says which end is better.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 
-from server.charts.layout import (
-    AXIS_LINE,
-    base_layout,
-    hours_text,
-    panel_axes,
-    score_axis,
-    stacked_panels,
-)
+from server.charts.layout import AXIS_LINE, GRID, base_layout, hours_text, score_axis
 from server.charts.palette import MEASURE_COLOURS
 from server.charts.patient import MEASURE_LABELS, MEASURE_SYMBOLS, PANELS
 from server.services.course import CourseStep
 
-# axis units either side of a treatment's tick: before on the left, the last answer right
+# axis units either side of a treatment's row: before above it, the last answer below
 OFFSET = 0.15
 KEY_GREY = "#595959"
+# the panels side by side (soreness and pain wider: two measures), sharing the rows
+DOMAINS = ([0.0, 0.58], [0.68, 1.0])
+ROW_PX, FRAME_PX = 44, 170  # the chart's height: a row per treatment, legend and axes
 
 
 def course_figure(steps: Sequence[CourseStep], labels: Sequence[str]) -> go.Figure:
@@ -37,29 +37,43 @@ def course_figure(steps: Sequence[CourseStep], labels: Sequence[str]) -> go.Figu
     its last answers and a dashed one through its values before each treatment."""
     names = [label.replace("<br>", ", ") for label in labels]
     traces: list[go.Scatter] = []
-    layout = stacked_panels()
-    for row, (measures, title) in enumerate(PANELS, start=1):
-        axes = panel_axes(row)
+    layout: dict[str, Any] = {}
+    for panel, (measures, title) in enumerate(PANELS, start=1):
+        suffix = "" if panel == 1 else str(panel)
+        axes = {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
         # an empty trace keeps each panel when it has nothing to draw
         traces.append(go.Scatter(x=[None], y=[None], showlegend=False, hoverinfo="skip", **axes))
         for code in measures:
             traces.append(_before_trace(code, steps, names, axes))
             traces.append(_after_trace(code, steps, names, axes))
-        layout["yaxis" if row == 1 else f"yaxis{row}"] |= score_axis(title)
-    axis = {
+        layout[f"xaxis{suffix}"] = {
+            **score_axis(title),
+            "anchor": f"y{suffix}",
+            "domain": DOMAINS[panel - 1],
+        }
+        layout[f"yaxis{suffix}"] = _rows_axis(labels, f"x{suffix}", labelled=panel == 1)
+    traces.append(_key("Before treatment", dash="dash", symbol="circle-open"))
+    traces.append(_key("Last answer after it", dash="solid", symbol="circle"))
+    height = FRAME_PX + ROW_PX * max(len(steps), 2)
+    return go.Figure(data=traces, layout={**base_layout(height=height), **layout})
+
+
+def _rows_axis(labels: Sequence[str], anchor: str, *, labelled: bool) -> dict[str, Any]:
+    """The treatments' rows, oldest at the bottom; the first panel names them."""
+    rows = {
+        "anchor": anchor,
+        "domain": [0.0, 1.0],
+        "range": [-0.6, max(len(labels) - 1, 0) + 0.6],
         "tickmode": "array",
-        "tickvals": list(range(len(steps))),
-        "ticktext": list(labels),
-        "range": [-0.6, max(len(steps) - 1, 0) + 0.6],
-        "showgrid": False,
+        "tickvals": list(range(len(labels))),
+        "showgrid": True,
+        "gridcolor": GRID,
         "zeroline": False,
         "linecolor": AXIS_LINE,
     }
-    layout["xaxis"] |= {**axis, "title": {"text": ""}}
-    layout["xaxis2"] |= {**axis, "title": {"text": "Treatments, oldest first"}}
-    traces.append(_key("Before treatment", dash="dash", symbol="circle-open"))
-    traces.append(_key("Last answer after it", dash="solid", symbol="circle"))
-    return go.Figure(data=traces, layout={**base_layout(height=480), **layout})
+    if labelled:
+        return {**rows, "ticktext": list(labels), "automargin": True}
+    return {**rows, "matches": "y", "showticklabels": False}
 
 
 def _after_trace(
@@ -70,8 +84,8 @@ def _after_trace(
     answers = [step.last.get(code) for step in steps]
     return go.Scatter(
         **axes,
-        x=[index + OFFSET for index in range(len(steps))],
-        y=[answer.value if answer else None for answer in answers],
+        x=[answer.value if answer else None for answer in answers],
+        y=[index - OFFSET for index in range(len(steps))],
         customdata=[
             [name, hours_text(answer.hours) if answer else ""]
             for name, answer in zip(names, answers, strict=True)
@@ -81,7 +95,7 @@ def _after_trace(
         legendgroup=code,
         line={"color": MEASURE_COLOURS[code], "width": 2},
         marker={"symbol": MEASURE_SYMBOLS[code], "size": 9},
-        hovertemplate=f"{label}: %{{y}} at the last answer, %{{customdata[1]}} after"
+        hovertemplate=f"{label}: %{{x}} at the last answer, %{{customdata[1]}} after"
         "<br>%{customdata[0]}<extra></extra>",
     )
 
@@ -93,8 +107,8 @@ def _before_trace(
     label = MEASURE_LABELS[code]
     return go.Scatter(
         **axes,
-        x=[index - OFFSET for index in range(len(steps))],
-        y=[step.baseline.get(code) for step in steps],
+        x=[step.baseline.get(code) for step in steps],
+        y=[index + OFFSET for index in range(len(steps))],
         customdata=[[name] for name in names],
         mode="lines+markers",
         name=f"{label} before treatment",
@@ -107,7 +121,7 @@ def _before_trace(
             "color": MEASURE_COLOURS[code],
             "line": {"width": 2},
         },
-        hovertemplate=f"{label}: %{{y}} before treatment<br>%{{customdata[0]}}<extra></extra>",
+        hovertemplate=f"{label}: %{{x}} before treatment<br>%{{customdata[0]}}<extra></extra>",
     )
 
 
