@@ -1,5 +1,6 @@
 """Every clinician page on a 390 px phone, over the demo clinic: the page scrolls only
-downwards (``scrollWidth <= innerWidth``), and an urgent red flag's Acknowledge button is in view.
+downwards (``scrollWidth <= innerWidth``), so do its tables (wide ones stack their rows), and an
+urgent red flag's Acknowledge button is in view.
 
 The pages are the GET routes of the pages blueprint (``server.pages.ROUTES``), so a new page is
 covered without touching this file; ids in a route come from the demo data. Pages shown only in
@@ -108,10 +109,20 @@ def _empty_tables(app: Flask) -> None:
 @pytest.fixture(scope="module")
 def demo_clinic(app: Flask) -> Iterator[DemoClinic]:
     """The demo clinic loaded once for the module, served on an ephemeral port of 127.0.0.1."""
-    now = datetime.now(UTC)
     limiter.reset()  # its memory storage outlives a test: a full allowance of sign-ins
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield _load_demo_clinic(app, f"http://127.0.0.1:{server.server_port}")
+    finally:  # a failed load too: the next module's tests start on empty tables
+        server.shutdown()
+        server.server_close()
+        _empty_tables(app)
+
+
+def _load_demo_clinic(app: Flask, base_url: str) -> DemoClinic:
+    """The demo data, committed, and the ids its pages' routes take."""
+    now = datetime.now(UTC)
     with app.app_context():
         session = db.session()
         load_demo(session, now=now)
@@ -127,7 +138,7 @@ def demo_clinic(app: Flask) -> Iterator[DemoClinic]:
         # the admin's own: the one-time link page makes the other clinician's, ending theirs
         link = issue_reset(session, admin=admin, member_id=admin.id, now=now, base_url="")
         clinic = DemoClinic(
-            base_url=f"http://127.0.0.1:{server.server_port}",
+            base_url=base_url,
             patient_id=urgent.patient_id,
             treatment_id=missed.treatment_id,
             checkin_id=missed.id,
@@ -135,10 +146,7 @@ def demo_clinic(app: Flask) -> Iterator[DemoClinic]:
         )
         session.commit()
         db.session.remove()
-    yield clinic
-    server.shutdown()
-    server.server_close()
-    _empty_tables(app)
+    return clinic
 
 
 @pytest.fixture(scope="module")
