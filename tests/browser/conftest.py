@@ -137,11 +137,13 @@ def desk_page(desk: BrowserContext, console_errors: list[str], live_server: str)
         yield tab
 
 
-# Plotly redraws a responsive chart on the window's resize event after a debounce: a chart is
-# settled when its drawing is no wider than the box the page gives it.
-CHARTS_SETTLED = """() => [...document.querySelectorAll('.js-plotly-plot')].every(
-    (chart) => chart.querySelector('.main-svg').getBoundingClientRect().width
-               <= chart.getBoundingClientRect().width + 1)"""
+# static/charts.js draws the charts one per task, and draws each again at its box's new width
+# after the window's resize event (debounced): the charts are settled when every one is drawn
+# and each drawing is as wide as its box (narrower: not yet redrawn after the page widened).
+CHARTS_SETTLED = """() => !document.querySelector('[data-figure]:not(.js-plotly-plot)')
+    && [...document.querySelectorAll('.js-plotly-plot')].every(
+    (chart) => Math.abs(chart.querySelector('.main-svg').getBoundingClientRect().width
+                        - chart.getBoundingClientRect().width) <= 1)"""
 
 
 def resize(page: Page, width: int) -> None:
