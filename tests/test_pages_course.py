@@ -1,4 +1,5 @@
-"""The patient page: the course chart above the treatments."""
+"""The patient page: the course chart above the treatments, and the newest five treatments'
+recovery charts built with the page, an older one's only when asked."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from server.charts import patient as patient_charts
 from server.models import Clinician, Patient
+from server.pages import patients as patient_pages
 from tests.course_data import make_course
 from tests.factories import make_clinician, make_patient, make_treatment, sign_in_pages
 
@@ -27,11 +30,85 @@ def patient(session: Session, clinician: Clinician, client: FlaskClient) -> Pati
     return patient
 
 
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many recovery figures the page builds: one entry per call."""
+    calls: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return patient_charts.recovery_figure(*args, **kwargs)
+
+    monkeypatch.setattr(patient_pages, "recovery_figure", counted)
+    return calls
+
+
+def recovery_charts(page: str) -> list[str]:
+    """The treatments whose recovery chart the page carries, by the chart's element id."""
+    return re.findall(r'<div class="chart" id="(recovery-\d+)" data-figure=', page)
+
+
 def figure(page: str, chart_id: str) -> dict[str, Any]:
     """The Plotly figure JSON the page carries for a chart."""
     text = page.split(f'<script type="application/json" id="{chart_id}-figure">', 1)[1]
     loaded: dict[str, Any] = json.loads(text.split("</script>", 1)[0])
     return loaded
+
+
+def test_a_patient_with_eight_treatments_gets_five_recovery_charts_built_on_load(
+    client: FlaskClient, session: Session, clinician: Clinician, patient: Patient, built: list[int]
+) -> None:
+    course = make_course(session, clinician, patient, treatments=8)
+
+    page = client.get(f"/clinic/patients/{patient.id}").get_data(as_text=True)
+
+    assert len(built) == 5
+    newest = [treatment.id for treatment in reversed(course)][:5]
+    assert recovery_charts(page) == [f"recovery-{treatment_id}" for treatment_id in newest]
+    assert "Show the recovery chart" not in page
+
+
+def test_older_treatments_are_listed_with_their_numbers_and_a_link_to_their_chart(
+    client: FlaskClient, session: Session, clinician: Clinician, patient: Patient, built: list[int]
+) -> None:
+    course = make_course(session, clinician, patient, treatments=8)
+
+    page = client.get(f"/clinic/patients/{patient.id}?page=2").get_data(as_text=True)
+
+    assert built == []
+    assert recovery_charts(page) == []
+    for treatment in course[:3]:
+        assert f'id="treatment-{treatment.id}"' in page
+        assert f'id="recovery-{treatment.id}-caption"' in page  # the numbers' table
+        link = f"/clinic/patients/{patient.id}?page=2&amp;chart={treatment.id}#recovery-"
+        assert link in page
+    assert 'id="course"' not in page  # the course is charted on the first page
+
+
+def test_an_older_treatments_chart_is_drawn_when_asked(
+    client: FlaskClient, session: Session, clinician: Clinician, patient: Patient, built: list[int]
+) -> None:
+    oldest = make_course(session, clinician, patient, treatments=8)[0]
+
+    page = client.get(f"/clinic/patients/{patient.id}?page=2&chart={oldest.id}")
+
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert recovery_charts(html) == [f"recovery-{oldest.id}"]
+    assert len(built) == 1
+    assert html.count("Show the recovery chart") == 2  # the other two older ones
+
+
+@pytest.mark.parametrize("chart", ["soon", "0", "-3", "99999999999"])
+def test_a_chart_argument_that_is_no_id_shows_the_first_page(
+    client: FlaskClient, session: Session, clinician: Clinician, patient: Patient, chart: str
+) -> None:
+    make_course(session, clinician, patient, treatments=2)
+
+    response = client.get(f"/clinic/patients/{patient.id}?chart={chart}")
+
+    assert response.status_code == 200
+    assert len(recovery_charts(response.get_data(as_text=True))) == 2
 
 
 def test_the_course_chart_sits_above_the_treatments_oldest_first_in_words(

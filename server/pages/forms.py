@@ -109,6 +109,12 @@ class PageArgs(FormSchema):
     page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
 
 
+class PatientPageArgs(PageArgs):
+    """Which page of a patient's treatments, and an older treatment whose chart to draw."""
+
+    chart = ma.fields.Integer(load_default=None, validate=ID)
+
+
 class EnrolForm(FormSchema):
     """A new patient: the clinic's code for them, time zone, and optional name, e-mail, mobile
     and consent to texts (given on this form: its source is the enrolment)."""

@@ -49,7 +49,7 @@ from .forms import (
     DetailsForm,
     EnrolForm,
     MessagesForm,
-    PageArgs,
+    PatientPageArgs,
     PatientSearchArgs,
     form_errors,
     load_form,
@@ -64,6 +64,9 @@ CONSENT_LABELS = {
 PATIENTS_PER_PAGE = 25
 # each treatment brings a chart: a few per page keep the page light on a tablet
 TREATMENTS_PER_PAGE = 5
+# a Plotly figure costs tens of milliseconds to build: the newest treatments' charts are built
+# with the page, an older one's when asked (its numbers are always in the table beside it)
+CHARTED_ON_LOAD = 5
 
 
 @login_required
@@ -96,7 +99,7 @@ def patient_list() -> ResponseReturnValue:
 def patient_page(patient_id: int) -> ResponseReturnValue:
     """One patient: open alerts, their course across treatments, then each treatment (newest
     first) with its recovery chart, check-ins and answers. Every treatment shown is written to
-    the audit log as viewed."""
+    the audit log as viewed; an older treatment's chart is drawn when asked (``?chart=<id>``)."""
     clinician = current_clinician()
     patient = get_patient(db.session(), clinic_id=clinician.clinic_id, patient_id=patient_id)
     record_read(db.session(), viewer=clinician, now=utcnow(), patient=patient)
@@ -263,18 +266,21 @@ def _patient_page(
     """The patient page; ``form`` names the form whose posted values and errors are shown."""
     clinician, session, now = current_clinician(), db.session(), utcnow()
     try:
-        page = load_form(PageArgs(), request.args)["page"]
+        args = load_form(PatientPageArgs(), request.args)
     except ma.ValidationError:
-        page = 1
+        args = {"page": 1, "chart": None}
+    page = args["page"]
     treatments = treatments_of(session, patient=patient)
-    shown = treatments[(page - 1) * TREATMENTS_PER_PAGE : page * TREATMENTS_PER_PAGE]
+    first = (page - 1) * TREATMENTS_PER_PAGE
+    shown = treatments[first : first + TREATMENTS_PER_PAGE]
     cards = [
         _treatment_card(
             treatment,
             treatment_detail(session, treatment=treatment, viewer=clinician, now=now),
             now,
+            charted=first + index < CHARTED_ON_LOAD or treatment.id == args["chart"],
         )
-        for treatment in shown
+        for index, treatment in enumerate(shown)
     ]
     shown_alerts = [alert for card in cards for alert in card["alerts"]]
     html = render_template(
@@ -300,12 +306,15 @@ def _patient_page(
     return html, status
 
 
-def _treatment_card(treatment: Treatment, detail: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """A treatment as the patient page shows it: detail, chart and the chart's numbers."""
+def _treatment_card(
+    treatment: Treatment, detail: dict[str, Any], now: datetime, *, charted: bool
+) -> dict[str, Any]:
+    """A treatment as the patient page shows it: detail, the chart's numbers, and the chart
+    itself when ``charted`` (else None: the page offers to draw it)."""
     points, baseline = recovery_rows(detail["treated_at"], detail["responses"])
     return {
         **detail,
-        "figure": recovery_figure(points, baseline) if points or baseline else None,
+        "figure": recovery_figure(points, baseline) if charted and (points or baseline) else None,
         "table": recovery_table(points, baseline),
         "slot_label": treatment.slot_label,
         "to_enter": sum(checkin.takes_entry_at(now) for checkin in detail["checkins"]),
