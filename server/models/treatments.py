@@ -121,6 +121,9 @@ class CheckIn(Base):
         # so the cost follows what is open, not the history of answered and missed check-ins)
         Index(None, "status", "next_attempt_at"),
         Index(None, "status", "remind_at"),
+        # a patient's path: their next check-in, the ones open now, an answer's own; each by
+        # its treatment, so none walks every clinic's check-ins (tests/test_answer_plans.py)
+        Index(None, "treatment_id", "status", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
