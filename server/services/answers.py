@@ -13,7 +13,16 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict, DomainError, InvalidInput, NotFound
-from server.models import Answer, CheckIn, Clinician, DeliveryEvent, Patient, Response, Treatment
+from server.models import (
+    Alert,
+    Answer,
+    CheckIn,
+    Clinician,
+    DeliveryEvent,
+    Patient,
+    Response,
+    Treatment,
+)
 from server.models.treatments import OPEN_STATUSES
 from server.protocols import Value, item_bank
 from server.services import outcomes
@@ -167,24 +176,41 @@ def answer_checkin(
     It is judged by when the patient answered (``answered_at``, from the phone; else ``now``,
     when it arrived), which must lie in the window. A phone that was offline sends its saved
     answers late, so one may arrive up to ``offline_grace`` after the window closed.
+
+    All reads come before the first write, and each is bounded by the patient's own rows, so
+    SQLite's one write lock is held only for the INSERTs and UPDATEs and another web worker
+    answers meanwhile. The check-in is read ``FOR UPDATE`` (on PostgreSQL: the check-in and its
+    treatment rows; SQLite has no row locks), and two answers to the same check-in still cannot
+    both be stored: a response's ``checkin_id`` is unique, so the second to commit fails, and
+    the view runs it again (``commit_or_replay``), now a replay or "already answered".
     """
-    checkin = _locked_checkin(session, checkin_id, Treatment.patient_id == patient.id)
-    replay = _replay_of(session, client_id=client_id, checkin=checkin, answers=answers, note=note)
-    if replay is not None:
-        return _result(session, replay, is_replay=True, now=now)
-    _check_window(checkin, patient, answered_at=answered_at, now=now, offline_grace=offline_grace)
+    # every read and check first, the writes last: on SQLite the first INSERT takes the one
+    # write lock, held until the view commits. No autoflush meanwhile, so nothing pending (the
+    # device token's last use, noted at sign-in) is written early and takes the lock with it
+    with session.no_autoflush:
+        checkin = _locked_checkin(session, checkin_id, Treatment.patient_id == patient.id)
+        replay = _replay_of(
+            session, client_id=client_id, checkin=checkin, answers=answers, note=note
+        )
+        if replay is not None:
+            return _result(session, replay, is_replay=True, now=now)
+        _check_window(
+            checkin, patient, answered_at=answered_at, now=now, offline_grace=offline_grace
+        )
+        answered_at = now if answered_at is None else answered_at.astimezone(UTC)
+        prepared = _prepare(session, checkin, answers=answers, answered_at=answered_at, now=now)
     response = _store_response(
         session,
         checkin,
-        answers=answers,
+        prepared,
         client_id=client_id,
-        answered_at=now if answered_at is None else answered_at.astimezone(UTC),
+        answered_at=answered_at,
         source="app",
         entered_by_id=None,
         note=note,
         now=now,
     )
-    return _result(session, response, is_replay=False, now=now)
+    return AnswerResult(response, prepared.flags, False, prepared.next_checkin_at)
 
 
 def enter_response(
@@ -201,17 +227,22 @@ def enter_response(
 ) -> AnswerResult:
     """Back-enter answers a clinician collected another way (phone, paper, in clinic), even
     after the patient's window closed; the same client_id replays."""
-    checkin = _locked_checkin(session, checkin_id, Treatment.clinic_id == clinician.clinic_id)
-    replay = _replay_of(session, client_id=client_id, checkin=checkin, answers=answers, note=note)
-    if replay is not None:
-        return _result(session, replay, is_replay=True, now=now)
-    _check_entry(checkin, answered_at=answered_at, source=source, now=now)
+    with session.no_autoflush:  # reads first, as answer_checkin does
+        checkin = _locked_checkin(session, checkin_id, Treatment.clinic_id == clinician.clinic_id)
+        replay = _replay_of(
+            session, client_id=client_id, checkin=checkin, answers=answers, note=note
+        )
+        if replay is not None:
+            return _result(session, replay, is_replay=True, now=now)
+        _check_entry(checkin, answered_at=answered_at, source=source, now=now)
+        answered_at = answered_at.astimezone(UTC)
+        prepared = _prepare(session, checkin, answers=answers, answered_at=answered_at, now=now)
     response = _store_response(
         session,
         checkin,
-        answers=answers,
+        prepared,
         client_id=client_id,
-        answered_at=answered_at.astimezone(UTC),
+        answered_at=answered_at,
         source=source,
         entered_by_id=clinician.id,
         note=note,
@@ -227,7 +258,7 @@ def enter_response(
         details={"response_id": response.id, "source": source},
         patient_id=checkin.treatment.patient_id,
     )
-    return _result(session, response, is_replay=False, now=now)
+    return AnswerResult(response, prepared.flags, False, prepared.next_checkin_at)
 
 
 @dataclass(frozen=True)
@@ -321,11 +352,59 @@ def _replay_of(
     return replay
 
 
-def _store_response(
+@dataclass(frozen=True)
+class _Prepared:
+    """What storing an answer needs, read and worked out before the first write."""
+
+    checked: dict[str, Value]
+    elapsed_h: float
+    rule_ids: list[str]
+    flags: list[Flag]
+    is_new_alert: bool  # a flag whose rule has not yet fired for this treatment
+    known: outcomes.Known
+    next_checkin_at: datetime | None
+
+
+def _prepare(
     session: Session,
     checkin: CheckIn,
     *,
     answers: dict[str, object],
+    answered_at: datetime,
+    now: datetime,
+) -> _Prepared:
+    """Check the answers and read what their storing needs: each read here is bounded by the
+    treatment's or the patient's own rows (tests/test_answer_plans.py)."""
+    checked = check_answers(answers, asked=checkin.items)
+    treatment = checkin.treatment
+    # red flags depend on the time since T0 at which the patient answered, not was recorded
+    elapsed_h = hours_since(treatment, answered_at)
+    rule_ids = evaluate(checked, baseline=baseline_of(session, treatment.id), elapsed_h=elapsed_h)
+    flags = flags_for(rule_ids, emergency_number=emergency_words(treatment.patient))
+    fired = (
+        set(session.scalars(select(Alert.rule).filter_by(treatment_id=treatment.id)))
+        if flags
+        else set()
+    )
+    upcoming = next_checkin_at(
+        session, patient_id=treatment.patient_id, now=now, besides=checkin.id
+    )
+    return _Prepared(
+        checked,
+        elapsed_h,
+        rule_ids,
+        flags,
+        is_new_alert=any(flag.rule not in fired for flag in flags),
+        known=outcomes.known_readings(session, treatment),
+        next_checkin_at=upcoming,
+    )
+
+
+def _store_response(
+    session: Session,
+    checkin: CheckIn,
+    prepared: _Prepared,
+    *,
     client_id: uuid.UUID,
     answered_at: datetime,
     source: str,
@@ -333,12 +412,10 @@ def _store_response(
     note: str | None,
     now: datetime,
 ) -> Response:
-    """Check and store the answers, mark the check-in answered and raise its red flags."""
-    checked = check_answers(answers, asked=checkin.items)
+    """Store the response, mark the check-in answered, keep the treatment's outcome and raise
+    its red flags: INSERTs and UPDATEs, with no read between them but on the rare paths (an
+    alert to route, an answer to the same treatment stored meanwhile)."""
     treatment = checkin.treatment
-    # red flags depend on the time since T0 at which the patient answered, not was recorded
-    elapsed_h = hours_since(treatment, answered_at)
-    rule_ids = evaluate(checked, baseline=baseline_of(session, treatment.id), elapsed_h=elapsed_h)
     response = Response(
         client_id=client_id,
         treatment_id=treatment.id,
@@ -348,9 +425,12 @@ def _store_response(
         source=source,
         entered_by_id=entered_by_id,
         note=note,
-        flagged_rules=rule_ids,
+        flagged_rules=prepared.rule_ids,
         answers=_answer_rows(
-            checked, treatment=treatment, slot=checkin.slot, elapsed_hours=elapsed_h
+            prepared.checked,
+            treatment=treatment,
+            slot=checkin.slot,
+            elapsed_hours=prepared.elapsed_h,
         ),
         created_at=now,  # when it arrived, which answered_at may precede by days
     )
@@ -360,10 +440,17 @@ def _store_response(
         DeliveryEvent(checkin_id=checkin.id, at=answered_at, kind="answered", channel=source)
     )
     session.flush()
-    outcomes.refresh(session, [treatment.id])
-    flags = flags_for(rule_ids, emergency_number=emergency_words(treatment.patient))
-    alerts = raise_alerts(session, treatment=treatment, response=response, flags=flags, now=now)
-    schedule_notices(session, alerts=alerts, treatment=treatment, now=now)
+    added = [
+        outcomes.Reading(checkin.slot, answer.item_code, answer.value_num, prepared.elapsed_h)
+        for answer in response.answers
+        if answer.item_code in outcomes.ITEMS and answer.value_num is not None
+    ]
+    outcomes.refresh_with(session, treatment=treatment, known=prepared.known, added=added)
+    if prepared.is_new_alert:  # raise_alerts reads the fired rules again, under the lock
+        alerts = raise_alerts(
+            session, treatment=treatment, response=response, flags=prepared.flags, now=now
+        )
+        schedule_notices(session, alerts=alerts, treatment=treatment, now=now)
     return response
 
 

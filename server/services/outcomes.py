@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from server.models import Answer, Response, Treatment, TreatmentOutcome
@@ -78,6 +78,57 @@ def refresh(session: Session, treatment_ids: Iterable[int]) -> None:
     ids = sorted(set(treatment_ids))
     for start in range(0, len(ids), CHUNK):
         _refresh_chunk(session, ids[start : start + CHUNK])
+
+
+@dataclass(frozen=True)
+class Known:
+    """A treatment's readings as read before an answer's writes, and how many responses
+    (baseline included) they were read from."""
+
+    responses: int
+    readings: list[Reading]
+
+
+def known_readings(session: Session, treatment: Treatment) -> Known:
+    """Read a treatment's soreness and pain readings so far (before an answer's writes)."""
+    responses = session.scalar(select(func.count()).where(Response.treatment_id == treatment.id))
+    answered = session.execute(
+        select(Response.slot, Response.answered_at, Answer.item_code, Answer.value_num)
+        .join(Answer, Answer.response_id == Response.id)
+        .where(
+            Response.treatment_id == treatment.id,
+            Answer.item_code.in_(ITEMS),
+            Answer.value_num.is_not(None),
+        )
+    ).all()
+    hours = [(row.answered_at - treatment.treated_at).total_seconds() / 3600 for row in answered]
+    readings = [
+        Reading(row.slot, row.item_code, row.value_num, at)
+        for row, at in zip(answered, hours, strict=True)
+    ]
+    return Known(responses or 0, readings)
+
+
+def refresh_with(
+    session: Session, *, treatment: Treatment, known: Known, added: list[Reading]
+) -> None:
+    """Store the treatment's outcome from the readings read before (``known``) and those of
+    the one response just flushed (``added``), without reading again: the row is replaced only
+    while the treatment still has exactly one response more than when ``known`` was read.
+    Another answer to it stored meanwhile (a clinician's, a phone's outbox sent twice at once)
+    fails that test, and the outcome is worked out afresh from what is stored now."""
+    stored = select(func.count()).where(Response.treatment_id == treatment.id).scalar_subquery()
+    replaced = session.execute(
+        delete(TreatmentOutcome)
+        .where(TreatmentOutcome.treatment_id == treatment.id, stored == known.responses + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if replaced.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
+        refresh(session, [treatment.id])
+        return
+    final = final_slot(treatment.protocol)
+    row = outcome(treatment.id, final, known.readings + added)
+    session.execute(insert(TreatmentOutcome).values(row))
 
 
 def rebuild(session: Session) -> int:
