@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from server import health, pages
+from server import bench_floor, health, pages
 from server.api import (
     alerts,
     analytics,
@@ -82,6 +82,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(health.bp)
+    if config.BENCH_ENDPOINTS:  # bench/load.py's servers only
+        app.register_blueprint(bench_floor.bp)
     register_error_handlers(app)
     commit_once_per_request(app)
     return app

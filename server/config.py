@@ -147,6 +147,8 @@ class Config:
     PROXY_HOPS: int = 0
     # analytics: a cell with fewer patients than this is suppressed (figures hidden, not 0)
     SUPPRESS_BELOW_PATIENTS: int = 5
+    # bench/load.py's floor for any write (server/bench_floor.py); never in production
+    BENCH_ENDPOINTS: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:
@@ -157,6 +159,9 @@ class Config:
         secret = env.get("SECRET_KEY") or _secret_from_file(instance / "secret_key")
         if env_name == "production" and secret in {"dev", "changethis", "secret"}:
             raise ValueError("SECRET_KEY is a well-known placeholder; set a real secret")
+        bench_endpoints = _bool(env.get("BENCH_ENDPOINTS", "0"))
+        if env_name == "production" and bench_endpoints:
+            raise ValueError("BENCH_ENDPOINTS adds a bench's write endpoint; never in production")
         database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'app.db'}"
         vapid = env.get("VAPID_PRIVATE_KEY") or _vapid_key_from_file(instance / "vapid_private.pem")
         hosts = env.get("PUSH_ALLOWED_HOSTS")
@@ -204,6 +209,7 @@ class Config:
                 env.get("OFFLINE_ANSWER_GRACE_HOURS", cls.OFFLINE_ANSWER_GRACE_HOURS)
             ),
             TESTING=_bool(env.get("TESTING", "0")),
+            BENCH_ENDPOINTS=bench_endpoints,
         )
 
     @classmethod
