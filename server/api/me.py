@@ -217,8 +217,10 @@ class MyResponse(MethodView):
         """
         patient = current_patient()
 
-        def answer() -> AnswerResult:
-            return answer_checkin(
+        def answer() -> tuple[dict[str, Any], bool]:
+            # the body made before the commit, from what the answer has loaded: after it,
+            # every object would be read again from the database
+            result = answer_checkin(
                 db.session(),
                 patient=patient,
                 checkin_id=reachable_checkin(checkin_id),
@@ -229,9 +231,10 @@ class MyResponse(MethodView):
                 answered_at=body.get("answered_at"),
                 offline_grace=timedelta(hours=current_app.config["OFFLINE_ANSWER_GRACE_HOURS"]),
             )
+            return _result_body(result), result.is_replay
 
-        result = commit_or_replay(answer)
-        return _result_body(result), 200 if result.is_replay else 201
+        body, is_replay = commit_or_replay(answer)
+        return body, 200 if is_replay else 201
 
 
 @blp.route("/me/push-subscriptions")

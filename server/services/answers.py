@@ -418,7 +418,7 @@ def _store_response(
     treatment = checkin.treatment
     response = Response(
         client_id=client_id,
-        treatment_id=treatment.id,
+        treatment=treatment,  # the object, not its id: the reply reads it without a query
         checkin_id=checkin.id,
         slot=checkin.slot,
         answered_at=answered_at,

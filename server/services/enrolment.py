@@ -138,11 +138,15 @@ def patient_for_token(session: Session, *, token: str, now: datetime) -> Patient
     )
     if patient_token is None:
         raise Unauthorized("the token is not valid", field="authorization")
+    # the patient read first: the last use noted after would be flushed by that read, and on
+    # SQLite a write takes the one write lock for the rest of the request (it goes out with
+    # the request's own writes, or at its commit)
+    patient = patient_token.patient
     if patient_token.last_used_at is None or now - patient_token.last_used_at > timedelta(
         minutes=1
     ):
         patient_token.last_used_at = now
-    return patient_token.patient
+    return patient
 
 
 def revoke_patient_tokens(
