@@ -208,7 +208,7 @@ def test_time_points_read_as_their_protocols_labels(client: FlaskClient, cohort:
     assert cohort.clinician is not None
     sign_in_pages(client, cohort.clinician)
     html = client.get(PAGE).get_data(as_text=True)
-    rows = re.findall(r"<tr>\s*<th scope=\"row\">(.*?)</th>\s*<td>(.*?)</td>", html)
+    rows = re.findall(r"<tr>\s*<th scope=\"row\">(.*?)</th>\s*<td[^>]*>(.*?)</td>", html)
     assert ("IMS", "2 hours") in rows
     assert ("Dry needling", "In clinic, just after") in rows
     assert ("Acupuncture", "This evening") in rows
@@ -259,7 +259,7 @@ def test_the_clinics_own_time_points_reach_the_charts_and_tables(
     ims = next(t for t in charts["chart-recovery"]["data"] if t.get("name") == "IMS")
     assert "Half a day" in [point[0] for point in ims["customdata"]]
     assert ims["y"][[point[0] for point in ims["customdata"]].index("Half a day")] is None
-    assert "<td>Half a day</td>" in html
+    assert '<td data-label="Check-in">Half a day</td>' in html
     measures = charts["chart-measures"]["data"]
     assert any("Half a day" in [p[0] for p in t.get("customdata") or []] for t in measures)
 
