@@ -59,4 +59,6 @@ def test_the_api_keeps_its_contract(
     who = "patient" if case.path.startswith("/api/v1/me") else "staff"
     if case.path == "/api/v1/auth/tokens/{token_id}":
         case.path_parameters = {"token_id": 2**31 - 1}  # never the token this test runs with
-    case.call_and_validate(headers=tokens[who])
+    # identity: Schemathesis calls the app over WSGI and checks the body as sent, without the
+    # decoding of Content-Encoding an HTTP client does (compression has its own tests)
+    case.call_and_validate(headers={**tokens[who], "Accept-Encoding": "identity"})
