@@ -27,6 +27,7 @@ from server.api import (
 )
 from server.api.spec import SchemaKeywordsPlugin, storable_text_pattern
 from server.cli import bp as cli_bp
+from server.compression import install_compression
 from server.config import REPO_ROOT, Config
 from server.edge import install_edge
 from server.errors import register_error_handlers
@@ -44,6 +45,7 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__, instance_path=config.INSTANCE_PATH, static_folder=None)
     app.config.from_object(config)
     install_edge(app)
+    install_compression(app)
     app.config["API_SPEC_OPTIONS"] = {
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearerAuth": []}],
