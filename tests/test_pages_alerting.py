@@ -48,6 +48,26 @@ def test_todays_red_flags_are_served_alone_and_304_while_unchanged(
     assert again.data == b""
 
 
+def test_todays_red_flags_304_while_unchanged_when_compressed(
+    client: FlaskClient, session: Session
+) -> None:
+    # a strong tag would come back as "...:gzip" from the compression and never match again
+    staff = clinic_with_staff(session)
+    for number in range(1, 6):  # enough red flags for the section to be worth compressing
+        flagged(session, staff["treating"], URGENT, code=f"P-00{number}")
+    sign_in_pages(client, staff["treating"])
+    gzip = {"Accept-Encoding": "gzip"}
+
+    first = client.get("/clinic/today/alerts", headers=gzip)
+    again = client.get(
+        "/clinic/today/alerts", headers={**gzip, "If-None-Match": first.headers["ETag"]}
+    )
+
+    assert first.headers["Content-Encoding"] == "gzip"
+    assert first.headers["ETag"].startswith('W/"')
+    assert again.status_code == 304
+
+
 def test_a_new_red_flag_changes_what_today_serves(client: FlaskClient, session: Session) -> None:
     staff = clinic_with_staff(session)
     flagged(session, staff["treating"], URGENT, code="P-001")

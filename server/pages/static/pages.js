@@ -74,7 +74,7 @@ function followAlerts() {
     let response;
     try {
       response = await fetch(live.dataset.liveUrl, {
-        headers: { "If-None-Match": `"${etag}"` },
+        headers: { "If-None-Match": `W/"${etag}"` },
         cache: "no-store",
         credentials: "same-origin",
         redirect: "manual", // signed out: the sign-in page must not stand in for the list
@@ -91,7 +91,7 @@ function followAlerts() {
       return;
     }
     const html = await response.text();
-    const tag = (response.headers.get("ETag") || "").replaceAll('"', "");
+    const tag = (response.headers.get("ETag") || "").replace(/^W\//, "").replaceAll('"', "");
     const open = Number(count);
     document.title = open ? `(${open}) ${live.dataset.title}` : live.dataset.title;
     if (open > shown) {
