@@ -95,10 +95,10 @@ def test_new_patients_get_the_clinics_default_quiet_hours(
         ({"mon.opens": "08:00", "mon.closes": ""}, "opening_hours.mon", "give both times"),
         ({"mon.opens": "18:00", "mon.closes": "08:00"}, "opening_hours.mon", "close after"),
         ({"retention_years": "0"}, "retention_years", "1 to 100"),
-        ({"retention_years": "many"}, "retention_years", "Not a valid integer"),
+        ({"retention_years": "many"}, "retention_years", "Enter a whole number, like 5."),
         ({"phone": "12"}, "phone", "not a phone number"),
         ({"timezone": "Mars/Olympus"}, "timezone", ""),
-        ({"name": ""}, "name", ""),
+        ({"name": ""}, "name", "Fill this in."),
     ],
 )
 def test_a_bad_setting_is_refused_naming_the_field_and_nothing_is_saved(

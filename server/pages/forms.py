@@ -20,6 +20,7 @@ from server.inputs import ID, LOCAL_MOMENT, InputSchema
 from server.models.patients import CHANNELS
 from server.models.responses import ACK_ACTIONS
 from server.models.treatments import MAX_NOTE, MAX_POINTS, MODALITIES, SIDES
+from server.pages.form_words import in_clinic_words
 from server.protocols import Item
 from server.services.answers import ENTRY_SOURCES
 from server.services.clinics import WEEKDAYS
@@ -63,10 +64,13 @@ def load_form(
 
 
 def form_errors(error: ma.ValidationError | DomainError) -> FormErrors:
-    """The reasons of a failed form or service call, by field (``_form``: the form as a whole)."""
+    """The reasons of a failed form or service call, by field (``_form``: the form as a whole),
+    each as an instruction in the clinic's words."""
     if isinstance(error, ma.ValidationError):
-        return flatten_errors(error.messages)
-    return error.errors or {"_form": [error.message]}
+        reasons = flatten_errors(error.messages)
+    else:
+        reasons = error.errors or {"_form": [error.message]}
+    return {field: [in_clinic_words(reason) for reason in said] for field, said in reasons.items()}
 
 
 class LoginForm(FormSchema):
