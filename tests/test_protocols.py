@@ -119,6 +119,18 @@ def test_default_protocol_has_the_time_points_of_clinical_md(
     assert [point.slot for point in default_protocols()[modality].timepoints] == expected
 
 
+def test_time_point_labels_read_true_on_any_day() -> None:
+    # a label is read on the patient's list and the clinician's pages days later: "this
+    # evening" would be wrong by the next morning
+    relative = {"this", "today", "tonight", "tomorrow", "yesterday"}
+    labels = [
+        point.label for protocol in default_protocols().values() for point in protocol.timepoints
+    ]
+    assert [label for label in labels if relative & set(label.lower().split())] == []
+    evening = default_protocols()["acupuncture"].timepoints[0]
+    assert evening.label == "Evening of the treatment day"
+
+
 def test_only_the_dry_needling_12h_time_point_is_off_by_default() -> None:
     disabled = [
         (modality, point.slot)
