@@ -89,6 +89,9 @@ def test_demo_loads_a_meaningful_clinic_and_does_not_duplicate(
     assert modalities == {"ims", "dry_needling", "acupuncture"}
     assert count_rows(session, Alert) >= 3
     assert count_rows(session, CheckIn, CheckIn.status == "missed")
+    names = list(session.scalars(select(Patient.display_name)))
+    assert None not in names  # the pages read as a clinic's, and a name can be searched
+    assert len(set(names)) == len(names)
     again = runner.invoke(args=["demo"])
     assert "already loaded" in again.output
     assert {model: count_rows(session, model) for model in counts} == counts

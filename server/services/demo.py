@@ -97,7 +97,7 @@ def load_demo(session: Session, *, now: datetime, seed: int = 20261124) -> str:
             code=f"DEMO-{number:03d}",
             now=now,
             timezone=rng.choice(ZONES),
-            display_name=None,
+            display_name=demo_name(number),
         )
         modality = ("ims", "dry_needling", "acupuncture")[number % 3]
         # each patient draws from a generator of their own: what one draws (depending on the
@@ -118,6 +118,20 @@ def load_demo(session: Session, *, now: datetime, seed: int = 20261124) -> str:
         f"{treatments + len(TODAYS_FLAGS)} treatments, {missed} missed check-ins. "
         f"Log in as {DEMO_CLINICIANS[0][0]} / {DEMO_PASSWORD}."
     )
+
+
+# made-up names, so the pages read as a clinic's would and the search by name has something to find
+GIVEN_NAMES = tuple(
+    "Ava Noah Mei Arjun Lucía Tom Aroha Kofi Sofia Liam Yuki Priya Jack Amara Mateo Grace Omar Chloe Hemi Zara Ben Ines Wei".split()
+)
+FAMILY_NAMES = tuple(
+    "Nguyen Smith Patel Walker García Chen Okafor Brown Tane Kim Murphy Singh Rossi Ahmed Wilson Sato Taylor Novak Lee".split()
+)
+
+
+def demo_name(number: int) -> str:
+    """The ``number``th demo patient's name: the same every time the demo is loaded."""
+    return f"{GIVEN_NAMES[number % len(GIVEN_NAMES)]} {FAMILY_NAMES[number % len(FAMILY_NAMES)]}"
 
 
 def _acknowledge_older_alerts(session: Session, *, clinician: Clinician, now: datetime) -> None:
@@ -150,6 +164,7 @@ def _todays_red_flags(
             code=f"DEMO-{number:03d}",
             now=now,
             timezone="America/Vancouver",
+            display_name=demo_name(number),
             quiet_hours=None,
             phone=f"+1 604 555 01{50 + number - PATIENTS}",  # 555-01xx: fiction, never a line
             sms_consent="enrolment",
