@@ -42,6 +42,22 @@ def test_clinician_reads_the_protocols_without_forms(client: FlaskClient, sessio
     assert 'action="/clinic/protocols/ims"' not in page
 
 
+def test_the_protocols_name_their_items_and_time_points_in_words(
+    client: FlaskClient, session: Session
+) -> None:
+    signed_in(client, session, "clinician")
+
+    page = client.get(PAGE).get_data(as_text=True)
+
+    # acupuncture's evening check-in: what it asks, and where fainting goes when it is skipped
+    assert "Soreness, Bruising or bleeding," in page
+    assert "“Fainted or nearly” is asked at 1 day instead" in page
+    assert "rf_breath_chest, " not in page
+    assert "rf_faint moves to" not in page
+    # the reference table keeps the code an admin types, beside the words
+    assert 'Fainted or nearly <span class="subtle">(rf_faint)</span>' in page
+
+
 @pytest.mark.parametrize("role", ["admin", "network_admin"])
 def test_admins_get_the_forms(client: FlaskClient, session: Session, role: str) -> None:
     signed_in(client, session, role)
