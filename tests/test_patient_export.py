@@ -9,7 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import AuditEvent, Clinician
-from tests.factories import bearer, make_clinic, make_clinician, sign_in_pages
+from tests.factories import (
+    bearer,
+    make_clinic,
+    make_clinician,
+    make_patient,
+    make_treatment,
+    sign_in_pages,
+)
 from tests.test_erasure import (
     ACK_NOTE,
     CLINICAL_NOTE,
@@ -109,3 +116,24 @@ def test_the_printable_summary_reads_the_record_in_words(
     Bundle.parse_obj(download.get_json(force=True))
     actions = set(session.scalars(select(AuditEvent.action)))
     assert {"patient.summary_printed", "patient.exported"} <= actions
+
+
+def test_the_summary_asks_the_mobility_question_with_the_patients_own_activity(
+    client: FlaskClient, session: Session
+) -> None:
+    admin = admin_of(session)
+    patient = make_patient(session, admin, code="MOVE-1")
+    make_treatment(
+        session,
+        admin,
+        patient,
+        modality="acupuncture",
+        baseline={"pain": 5, "mobility_activity": "Lifting my grandson", "mobility": 4},
+    )
+    session.commit()
+    sign_in_pages(client, admin)
+
+    page = client.get(f"/clinic/patients/{patient.id}/summary").get_data(as_text=True)
+
+    assert "{mobility_activity}" not in page
+    assert "Lifting my grandson" in page  # the question as it was asked, naming the activity

@@ -15,6 +15,7 @@ from server.models import Alert, Clinician, Patient, Response, Treatment
 from server.protocols import Value, item_bank, parse_timepoints
 from server.services.answers import answers_of
 from server.services.audit import record_event
+from server.services.questions import question
 
 
 @dataclass(frozen=True)
@@ -86,17 +87,39 @@ def patient_record(
         at=now,
     )
     return [
-        TreatmentRecord(
+        _treatment_record(
             treatment,
-            [
-                ResponseLines(response, _label(treatment, response.slot), _lines(response))
-                for response in rows.responses
-                if response.treatment_id == treatment.id
-            ],
+            [response for response in rows.responses if response.treatment_id == treatment.id],
             [alert for alert in rows.alerts if alert.treatment_id == treatment.id],
         )
         for treatment in rows.treatments
     ]
+
+
+def _treatment_record(
+    treatment: Treatment, responses: Sequence[Response], alerts: Sequence[Alert]
+) -> TreatmentRecord:
+    # the mobility question names the activity the patient chose at this treatment's baseline
+    activity = next(
+        (
+            answers_of(response).get("mobility_activity")
+            for response in responses
+            if response.slot == "baseline"
+        ),
+        None,
+    )
+    return TreatmentRecord(
+        treatment,
+        [
+            ResponseLines(
+                response,
+                _label(treatment, response.slot),
+                _lines(response, str(activity) if activity else None),
+            )
+            for response in responses
+        ],
+        list(alerts),
+    )
 
 
 def _label(treatment: Treatment, slot: str) -> str:
@@ -107,11 +130,15 @@ def _label(treatment: Treatment, slot: str) -> str:
     return labels.get(slot, slot)
 
 
-def _lines(response: Response) -> list[AnswerLine]:
+def _lines(response: Response, activity: str | None) -> list[AnswerLine]:
     bank, order = item_bank(), list(item_bank())
     answers = sorted(answers_of(response).items(), key=lambda pair: order.index(pair[0]))
+    at_baseline = response.slot == "baseline"
     return [
-        AnswerLine(bank[code].text, _words(code, value))
+        AnswerLine(
+            question(bank[code], activity=activity, at_baseline=at_baseline)["text"],
+            _words(code, value),
+        )
         for code, value in answers
         if value is not None
     ]
