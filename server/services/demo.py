@@ -121,11 +121,51 @@ def load_demo(session: Session, *, now: datetime, seed: int = 20261124) -> str:
 
 
 # made-up names, so the pages read as a clinic's would and the search by name has something to find
-GIVEN_NAMES = tuple(
-    "Ava Noah Mei Arjun Lucía Tom Aroha Kofi Sofia Liam Yuki Priya Jack Amara Mateo Grace Omar Chloe Hemi Zara Ben Ines Wei".split()
+GIVEN_NAMES = (
+    "Ava",
+    "Noah",
+    "Mei",
+    "Arjun",
+    "Lucía",
+    "Tom",
+    "Aroha",
+    "Kofi",
+    "Sofia",
+    "Liam",
+    "Yuki",
+    "Priya",
+    "Jack",
+    "Amara",
+    "Mateo",
+    "Grace",
+    "Omar",
+    "Chloe",
+    "Hemi",
+    "Zara",
+    "Ben",
+    "Ines",
+    "Wei",
 )
-FAMILY_NAMES = tuple(
-    "Nguyen Smith Patel Walker García Chen Okafor Brown Tane Kim Murphy Singh Rossi Ahmed Wilson Sato Taylor Novak Lee".split()
+FAMILY_NAMES = (
+    "Nguyen",
+    "Smith",
+    "Patel",
+    "Walker",
+    "García",
+    "Chen",
+    "Okafor",
+    "Brown",
+    "Tane",
+    "Kim",
+    "Murphy",
+    "Singh",
+    "Rossi",
+    "Ahmed",
+    "Wilson",
+    "Sato",
+    "Taylor",
+    "Novak",
+    "Lee",
 )
 
 
