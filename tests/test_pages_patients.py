@@ -143,6 +143,8 @@ def test_patient_page_shows_answers_per_checkin_and_alerts(
     assert "New breathlessness or chest pain after needling" in page
     assert "RF-1" not in page
     assert "rf_breath_chest" not in page
+    assert '<th scope="row">Before the treatment</th>' in page  # the baseline, in words
+    assert ">baseline<" not in page
     # the missed 0h check-in offers back-entry of answers
     zero_hours = checkin_for(treatment, "0h")
     assert f'href="/clinic/checkins/{zero_hours.id}/answers"' in page

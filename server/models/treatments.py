@@ -82,8 +82,14 @@ class Treatment(Base):
         return slot_label(self.protocol, slot)
 
 
+BASELINE_LABEL = "Before the treatment"  # the answers given in clinic, slot "baseline"
+
+
 def slot_label(protocol: list[dict[str, Any]], slot: str) -> str:
-    """A time point's words in a treatment's protocol snapshot; the code if it has none."""
+    """A time point's words in a treatment's protocol snapshot (the baseline's too); the code
+    if it has none."""
+    if slot == "baseline":
+        return BASELINE_LABEL
     return next((point["label"] for point in protocol if point["slot"] == slot), slot)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from server.models import Alert, Clinician, Patient, Response, Treatment
-from server.protocols import Value, item_bank, parse_timepoints
+from server.protocols import Value, item_bank
 from server.services.answers import answers_of
 from server.services.audit import record_event
 from server.services.questions import question
@@ -113,21 +113,13 @@ def _treatment_record(
         [
             ResponseLines(
                 response,
-                _label(treatment, response.slot),
+                treatment.slot_label(response.slot),
                 _lines(response, str(activity) if activity else None),
             )
             for response in responses
         ],
         list(alerts),
     )
-
-
-def _label(treatment: Treatment, slot: str) -> str:
-    """The time point as its protocol names it ("2 hours after")."""
-    if slot == "baseline":
-        return "Before the treatment"
-    labels = {point.slot: point.label for point in parse_timepoints(treatment.protocol)}
-    return labels.get(slot, slot)
 
 
 def _lines(response: Response, activity: str | None) -> list[AnswerLine]:
