@@ -56,11 +56,6 @@ MID_SIGN_IN = {
     "login_setup_form": "the account's two-factor setup page (account_setup_form), shown at "
     "sign-in when a clinic requires two-factor: requiring it here would stop the other pages",
 }
-# pages whose templates other branches of issue 22 §3 are reworking at the same time (the
-# Patients list, a patient's page, Compare): each fits a phone, but its wide tables still scroll
-# sideways in their region instead of stacking. Their table check is skipped until that work
-# lands; the lead then empties this set.
-REWORKED_ELSEWHERE = {"patient"}
 
 GET_PAGES = [
     endpoint
@@ -210,9 +205,9 @@ TABLES_SCROLLING = """() => [...document.querySelectorAll('.table-wrap')]
                      || region.outerHTML.slice(0, 80))"""
 
 
-def check_fits_a_phone(page: Page, name: str, *, tables: bool = True) -> None:
-    """At 390 px the page scrolls only downwards, and (unless told) so does every table of it;
-    the page is saved at 390 and 1280 px."""
+def check_fits_a_phone(page: Page, name: str) -> None:
+    """At 390 px the page scrolls only downwards, and so does every table of it; the page is
+    saved at 390 and 1280 px."""
     charts = page.locator("[data-figure]")
     for index in range(charts.count()):
         expect(charts.nth(index).locator(".main-svg").first).to_be_attached()
@@ -226,8 +221,7 @@ def check_fits_a_phone(page: Page, name: str, *, tables: bool = True) -> None:
     assert scroll_width <= inner_width, (
         f"{name} scrolls sideways at {PHONE} px ({scroll_width} > {inner_width}): {sticking_out}"
     )
-    if tables:
-        assert scrolling == [], f"{name}: tables scroll sideways at {PHONE} px: {scrolling}"
+    assert scrolling == [], f"{name}: tables scroll sideways at {PHONE} px: {scrolling}"
 
 
 @pytest.mark.parametrize("endpoint", GET_PAGES)
@@ -236,14 +230,7 @@ def test_a_signed_in_page_fits_a_phone(
 ) -> None:
     tab.goto(demo_clinic.path(app, endpoint))
     expect(tab.get_by_role("heading", level=1)).to_be_visible()
-    reworked = endpoint in REWORKED_ELSEWHERE
-    check_fits_a_phone(tab, endpoint.replace("_", "-"), tables=not reworked)
-    if reworked:
-        pytest.skip(
-            f"{endpoint} fits, but its tables still scroll sideways: its template is being "
-            "reworked in another branch of issue 22 (hand-off from the phone-width work); "
-            "remove it from REWORKED_ELSEWHERE once that lands"
-        )
+    check_fits_a_phone(tab, endpoint.replace("_", "-"))
 
 
 # what Chromium logs for a page answered with 404, provoked on purpose below
