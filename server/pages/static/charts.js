@@ -22,8 +22,12 @@ const drawCharts = async () => {
     if (chart.dataset.drawnWidth === String(width)) continue;
     await nextTask();
     const figure = figureOf(chart);
-    // a figure of several panels is taller than the page's chart box: the box takes its height
-    if (figure.layout.height) chart.style.height = `${figure.layout.height}px`;
+    // a figure that sets its height (several panels, a row per treatment) gets a box of that
+    // height, neither the page's 24rem minimum with a gap under it nor squeezed into it
+    if (figure.layout.height) {
+      chart.style.height = `${figure.layout.height}px`;
+      chart.style.minHeight = "0";
+    }
     chart.dataset.drawnWidth = String(width);
     await Plotly.newPlot(chart, figure.data, figure.layout, CONFIG);
   }
