@@ -116,10 +116,20 @@ def test_baselines_share_one_legend_entry() -> None:
     assert in_legend == ["Soreness", "Pain", "Mobility", "Before treatment"]
 
 
-def test_baseline_alone_still_charts() -> None:
+def test_baseline_alone_still_charts_and_names_its_measure() -> None:
     figure = recovery_figure([], {"pain": 5})
 
-    assert list(traces(figure)) == ["Pain baseline", "Before treatment"]
+    assert list(traces(figure)) == ["Pain", "Pain baseline", "Before treatment"]
+    in_legend = [trace.name for trace in figure.data if trace.showlegend is not False]
+    assert in_legend == ["Pain", "Before treatment"]  # the colour of the open mark, named
+
+
+def test_every_measure_drawn_has_its_legend_entry() -> None:
+    # soreness answered after; pain and mobility only before: each colour still named
+    figure = recovery_figure(POINTS[:1], BASELINE)
+
+    in_legend = [trace.name for trace in figure.data if trace.showlegend is not False]
+    assert in_legend == ["Soreness", "Pain", "Mobility", "Before treatment"]
 
 
 def test_axes_are_time_since_treatment_and_the_0_to_10_scale() -> None:

@@ -116,7 +116,9 @@ def test_patient_page_shows_each_treatment_with_its_chart(
     assert [trace["name"] for trace in figure["data"] if trace.get("name")] == [
         "Soreness",
         "Soreness baseline",
+        "Pain",  # asked before the treatment only: named in the legend all the same
         "Pain baseline",
+        "Mobility",
         "Mobility baseline",
         "Before treatment",
     ]

@@ -85,6 +85,8 @@ def recovery_figure(points: Sequence[RecoveryPoint], baseline: Mapping[str, int]
             answered = [point for point in points if code in point.values]
             if answered:
                 traces.append(_measure_trace(code, answered, axes))
+            elif code in baseline:  # asked only before: its colour still needs its name
+                traces.append(_measure_key(code, axes))
             if code in baseline:
                 traces.append(_baseline_trace(code, baseline[code], axes))
                 lines.append(_baseline_line(code, baseline[code], axes))
@@ -131,6 +133,21 @@ def _measure_trace(
         marker={"symbol": MEASURE_SYMBOLS[code], "size": 9},
         hovertemplate=f"{label}: %{{y}}<br>%{{customdata[1]}} after treatment"
         " (%{customdata[0]})<extra></extra>",
+    )
+
+
+def _measure_key(code: str, axes: Mapping[str, str]) -> go.Scatter:
+    """A measure's legend entry, drawn nowhere, for a measure with a baseline alone."""
+    return go.Scatter(
+        **axes,
+        x=[None],
+        y=[None],
+        mode="lines+markers",
+        name=MEASURE_LABELS[code],
+        legendgroup=code,
+        line={"color": MEASURE_COLOURS[code], "width": 2},
+        marker={"symbol": MEASURE_SYMBOLS[code], "size": 9},
+        hoverinfo="skip",
     )
 
 
