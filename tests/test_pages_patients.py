@@ -123,6 +123,15 @@ def test_patient_page_shows_each_treatment_with_its_chart(
         "Before treatment",
     ]
     assert f'href="/clinic/treatments/{newer.id}/recovery.csv"' in page
+    # each chart's box is its figure's height before it is drawn: no shift, no gap under it
+    boxes = re.findall(
+        r'data-figure="([\w-]+)-figure"[^>]*style="height: (\d+)px; min-height: 0"', page
+    )
+    assert {name for name, _ in boxes} >= {"course", f"recovery-{newer.id}"}
+    for name, height in boxes:
+        drawn = re.search(rf'id="{name}-figure">(.*?)</script>', page, re.S)
+        assert drawn is not None
+        assert json.loads(drawn.group(1))["layout"]["height"] == int(height)
 
 
 def test_patient_page_shows_answers_per_checkin_and_alerts(
