@@ -7,7 +7,6 @@ from typing import Any
 
 from server.charts.layout import BEFORE_X, MIN_LABEL_GAP, position
 from server.charts.outcomes import (
-    BASELINE_LABEL,
     answer_rates_figure,
     measures_figure,
     recovery_figure,
@@ -15,6 +14,7 @@ from server.charts.outcomes import (
     responders_figure,
 )
 from server.charts.palette import MODALITY_COLOURS, band
+from server.models.treatments import BASELINE_LABEL
 from server.protocols import default_protocols
 from server.services.analytics import (
     AnswerRate,

@@ -84,7 +84,7 @@ def test_bad_filters_show_the_field_and_reason(client: FlaskClient, cohort: Coho
     sign_in_pages(client, cohort.clinician)
     response = client.get(f"{PAGE}?date_from=2026-11-02&date_to=2026-11-01")
     assert response.status_code == 422
-    assert "must not be before date_from" in response.get_data(as_text=True)
+    assert "Choose a day on or after “Treated from”." in response.get_data(as_text=True)
 
 
 def test_comparing_clinicians_is_offered_to_admins_only(
@@ -216,7 +216,7 @@ def test_time_points_read_as_their_protocols_labels(client: FlaskClient, cohort:
     ):
         first = default_protocols()[modality].timepoints[0]  # 2 hours, in clinic, the evening
         assert (name, first.label) in rows
-    assert ("IMS", "Baseline, before the needles") in rows
+    assert ("IMS", "Before the treatment") in rows
     assert {slot for _, slot in rows}.isdisjoint({"2h", "0h", "24h", "7d", "evening_d0"})
 
 

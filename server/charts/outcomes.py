@@ -31,6 +31,7 @@ from server.charts.palette import (
     MODALITY_LABELS,
     band,
 )
+from server.models.treatments import BASELINE_LABEL
 from server.protocols import Protocol, default_protocols
 from server.services.analytics import (
     BASELINE,
@@ -48,7 +49,6 @@ MEASURE_TITLES = {
     "pain": "Pain (10 = worst)",
     "mobility": "Mobility (10 = best)",
 }
-BASELINE_LABEL = "Baseline, before the needles"
 PANEL_HEIGHT = 220  # px per panel of a chart split into panels; a single panel takes the page's
 BAR_HEIGHT = 16  # px per bar of a bar chart lying along the page
 MIN_HEIGHT = 384  # px: the page's own chart height (pages.css .chart)
