@@ -50,3 +50,9 @@ def test_marshmallows_reasons_become_instructions(
 def test_our_own_reasons_pass_unchanged() -> None:
     assert in_clinic_words("give both times, or neither") == "give both times, or neither"
     assert in_clinic_words("Not a valid integer. Really") == "Not a valid integer. Really"
+
+
+def test_a_services_reason_naming_a_field_by_its_api_name_names_the_pages_label() -> None:
+    assert in_clinic_words("must not be before date_from") == (
+        "Choose a day on or after “Treated from”."
+    )

@@ -2,9 +2,10 @@
 
 Marshmallow's default messages are written for programmers ("Missing data for required
 field.", "Not a valid integer."). The pages show each reason beside its field, so they are
-rewritten here into an instruction. The API keeps marshmallow's wording: its callers are
-programs, and its messages are part of its contract. Our own messages (the services', the
-forms' ``error_messages``) are already instructions and pass through unchanged.
+rewritten here into an instruction, as are the few services' reasons that name another field
+by its API name. The API keeps the original wording: its callers are programs, and its
+messages are part of its contract. Our other messages (the services', the forms'
+``error_messages``) are already instructions and pass through unchanged.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"Shorter than minimum length (\d+)\.", r"Use at least \1 characters."),
         (r"Length must be between (\d+) and (\d+)\.", r"Use \1 to \2 characters."),
         (r"Invalid value\.", "Check this value."),
+        # the services' reasons that name another field by its API name
+        (r"must not be before date_from", "Choose a day on or after “Treated from”."),
     )
 )
 
