@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 
 from server.charts.layout import AXIS_LINE, GRID, base_layout, hours_text, score_axis
 from server.charts.palette import MEASURE_COLOURS
-from server.charts.patient import MEASURE_LABELS, MEASURE_SYMBOLS, PANELS
+from server.charts.patient import MEASURE_LABELS, MEASURE_SYMBOLS, PANELS, measure_style
 from server.services.course import CourseStep
 
 # axis units either side of a treatment's row: before above it, the last answer below
@@ -93,8 +93,7 @@ def _after_trace(
         mode="lines+markers",
         name=label,
         legendgroup=code,
-        line={"color": MEASURE_COLOURS[code], "width": 2},
-        marker={"symbol": MEASURE_SYMBOLS[code], "size": 9},
+        **measure_style(code),
         hovertemplate=f"{label}: %{{x}} at the last answer, %{{customdata[1]}} after"
         "<br>%{customdata[0]}<extra></extra>",
     )

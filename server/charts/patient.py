@@ -31,6 +31,16 @@ MEASURES = ("soreness", "pain", "mobility")
 MEASURE_LABELS = {"soreness": "Soreness", "pain": "Pain", "mobility": "Mobility"}
 # a second cue besides colour, so the lines stay apart in grey print and for every eye
 MEASURE_SYMBOLS = {"soreness": "circle", "pain": "square", "mobility": "diamond"}
+
+
+def measure_style(code: str) -> dict[str, Any]:
+    """A measure's line and marker wherever its answers are drawn: its colour and symbol."""
+    return {
+        "line": {"color": MEASURE_COLOURS[code], "width": 2},
+        "marker": {"symbol": MEASURE_SYMBOLS[code], "size": 9},
+    }
+
+
 # higher soreness and pain are worse, higher mobility is better: never on one axis unsaid
 PANELS = (
     (("soreness", "pain"), "Soreness, pain<br>(10 = worst)"),
@@ -129,8 +139,7 @@ def _measure_trace(
         mode="lines+markers",
         name=label,
         legendgroup=code,
-        line={"color": MEASURE_COLOURS[code], "width": 2},
-        marker={"symbol": MEASURE_SYMBOLS[code], "size": 9},
+        **measure_style(code),
         hovertemplate=f"{label}: %{{y}}<br>%{{customdata[1]}} after treatment"
         " (%{customdata[0]})<extra></extra>",
     )
@@ -145,8 +154,7 @@ def _measure_key(code: str, axes: Mapping[str, str]) -> go.Scatter:
         mode="lines+markers",
         name=MEASURE_LABELS[code],
         legendgroup=code,
-        line={"color": MEASURE_COLOURS[code], "width": 2},
-        marker={"symbol": MEASURE_SYMBOLS[code], "size": 9},
+        **measure_style(code),
         hoverinfo="skip",
     )
 
