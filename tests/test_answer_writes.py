@@ -9,13 +9,23 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from flask.testing import FlaskClient
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
-from server.models import TreatmentOutcome
+from server.extensions import db
+from server.models import PatientToken, TreatmentOutcome
 from server.services import outcomes
 from server.services.answers import answer_checkin
-from tests.factories import NOW, checkin_for, make_clinician, make_patient, make_treatment
+from tests.factories import (
+    NOW,
+    checkin_for,
+    enrolled_headers,
+    make_clinician,
+    make_open_checkin_now,
+    make_patient,
+    make_treatment,
+)
 
 
 def test_an_answer_sends_no_read_after_its_first_write(session: Session) -> None:
@@ -97,3 +107,31 @@ def test_the_outcome_counts_an_answer_stored_between_an_answers_reads_and_writes
     session.refresh(outcome)
     assert (outcome.pain_before, outcome.pain_after, outcome.responder) == (6, 2, True)
     assert outcome.resolved_hours is not None
+
+
+def test_a_patients_checkin_list_notes_the_tokens_use_after_its_reads(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician = make_clinician(session)
+    patient = make_patient(session, clinician, quiet_hours=None)
+    make_open_checkin_now(session, clinician, patient)
+    headers = enrolled_headers(session, clinician, patient)
+    # last used long ago: this request notes its use (an UPDATE at most once a minute)
+    session.execute(update(PatientToken).values(last_used_at=NOW - timedelta(days=1)))
+    session.commit()
+    sent: list[str] = []
+
+    def note(*execution: Any) -> None:  # connection, cursor, statement, ...
+        sent.append(execution[2].lstrip().split()[0].upper())
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        response = client.get("/api/v1/me/checkins", headers=headers)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+
+    assert response.status_code == 200
+    assert len(response.json or []) == 1
+    # on SQLite the UPDATE takes the one write lock until the commit: it goes out last
+    assert sent[-1] == "UPDATE", sent
+    assert "UPDATE" not in sent[:-1], sent

@@ -62,7 +62,7 @@ def patient_required(view: Callable[P, R]) -> Callable[P, R]:
     @wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         g.patient = patient_for_token(db.session(), token=bearer_token(), now=utcnow())
-        return view(*args, **kwargs)
+        return _reads_first(view, *args, **kwargs)
 
     return wrapper
 
@@ -93,9 +93,24 @@ def _patient_or_link(view: Callable[P, R], *, answering: bool) -> Callable[P, R]
         else:
             g.patient = patient_for_token(db.session(), token=token, now=now)
             g.only_checkin_id = None
-        return view(*args, **kwargs)
+        return _reads_first(view, *args, **kwargs)
 
     return wrapper
+
+
+def _reads_first(view: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run a patient's view; a GET's reads all go out before the token's last use is written.
+
+    A GET writes nothing but that last use (noted at most once a minute). Autoflushed by the
+    view's first query, the UPDATE would take SQLite's one write lock for the rest of the
+    request, so every other writer (answers, the worker) would wait on a read; unflushed, it
+    goes out at the request's commit, after the reads. Other methods keep autoflush: their own
+    writes must be seen by the queries that follow them.
+    """
+    if request.method in {"GET", "HEAD"}:
+        with db.session.no_autoflush:
+            return view(*args, **kwargs)
+    return view(*args, **kwargs)
 
 
 def reachable_checkin(checkin_id: int) -> int:
