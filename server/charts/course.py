@@ -20,12 +20,17 @@ import plotly.graph_objects as go
 
 from server.charts.layout import AXIS_LINE, GRID, base_layout, hours_text, score_axis
 from server.charts.palette import MEASURE_COLOURS
-from server.charts.patient import MEASURE_LABELS, MEASURE_SYMBOLS, PANELS, measure_style
+from server.charts.patient import (
+    MEASURE_LABELS,
+    PANELS,
+    baseline_marker,
+    legend_key,
+    measure_style,
+)
 from server.services.course import CourseStep
 
 # axis units either side of a treatment's row: before above it, the last answer below
 OFFSET = 0.15
-KEY_GREY = "#595959"
 # the panels side by side (soreness and pain wider: two measures), sharing the rows
 DOMAINS = ([0.0, 0.58], [0.68, 1.0])
 ROW_PX, FRAME_PX = 44, 170  # the chart's height: a row per treatment, legend and axes
@@ -52,8 +57,8 @@ def course_figure(steps: Sequence[CourseStep], labels: Sequence[str]) -> go.Figu
             "domain": DOMAINS[panel - 1],
         }
         layout[f"yaxis{suffix}"] = _rows_axis(labels, f"x{suffix}", labelled=panel == 1)
-    traces.append(_key("Before treatment", dash="dash", symbol="circle-open"))
-    traces.append(_key("Last answer after it", dash="solid", symbol="circle"))
+    traces.append(legend_key("Before treatment", dash="dash", symbol="circle-open"))
+    traces.append(legend_key("Last answer after it", dash="solid", symbol="circle"))
     height = FRAME_PX + ROW_PX * max(len(steps), 2)
     return go.Figure(data=traces, layout={**base_layout(height=height), **layout})
 
@@ -114,24 +119,6 @@ def _before_trace(
         legendgroup=code,
         showlegend=False,  # the grey key explains the open marks once
         line={"color": MEASURE_COLOURS[code], "dash": "dash", "width": 1},
-        marker={
-            "symbol": f"{MEASURE_SYMBOLS[code]}-open",
-            "size": 10,
-            "color": MEASURE_COLOURS[code],
-            "line": {"width": 2},
-        },
+        marker=baseline_marker(code, size=10),
         hovertemplate=f"{label}: %{{x}} before treatment<br>%{{customdata[0]}}<extra></extra>",
-    )
-
-
-def _key(name: str, *, dash: str, symbol: str) -> go.Scatter:
-    """A legend entry in grey for what the marks of every measure mean, drawn nowhere."""
-    return go.Scatter(
-        x=[None],
-        y=[None],
-        mode="lines+markers",
-        name=name,
-        line={"color": KEY_GREY, "dash": dash, "width": 1},
-        marker={"symbol": symbol, "size": 9, "color": KEY_GREY},
-        hoverinfo="skip",
     )

@@ -31,6 +31,8 @@ MEASURES = ("soreness", "pain", "mobility")
 MEASURE_LABELS = {"soreness": "Soreness", "pain": "Pain", "mobility": "Mobility"}
 # a second cue besides colour, so the lines stay apart in grey print and for every eye
 MEASURE_SYMBOLS = {"soreness": "circle", "pain": "square", "mobility": "diamond"}
+# the legend's keys to what marks and lines mean, whichever the measure
+KEY_GREY = "#595959"
 
 
 def measure_style(code: str) -> dict[str, Any]:
@@ -39,6 +41,29 @@ def measure_style(code: str) -> dict[str, Any]:
         "line": {"color": MEASURE_COLOURS[code], "width": 2},
         "marker": {"symbol": MEASURE_SYMBOLS[code], "size": 9},
     }
+
+
+def baseline_marker(code: str, *, size: int) -> dict[str, Any]:
+    """A measure's mark before treatment: its symbol, open, in its colour."""
+    return {
+        "symbol": f"{MEASURE_SYMBOLS[code]}-open",
+        "size": size,
+        "color": MEASURE_COLOURS[code],
+        "line": {"width": 2},
+    }
+
+
+def legend_key(name: str, *, dash: str, symbol: str) -> go.Scatter:
+    """A legend entry in grey for what the marks of every measure mean, drawn nowhere."""
+    return go.Scatter(
+        x=[None],
+        y=[None],
+        mode="lines+markers",
+        name=name,
+        line={"color": KEY_GREY, "dash": dash, "width": 1},
+        marker={"symbol": symbol, "size": 9, "color": KEY_GREY},
+        hoverinfo="skip",
+    )
 
 
 # higher soreness and pain are worse, higher mobility is better: never on one axis unsaid
@@ -108,7 +133,7 @@ def recovery_figure(points: Sequence[RecoveryPoint], baseline: Mapping[str, int]
     layout["xaxis"] |= {**axis, "title": {"text": ""}}
     layout["xaxis2"] |= axis
     if lines:  # one legend entry for every baseline: the measure's colour tells which
-        traces.append(_baseline_key())
+        traces.append(legend_key("Before treatment", dash="dash", symbol="circle-open"))
     return go.Figure(data=traces, layout={**base_layout(height=460), **layout, "shapes": lines})
 
 
@@ -159,19 +184,6 @@ def _measure_key(code: str, axes: Mapping[str, str]) -> go.Scatter:
     )
 
 
-def _baseline_key() -> go.Scatter:
-    """The legend's one entry for every baseline (open marks, dashed lines), drawn nowhere."""
-    return go.Scatter(
-        x=[None],
-        y=[None],
-        mode="lines+markers",
-        name="Before treatment",
-        line={"color": "#595959", "dash": "dash", "width": 1},
-        marker={"symbol": "circle-open", "size": 10, "color": "#595959"},
-        hoverinfo="skip",
-    )
-
-
 def _baseline_trace(code: str, value: int, axes: Mapping[str, str]) -> go.Scatter:
     label = MEASURE_LABELS[code]
     return go.Scatter(
@@ -181,13 +193,8 @@ def _baseline_trace(code: str, value: int, axes: Mapping[str, str]) -> go.Scatte
         mode="markers",
         name=f"{label} baseline",
         legendgroup=code,
-        showlegend=False,  # _baseline_key explains the open marks once
-        marker={
-            "symbol": f"{MEASURE_SYMBOLS[code]}-open",
-            "size": 12,
-            "color": MEASURE_COLOURS[code],
-            "line": {"width": 2},
-        },
+        showlegend=False,  # the grey key explains the open marks once
+        marker=baseline_marker(code, size=12),
         hovertemplate=f"{label} baseline: %{{y}}<br>before the first needle<extra></extra>",
     )
 

@@ -24,12 +24,12 @@ from sqlalchemy.orm import Session, aliased
 from server.models import Alert, Answer, CheckIn, Clinician, Patient, Response, Treatment
 from server.models.treatments import OPEN_STATUSES, slot_label
 from server.services.patient_search import PatientSearch, SearchCounts, count_matches
+from server.services.red_flags import SEVERITY_ORDER
 
 # the columns a list sorts by, and whether each reads most-first (descending) by default
 SORT_COLUMNS = {"alerts": True, "answer": True, "due": False, "code": False, "name": False}
 SORT_PARAMS = frozenset(SORT_COLUMNS) | {f"-{column}" for column in SORT_COLUMNS}
 DEFAULT_SORT = "-alerts"
-SEVERITY_RANK = case({"urgent": 0, "same_day": 1, "routine": 2}, value=Alert.severity)
 NO_ALERT_RANK = 3
 
 
@@ -217,7 +217,7 @@ def _alert_counts(clinic_id: int) -> Subquery:
             Alert.patient_id,
             func.count(Alert.id).label("open"),
             func.sum(case((Alert.severity == "urgent", 1), else_=0)).label("urgent"),
-            func.min(SEVERITY_RANK).label("rank"),
+            func.min(SEVERITY_ORDER).label("rank"),
         )
         .where(Alert.clinic_id == clinic_id, Alert.acknowledged_at.is_(None))
         .group_by(Alert.patient_id)
