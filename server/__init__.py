@@ -54,6 +54,7 @@ def create_app(config: Config | None = None) -> Flask:
     if config.PROXY_HOPS:  # the client's address and scheme as the proxies in front saw them
         hops = config.PROXY_HOPS
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config)
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -89,6 +90,15 @@ def create_app(config: Config | None = None) -> Flask:
     register_error_handlers(app)
     commit_once_per_request(app)
     return app
+
+
+def _engine_options(config: Config) -> dict[str, Any]:
+    """The engine's options: PostgreSQL connections are opened within a bounded time."""
+    options = dict(config.SQLALCHEMY_ENGINE_OPTIONS)
+    if config.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+        connect_args = {"connect_timeout": config.DATABASE_CONNECT_TIMEOUT_S}
+        options["connect_args"] = connect_args | options.get("connect_args", {})
+    return options
 
 
 def _sqlite_pragmas(busy_ms: int, connection: Any, _record: Any) -> None:

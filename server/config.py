@@ -90,6 +90,10 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = field(default_factory=dict)
     # SQLite: how long a write waits for another writer before the request answers 503
     SQLITE_BUSY_MS: int = 5000
+    # PostgreSQL: how long opening a connection may take (libpq's connect_timeout, 2 at least).
+    # Unset, libpq waits on a server that accepts and never answers for minutes, holding the
+    # web worker, and /readyz would hang the load balancer's probe instead of answering 503
+    DATABASE_CONNECT_TIMEOUT_S: int = 5
     API_TITLE: str = "Needling recovery API"
     API_VERSION: str = "v1"
     OPENAPI_VERSION: str = "3.1.0"
@@ -200,6 +204,9 @@ class Config:
                 env.get("SUPPRESS_BELOW_PATIENTS", cls.SUPPRESS_BELOW_PATIENTS)
             ),
             SQLALCHEMY_DATABASE_URI=_normalise_database_url(database_url),
+            DATABASE_CONNECT_TIMEOUT_S=int(
+                env.get("DATABASE_CONNECT_TIMEOUT_S", cls.DATABASE_CONNECT_TIMEOUT_S)
+            ),
             INSTANCE_PATH=str(instance),
             ENV_NAME=env_name,
             PUBLIC_BASE_URL=env.get("PUBLIC_BASE_URL", cls.PUBLIC_BASE_URL).rstrip("/"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,6 +100,30 @@ def test_not_ready_when_the_database_is_out_of_reach(tmp_path: Path, kind: str) 
     assert response.json is not None
     assert response.json["code"] == 503
     assert response.json["errors"] == {"database": ["unreachable"]}
+
+
+def test_not_ready_within_the_connect_timeout_when_postgresql_never_answers(
+    tmp_path: Path,
+) -> None:
+    # a listening socket nobody accepts from: the kernel completes the TCP handshake, and the
+    # server's first byte never comes, as from a PostgreSQL host that hangs
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        config = Config.for_tests(
+            f"postgresql://postgres@127.0.0.1:{port}/needling_silent", tmp_path
+        ).with_overrides(DATABASE_CONNECT_TIMEOUT_S=2)
+        client = create_app(config).test_client()
+        started = time.monotonic()
+
+        response = client.get("/readyz")
+
+        waited_s = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.json is not None
+    assert response.json["errors"] == {"database": ["unreachable"]}
+    assert waited_s < 10  # libpq's default would wait 130 s
 
 
 def test_probes_are_not_in_the_api_document(client: FlaskClient) -> None:
