@@ -1,0 +1,218 @@
+"""The adjusted comparison's two models, on plain arrays (no database, no pandas):
+
+- a linear mixed model of a 0-10 measure at the time points the modalities share, on
+  modality x time point, adjusted for the measure's baseline (per time point) and the given
+  covariates, with a random intercept per patient (statsmodels ``MixedLM``, REML);
+- a logistic GEE of pain responders (one row per treatment), clustered by patient with an
+  exchangeable working correlation, adjusted the same way.
+
+Each modality is compared with a reference modality: a difference in points (mixed model) or
+an odds ratio (GEE), with its Wald 95 % interval. A covariate that is constant, or that adds
+nothing the others and the modalities do not already say (collinear), is left out and named.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import statsmodels.api as sm
+from numpy.typing import NDArray
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+from server.services.statistics import Z_95
+
+Floats = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class MeasureRows:
+    """One measure's answers at the shared time points: one element per answer."""
+
+    value: Sequence[float]
+    baseline: Sequence[float]
+    modality: Sequence[str]
+    slot: Sequence[str]
+    patient: Sequence[int]
+    covariates: Mapping[str, Sequence[float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResponderRows:
+    """Treatments judged as pain responders or not: one element per treatment."""
+
+    responder: Sequence[bool]
+    baseline: Sequence[float]
+    modality: Sequence[str]
+    patient: Sequence[int]
+    covariates: Mapping[str, Sequence[float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A modality against the reference at one time point (``slot`` None: responders)."""
+
+    modality: str
+    slot: str | None
+    estimate: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass(frozen=True)
+class Fit:
+    """What one model says: the estimates, what it read, and whether it converged."""
+
+    estimates: list[Estimate]
+    n: int
+    patients: int
+    converged: bool
+    adjusted_for: list[str]  # covariates in the model, beside modality, time point, baseline
+    left_out: list[str]  # covariates given but left out: constant or collinear
+    note: str | None = None  # why it did not converge or could not be fitted
+
+
+def fit_measure(rows: MeasureRows, *, reference: str, slots: Sequence[str]) -> Fit:
+    """Mixed model of a measure: the adjusted difference of each modality from ``reference``
+    at each of ``slots`` (points on the measure's scale), random intercept per patient."""
+    value = np.asarray(rows.value, dtype=float)
+    modality = np.asarray(rows.modality, dtype=object)
+    slot = np.asarray(rows.slot, dtype=object)
+    baseline = np.asarray(rows.baseline, dtype=float)
+    centred = baseline - baseline.mean() if baseline.size else baseline
+    columns: dict[str, Floats] = {"intercept": np.ones(value.size)}
+    for at in slots[1:]:
+        columns[f"slot {at}"] = (slot == at).astype(float)
+    for at in slots:  # the baseline's weight may differ between 1 day and 7 days
+        columns[f"baseline at {at}"] = centred * (slot == at)
+    others = [name for name in dict.fromkeys(rows.modality) if name != reference]
+    effects = [(name, at) for name in others for at in slots]
+    for name, at in effects:
+        columns[f"{name} at {at}"] = ((modality == name) & (slot == at)).astype(float)
+    design, adjusted_for, left_out = _with_covariates(columns, rows.covariates)
+    patients = np.asarray(rows.patient)
+    n, groups = int(value.size), int(np.unique(patients).size)
+    if not effects or n <= design.shape[1]:
+        return Fit([], n, groups, False, adjusted_for, left_out, "too few answers to fit")
+    model = sm.MixedLM(value, design, groups=patients)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = model.fit(reml=True)
+        except (np.linalg.LinAlgError, ValueError) as error:
+            return Fit([], n, groups, False, adjusted_for, left_out, f"not fitted: {error}")
+    first = design.shape[1] - len(effects)
+    estimates = [
+        _wald(name, at, float(result.fe_params[first + i]), float(result.bse_fe[first + i]))
+        for i, (name, at) in enumerate(effects)
+    ]
+    converged, note = _convergence(bool(result.converged), caught)
+    return Fit(estimates, n, groups, converged, adjusted_for, left_out, note)
+
+
+def fit_responders(rows: ResponderRows, *, reference: str) -> Fit:
+    """Logistic GEE of pain responders: each modality's adjusted odds ratio against
+    ``reference`` (robust standard errors, exchangeable correlation within a patient)."""
+    outcome = np.asarray(rows.responder, dtype=float)
+    modality = np.asarray(rows.modality, dtype=object)
+    baseline = np.asarray(rows.baseline, dtype=float)
+    columns: dict[str, Floats] = {
+        "intercept": np.ones(outcome.size),
+        "baseline": baseline - baseline.mean() if baseline.size else baseline,
+    }
+    others = [name for name in dict.fromkeys(rows.modality) if name != reference]
+    for name in others:
+        columns[name] = (modality == name).astype(float)
+    design, adjusted_for, left_out = _with_covariates(columns, rows.covariates)
+    patients = np.asarray(rows.patient)
+    n, groups = int(outcome.size), int(np.unique(patients).size)
+    if not others or n <= design.shape[1] or outcome.min(initial=0) == outcome.max(initial=0):
+        return Fit([], n, groups, False, adjusted_for, left_out, "too few responders to fit")
+    model = sm.GEE(
+        outcome,
+        design,
+        groups=patients,
+        family=sm.families.Binomial(),
+        cov_struct=sm.cov_struct.Exchangeable(),
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = model.fit(maxiter=100)
+        except (np.linalg.LinAlgError, ValueError) as error:
+            return Fit([], n, groups, False, adjusted_for, left_out, f"not fitted: {error}")
+    first = design.shape[1] - len(others)
+    estimates = []
+    for i, name in enumerate(others):
+        log_odds = _wald(name, None, float(result.params[first + i]), float(result.bse[first + i]))
+        estimates.append(
+            Estimate(
+                name,
+                None,
+                _exp(log_odds.estimate),
+                _exp(log_odds.ci_low),
+                _exp(log_odds.ci_high),
+            )
+        )
+    converged, note = _convergence(bool(getattr(result, "converged", True)), caught)
+    return Fit(estimates, n, groups, converged, adjusted_for, left_out, note)
+
+
+def _with_covariates(
+    columns: dict[str, Floats], covariates: Mapping[str, Sequence[float]]
+) -> tuple[Floats, list[str], list[str]]:
+    """The design matrix: ``columns`` kept whole (the modality effects last), with each
+    covariate that varies and adds rank; returns it with the names kept and left out."""
+    core = list(columns.values())
+    kept: list[Floats] = []
+    adjusted_for, left_out = [], []
+    rank = _rank(core)
+    for name, values in covariates.items():
+        column = np.asarray(values, dtype=float)
+        if column.size == 0 or np.all(column == column[0]):
+            left_out.append(name)
+            continue
+        with_it = _rank([*kept, column, *core])
+        if with_it > rank + len(kept):
+            kept.append(column)
+            adjusted_for.append(name)
+        else:
+            left_out.append(name)
+    names = list(columns)
+    # the intercept, the covariates, then the core's own columns: the modality effects last
+    design = np.column_stack([columns[names[0]], *kept, *(columns[n] for n in names[1:])])
+    return design, adjusted_for, left_out
+
+
+def _rank(columns: Sequence[Floats]) -> int:
+    """The rank of the matrix of these columns, each scaled to unit length first."""
+    if not columns:
+        return 0
+    matrix = np.column_stack(columns)
+    norms = np.linalg.norm(matrix, axis=0)
+    matrix = matrix / np.where(norms > 0, norms, 1.0)
+    return int(np.linalg.matrix_rank(matrix.T @ matrix, tol=1e-8))
+
+
+def _wald(modality: str, slot: str | None, estimate: float, se: float) -> Estimate:
+    half = Z_95 * se
+    return Estimate(modality, slot, estimate, estimate - half, estimate + half)
+
+
+def _exp(log_value: float) -> float:
+    return math.exp(min(log_value, 700.0))  # an odds ratio beyond e^700 is "infinite" anyway
+
+
+def _convergence(converged: bool, caught: list[warnings.WarningMessage]) -> tuple[bool, str | None]:
+    """Whether a fit converged, and if not, the optimiser's own words."""
+    troubles = [
+        str(w.message).splitlines()[0]
+        for w in caught
+        if issubclass(w.category, ConvergenceWarning | RuntimeWarning)
+    ]
+    if converged and not troubles:
+        return True, None
+    return False, "; ".join(dict.fromkeys(troubles)) or "the optimiser did not converge"
