@@ -53,6 +53,13 @@ def collected(value: Any) -> list[Any]:
     return json.loads(value) if isinstance(value, str) else list(value)
 
 
+def days_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
+    """The days from one time column to another, as a fraction (SQLite keeps times as text)."""
+    if dialect == "postgresql":
+        return func.extract("epoch", later - earlier) / 86400.0
+    return func.julianday(later) - func.julianday(earlier)
+
+
 class _IntegerArray(UserDefinedType[str]):
     """PostgreSQL's ``integer[]``, bound as its text form with the cast on the placeholder
     (``%(ids)s::INTEGER[]``): psycopg sends a ``str`` untyped, so the server takes the parameter

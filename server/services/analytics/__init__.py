@@ -6,6 +6,7 @@ is the pre-needling response, and a cell with fewer patients than ``min_patients
 (figures None, ``suppressed`` True), never shown as 0.
 """
 
+from server.services.analytics.case_mix import CaseMix, case_mix
 from server.services.analytics.curves import (
     AnswerRate,
     AnswerRates,
@@ -30,11 +31,13 @@ from server.services.analytics.scope import (
     Scope,
     scope_for,
 )
+from server.services.analytics.significance import Significance, significance
 
 __all__ = [
     "BASELINE",
     "AnswerRate",
     "AnswerRates",
+    "CaseMix",
     "Curve",
     "Filters",
     "Group",
@@ -43,11 +46,14 @@ __all__ = [
     "Resolution",
     "Responders",
     "Scope",
+    "Significance",
     "answer_rates",
     "binned_recovery",
+    "case_mix",
     "outcomes",
     "recovery",
     "resolution",
     "responders",
     "scope_for",
+    "significance",
 ]

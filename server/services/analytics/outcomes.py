@@ -78,10 +78,7 @@ class Outcomes:
 
 def outcomes(session: Session, *, scope: Scope) -> Outcomes:
     """Time to soreness resolution and pain responders per modality (and group)."""
-    rows = sorted(
-        aggregates(session, _outcomes_query(scope, dialect_of(session))),
-        key=lambda row: series_order((row.modality, row.grp)),
-    )
+    rows = outcome_rows(session, scope=scope)
     labels = group_labels(session, scope)
     resolution_series, responders_series = [], []
     for row in rows:
@@ -91,6 +88,15 @@ def outcomes(session: Session, *, scope: Scope) -> Outcomes:
         if (judged := _responders(row, group, scope.min_patients)) is not None:
             responders_series.append(judged)
     return Outcomes(resolution_series, responders_series)
+
+
+def outcome_rows(session: Session, *, scope: Scope) -> list[Any]:
+    """Per series, in display order: each treatment's time to resolution or censoring and
+    whether it resolved (``hours``, ``events``: collected), and the responder counts."""
+    return sorted(
+        aggregates(session, _outcomes_query(scope, dialect_of(session))),
+        key=lambda row: series_order((row.modality, row.grp)),
+    )
 
 
 def resolution(session: Session, *, scope: Scope) -> list[Resolution]:
