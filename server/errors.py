@@ -173,11 +173,17 @@ def handle_integrity_error(error: IntegrityError) -> tuple[Response, int, dict[s
 RETRY_AFTER_S = 2
 
 
+# SQLite's errors that a retry may get past: another writer held on too long; the file
+# cannot grow (disk full, or max_page_count), and the transaction was rolled back whole
+SQLITE_UNAVAILABLE = ("database is locked", "database or disk is full")
+
+
 def _is_unavailable(error: OperationalError) -> bool:
-    """The database is busy or out of reach (a retry may succeed), not a query gone wrong."""
+    """The database is busy, full or out of reach (a retry may succeed), not a query gone
+    wrong. psycopg's OperationalError covers PostgreSQL's DiskFull and a lost connection."""
     if error.connection_invalidated or isinstance(error.orig, psycopg.OperationalError):
         return True
-    return "database is locked" in str(error.orig)  # SQLite: another writer held on too long
+    return any(reason in str(error.orig) for reason in SQLITE_UNAVAILABLE)
 
 
 def handle_unavailable(error: OperationalError) -> tuple[Response, int, dict[str, str]]:
