@@ -202,3 +202,19 @@ def test_upgrade_leaves_the_side_points_and_note_of_earlier_treatments_unrecorde
     db.session.expire_all()
     treatment = db.session.get_one(Treatment, treatment_id)
     assert (treatment.side, treatment.points, treatment.note) == (None, None, None)
+
+
+def test_upgrade_leaves_the_dose_of_earlier_treatments_unrecorded(empty_app: Flask) -> None:
+    upgrade()
+    session = db.session()
+    clinician = make_clinician(session, make_clinic(session))
+    treatment_id = make_treatment(session, clinician, make_patient(session, clinician)).id
+    session.commit()
+    downgrade(revision="0020")  # before 0021 a treatment had no dose
+
+    upgrade()
+
+    db.session.expire_all()
+    treatment = db.session.get_one(Treatment, treatment_id)
+    dose = (treatment.needle_sites, treatment.retention_minutes, treatment.needle_diameter_mm)
+    assert dose == (None, None, None)

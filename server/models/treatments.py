@@ -26,6 +26,12 @@ SIDE_LABELS = {"left": "Left side", "right": "Right side", "both": "Both sides"}
 SIDES = tuple(SIDE_LABELS)
 # the longest points and clinical note a clinician may write (the API and the form say so)
 MAX_POINTS, MAX_NOTE = 500, 2000
+# the dose's sane ranges, inclusive (the form, the API and the CHECK constraints say so): IMS
+# needles stay in a few seconds (about 0.1 min), acupuncture's 15-20 minutes or longer; a
+# diameter in mm, since gauge numbers differ between countries (0.16-0.35 mm in practice)
+NEEDLE_SITES_RANGE = (1, 100)
+RETENTION_MINUTES_RANGE = (0.0, 180.0)
+NEEDLE_DIAMETER_MM_RANGE = (0.1, 0.6)
 CHECKIN_STATUSES = ("scheduled", "sent", "answered", "missed", "cancelled")
 # a check-in in one of these states may still be answered or prompted
 OPEN_STATUSES = ("scheduled", "sent")
@@ -38,6 +44,19 @@ class Treatment(Base):
     __table_args__ = (
         CheckConstraint(f"modality IN {MODALITIES}", name="modality"),
         CheckConstraint(f"side IN {SIDES}", name="side"),
+        CheckConstraint(
+            "needle_sites BETWEEN {} AND {}".format(*NEEDLE_SITES_RANGE), name="needle_sites"
+        ),
+        CheckConstraint(
+            "retention_minutes >= {} AND retention_minutes <= {}".format(*RETENTION_MINUTES_RANGE),
+            name="retention_minutes",
+        ),
+        CheckConstraint(
+            "needle_diameter_mm >= {} AND needle_diameter_mm <= {}".format(
+                *NEEDLE_DIAMETER_MM_RANGE
+            ),
+            name="needle_diameter_mm",
+        ),
         # covering for the analytics: a clinic's treatments per modality, their patients
         # counted in order and filtered by date without visiting the table (SQLite's indexes
         # hold the id anyway)
@@ -68,6 +87,11 @@ class Treatment(Base):
     points: Mapped[str | None] = mapped_column(String(MAX_POINTS))
     # the clinician's note on the session: free text, erased with the patient
     note: Mapped[str | None] = mapped_column(Text)
+    # the dose, each optional (NULL: not recorded): how many sites were needled, how long the
+    # needles stayed in (minutes; IMS's few seconds are fractions), the needle's diameter in mm
+    needle_sites: Mapped[int | None]
+    retention_minutes: Mapped[float | None]
+    needle_diameter_mm: Mapped[float | None]
     # the time points in force when the treatment was recorded: later overrides do not touch it
     protocol: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
