@@ -124,6 +124,20 @@ class StrictInteger(ma.fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class StrictNumber(ma.fields.Float):
+    """A JSON number, and nothing else (marshmallow also takes "0.25", true and NaN)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def Region(**kwargs: Any) -> ma.fields.String:  # noqa: N802 - a field, named as fields are
     """A body region of the vocabulary in regions.toml."""
     return ma.fields.String(validate=ma.validate.OneOf(list(regions())), **kwargs)

@@ -8,10 +8,18 @@ import marshmallow as ma
 from server.inputs import InputSchema
 from server.models import CheckIn
 from server.models.responses import ACK_ACTIONS
-from server.models.treatments import MAX_NOTE, MAX_POINTS, MODALITIES, SIDES
+from server.models.treatments import (
+    MAX_NOTE,
+    MAX_POINTS,
+    MODALITIES,
+    NEEDLE_DIAMETER_MM_RANGE,
+    NEEDLE_SITES_RANGE,
+    RETENTION_MINUTES_RANGE,
+    SIDES,
+)
 from server.services.answers import ENTRY_SOURCES
 
-from .fields import Moment, Region, StrictBoolean
+from .fields import Moment, Region, StrictBoolean, StrictInteger, StrictNumber
 
 
 class TreatmentCreateSchema(InputSchema):
@@ -50,6 +58,27 @@ class TreatmentCreateSchema(InputSchema):
         allow_none=True,
         validate=ma.validate.Length(max=MAX_NOTE),
         metadata={"description": "the clinician's note on the session"},
+    )
+    needle_sites = StrictInteger(
+        allow_none=True,
+        validate=ma.validate.Range(*NEEDLE_SITES_RANGE),
+        metadata={"description": "the dose: how many sites were needled; null: not recorded"},
+    )
+    retention_minutes = StrictNumber(
+        allow_none=True,
+        validate=ma.validate.Range(*RETENTION_MINUTES_RANGE),
+        metadata={
+            "description": "the dose: how long the needles stayed in, in minutes (IMS's few "
+            "seconds as a fraction, e.g. 0.1); null: not recorded"
+        },
+    )
+    needle_diameter_mm = StrictNumber(
+        allow_none=True,
+        validate=ma.validate.Range(*NEEDLE_DIAMETER_MM_RANGE),
+        metadata={
+            "description": "the dose: the needle's diameter in mm (e.g. 0.25; gauge numbers "
+            "differ between countries); null: not recorded"
+        },
     )
 
 
@@ -100,6 +129,9 @@ class ResponseSchema(InputSchema):
     answered_at = ma.fields.AwareDateTime(dump_only=True)
     source = ma.fields.String(dump_only=True)
     note = ma.fields.String(dump_only=True, allow_none=True)
+    needle_sites = ma.fields.Integer(dump_only=True, allow_none=True)
+    retention_minutes = ma.fields.Float(dump_only=True, allow_none=True)
+    needle_diameter_mm = ma.fields.Float(dump_only=True, allow_none=True)
     answers = ma.fields.Dict(dump_only=True)
     flagged_rules = ma.fields.List(ma.fields.String(), dump_only=True)
 
@@ -175,6 +207,9 @@ class TreatmentSchema(InputSchema):
     side = ma.fields.String(dump_only=True, allow_none=True, metadata={"enum": list(SIDES)})
     points = ma.fields.String(dump_only=True, allow_none=True)
     note = ma.fields.String(dump_only=True, allow_none=True)
+    needle_sites = ma.fields.Integer(dump_only=True, allow_none=True)
+    retention_minutes = ma.fields.Float(dump_only=True, allow_none=True)
+    needle_diameter_mm = ma.fields.Float(dump_only=True, allow_none=True)
     checkins = ma.fields.List(ma.fields.Nested(CheckInSchema), dump_only=True)
     responses = ma.fields.List(ma.fields.Nested(ResponseSchema), dump_only=True)
     alerts = ma.fields.List(ma.fields.Nested(AlertSchema), dump_only=True)

@@ -30,7 +30,7 @@ MAX_POINTS, MAX_NOTE = 500, 2000
 # needles stay in a few seconds (about 0.1 min), acupuncture's 15-20 minutes or longer; a
 # diameter in mm, since gauge numbers differ between countries (0.16-0.35 mm in practice)
 NEEDLE_SITES_RANGE = (1, 100)
-RETENTION_MINUTES_RANGE = (0.0, 180.0)
+RETENTION_MINUTES_RANGE = (0, 180)
 NEEDLE_DIAMETER_MM_RANGE = (0.1, 0.6)
 CHECKIN_STATUSES = ("scheduled", "sent", "answered", "missed", "cancelled")
 # a check-in in one of these states may still be answered or prompted

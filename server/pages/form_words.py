@@ -22,6 +22,7 @@ PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"Field may not be null\.", "Fill this in."),
         (r"Not a valid integer\.", "Enter a whole number, like 5."),
         (r"Not a valid number\.", "Enter a number, like 5."),
+        (r"Special numeric values \(nan or infinity\) are not permitted\.", "Enter a number."),
         (r"Not a valid datetime\.", "Enter a date and a time."),
         (r"Not a valid date\.", "Enter a date."),
         (r"Not a valid time\.", "Enter a time, like 08:30."),

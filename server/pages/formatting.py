@@ -180,6 +180,23 @@ def side_label(code: str | None) -> str:
     return SIDE_LABELS.get(code or "", "Side not recorded")
 
 
+def dose_text(
+    needle_sites: int | None, retention_minutes: float | None, needle_diameter_mm: float | None
+) -> str:
+    """A treatment's dose in words: 'Dose: 8 needle sites, needles in 20 min, 0.25 mm
+    needles' (what was recorded of it); none of it: 'Dose not recorded'."""
+    parts = []
+    if needle_sites is not None:
+        parts.append(f"{needle_sites} needle site{'' if needle_sites == 1 else 's'}")
+    if retention_minutes is not None:
+        seconds = round(retention_minutes * 60)
+        held = f"{seconds} s" if seconds < 60 else f"{retention_minutes:.1f}".removesuffix(".0")
+        parts.append(f"needles in {held}" if seconds < 60 else f"needles in {held} min")
+    if needle_diameter_mm is not None:
+        parts.append(f"{needle_diameter_mm:.2f} mm needles")
+    return f"Dose: {', '.join(parts)}" if parts else "Dose not recorded"
+
+
 def source_label(code: str) -> str:
     """How an answer reached us, in words ('On paper')."""
     return SOURCE_LABELS.get(code, code)
@@ -188,6 +205,7 @@ def source_label(code: str) -> str:
 FILTERS: dict[str, Callable[..., str]] = {
     "source_label": source_label,
     "side_label": side_label,
+    "dose_text": dose_text,
     "item_label": item_label,
     "answer_text": answer_text,
     "region_label": region_label,

@@ -19,7 +19,15 @@ from server.errors import DomainError, flatten_errors
 from server.inputs import ID, LOCAL_MOMENT, InputSchema
 from server.models.patients import CHANNELS
 from server.models.responses import ACK_ACTIONS
-from server.models.treatments import MAX_NOTE, MAX_POINTS, MODALITIES, SIDES
+from server.models.treatments import (
+    MAX_NOTE,
+    MAX_POINTS,
+    MODALITIES,
+    NEEDLE_DIAMETER_MM_RANGE,
+    NEEDLE_SITES_RANGE,
+    RETENTION_MINUTES_RANGE,
+    SIDES,
+)
 from server.pages.form_words import in_clinic_words
 from server.protocols import Item
 from server.services.answers import ENTRY_SOURCES
@@ -275,7 +283,7 @@ class MessagesForm(FormSchema):
 
 class TreatmentForm(FormSchema):
     """A needling session: modality, when it ended (the patient's local time), where (regions,
-    side, the points as written), and a clinical note."""
+    side, the points as written), the dose (sites, retention, diameter), and a clinical note."""
 
     modality = ma.fields.String(required=True, validate=ma.validate.OneOf(MODALITIES))
     treated_at = ma.fields.NaiveDateTime(required=True, validate=LOCAL_MOMENT)
@@ -297,6 +305,16 @@ class TreatmentForm(FormSchema):
     note = ma.fields.String(
         load_default=None,
         validate=ma.validate.Length(max=MAX_NOTE, error="keep the note to {max} characters"),
+    )
+    # the dose, each blank for "not recorded"; marshmallow's reasons read in the clinic's words
+    needle_sites = ma.fields.Integer(
+        load_default=None, validate=ma.validate.Range(*NEEDLE_SITES_RANGE)
+    )
+    retention_minutes = ma.fields.Float(
+        load_default=None, validate=ma.validate.Range(*RETENTION_MINUTES_RANGE)
+    )
+    needle_diameter_mm = ma.fields.Float(
+        load_default=None, validate=ma.validate.Range(*NEEDLE_DIAMETER_MM_RANGE)
     )
 
 

@@ -120,6 +120,9 @@ def record(patient_id: int) -> ResponseReturnValue:
             side=fields["side"],
             points=fields["points"],
             note=fields["note"],
+            needle_sites=fields["needle_sites"],
+            retention_minutes=fields["retention_minutes"],
+            needle_diameter_mm=fields["needle_diameter_mm"],
         )
     except (ma.ValidationError, DomainError) as error:
         session.rollback()

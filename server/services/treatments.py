@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 from server.errors import Conflict, InvalidInput, NotFound
 from server.inputs import EARLIEST_DAY
 from server.models import Alert, CheckIn, Clinician, Patient, Response, Treatment
-from server.models.treatments import SIDES
+from server.models.treatments import (
+    NEEDLE_DIAMETER_MM_RANGE,
+    NEEDLE_SITES_RANGE,
+    RETENTION_MINUTES_RANGE,
+    SIDES,
+)
 from server.protocols import dump_timepoints
 from server.protocols import regions as known_regions
 from server.services import outcomes
@@ -39,9 +44,13 @@ def record_treatment(
     side: str | None = None,
     points: str | None = None,
     note: str | None = None,
+    needle_sites: int | None = None,
+    retention_minutes: float | None = None,
+    needle_diameter_mm: float | None = None,
 ) -> Treatment:
     """Record a needling session (T0 = treated_at) and schedule its check-ins; the side, the
-    points needled and a clinical note are optional (blank text is none)."""
+    points needled, a clinical note and the dose (sites, retention, diameter) are optional
+    (blank text is none)."""
     if patient.discharged_at is not None:
         raise Conflict("the patient is discharged: re-admit them first", field="patient")
     protocol = protocol_for(session, clinic_id=clinician.clinic_id, modality=modality)
@@ -67,6 +76,11 @@ def record_treatment(
         )
     if side is not None and side not in SIDES:
         raise InvalidInput(f"choose one of: {', '.join(SIDES)}", field="side")
+    _check_dose(
+        needle_sites=needle_sites,
+        retention_minutes=retention_minutes,
+        needle_diameter_mm=needle_diameter_mm,
+    )
     if thoracic_region is None and regions:
         thoracic_region = any(known_regions()[code].thoracic for code in regions)
     treatment = Treatment(
@@ -80,6 +94,9 @@ def record_treatment(
         side=side,
         points=(points or "").strip() or None,
         note=(note or "").strip() or None,
+        needle_sites=needle_sites,
+        retention_minutes=retention_minutes,
+        needle_diameter_mm=needle_diameter_mm,
         protocol=dump_timepoints(protocol.timepoints),
         created_at=now,
     )
@@ -107,6 +124,20 @@ def record_treatment(
     )
     session.flush()
     return treatment
+
+
+def _check_dose(
+    *, needle_sites: int | None, retention_minutes: float | None, needle_diameter_mm: float | None
+) -> None:
+    """Each dose figure given is within its range (the database's CHECK says the same)."""
+    given = {
+        "needle_sites": (needle_sites, NEEDLE_SITES_RANGE, ""),
+        "retention_minutes": (retention_minutes, RETENTION_MINUTES_RANGE, " minutes"),
+        "needle_diameter_mm": (needle_diameter_mm, NEEDLE_DIAMETER_MM_RANGE, " mm"),
+    }
+    for field, (value, (low, high), unit) in given.items():
+        if value is not None and not low <= value <= high:
+            raise InvalidInput(f"must be from {low:g} to {high:g}{unit}", field=field)
 
 
 def get_treatment(session: Session, *, clinic_id: int, treatment_id: int) -> Treatment:
@@ -170,6 +201,9 @@ def treatment_detail(
         "side": treatment.side,
         "points": treatment.points,
         "note": treatment.note,
+        "needle_sites": treatment.needle_sites,
+        "retention_minutes": treatment.retention_minutes,
+        "needle_diameter_mm": treatment.needle_diameter_mm,
         "checkins": treatment.checkins,
         "responses": [
             {
