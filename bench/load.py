@@ -246,10 +246,9 @@ def build(url: str, size: int, workdir: Path) -> tuple[Config, list[Target]]:
     return config, targets
 
 
-def start_web(config: Config, url: str, workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    """gunicorn as the Procfile runs it, with the bench's floor registered."""
-    port = free_port()
-    env = {
+def bench_environment(config: Config, url: str) -> dict[str, str]:
+    """What the bench's processes read: its database and keys, and its floor registered."""
+    return {
         **os.environ,
         "DATABASE_URL": url,
         "INSTANCE_PATH": config.INSTANCE_PATH,
@@ -257,6 +256,14 @@ def start_web(config: Config, url: str, workers: int) -> tuple[subprocess.Popen[
         "VAPID_PRIVATE_KEY": config.VAPID_PRIVATE_KEY,
         "BENCH_ENDPOINTS": "1",
     }
+
+
+def start_web(
+    config: Config, url: str, workers: int, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """gunicorn as the Procfile runs it, with the bench's floor registered (or ``env``)."""
+    port = free_port()
+    env = env or bench_environment(config, url)
     web = subprocess.Popen(  # noqa: S603 - our own app, fixed arguments
         [
             str(Path(sys.executable).parent / "gunicorn"),
