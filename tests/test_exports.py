@@ -140,13 +140,13 @@ def test_csv_has_one_row_per_answer_with_readable_values(
     common = f"P-001,{t},dry_needling,{T0},{c},neck;upper_back"
     assert response.get_data(as_text=True).splitlines() == [
         ",".join(exports.CSV_COLUMNS),
-        f"{common},baseline,,{b},baseline,{c},2026-11-24T16:30:00Z,-0.50,soreness,2,2,",
-        f"{common},baseline,,{b},baseline,{c},2026-11-24T16:30:00Z,-0.50,pain,6,6,",
+        f"{common},baseline,,{b},baseline,{c},2026-11-24T16:30:00Z,-0.50,soreness,2,2,,,,",
+        f"{common},baseline,,{b},baseline,{c},2026-11-24T16:30:00Z,-0.50,pain,6,6,,,,",
         f"{common},baseline,,{b},baseline,{c},2026-11-24T16:30:00Z,-0.50,"
-        "mobility_activity,Climbing stairs,,Climbing stairs",
-        f"{common},6h,6,{r},app,,2026-11-24T23:30:00Z,6.50,soreness,4,4,",
-        f"{common},6h,6,{r},app,,2026-11-24T23:30:00Z,6.50,bruise_bleed,small,,small",
-        f"{common},6h,6,{r},app,,2026-11-24T23:30:00Z,6.50,rf_breath_chest,no,0,",
+        "mobility_activity,Climbing stairs,,Climbing stairs,,,",
+        f"{common},6h,6,{r},app,,2026-11-24T23:30:00Z,6.50,soreness,4,4,,,,",
+        f"{common},6h,6,{r},app,,2026-11-24T23:30:00Z,6.50,bruise_bleed,small,,small,,,",
+        f"{common},6h,6,{r},app,,2026-11-24T23:30:00Z,6.50,rf_breath_chest,no,0,,,,",
     ]
 
 

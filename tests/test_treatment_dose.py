@@ -4,9 +4,13 @@ and read back on the patient page and the printable summary in words."""
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fhir.resources.bundle import Bundle
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,11 +19,14 @@ from sqlalchemy.orm import Session
 from server.errors import InvalidInput
 from server.models import CheckIn, Treatment
 from server.pages.formatting import dose_text
-from tests.factories import count_rows, make_clinician, make_patient, make_treatment
+from server.services.erasure import erase_patient
+from server.services.fhir import UCUM, export_fhir_bundle, export_patient_bundle
+from tests.factories import bearer, count_rows, make_clinician, make_patient, make_treatment
 from tests.http import assert_error_shape, assert_rejected
 from tests.test_treatment_notes import post_treatment, record, signed_in
 
-DOSE = {"needle_sites": 8, "retention_minutes": 20, "needle_diameter_mm": 0.25}
+NOW_LATER = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)  # a day after the factories' NOW
+DOSE: dict[str, Any] = {"needle_sites": 8, "retention_minutes": 20, "needle_diameter_mm": 0.25}
 
 # --- the API -----------------------------------------------------------------------------------
 
@@ -130,6 +137,66 @@ def test_the_database_refuses_a_dose_out_of_range(
 
     with pytest.raises(IntegrityError), session.begin_nested():
         session.flush()
+
+
+# --- exports and erasure ----------------------------------------------------------------------
+
+
+def test_the_csv_export_gives_each_answer_its_treatments_dose(
+    client: FlaskClient, session: Session
+) -> None:
+    clinician = make_clinician(session)
+    patient = make_patient(session, clinician)
+    make_treatment(session, clinician, patient, baseline={"soreness": 2}, **DOSE)
+    make_treatment(session, clinician, patient, baseline={"soreness": 3}, treated_at=NOW_LATER)
+
+    response = client.get(
+        "/api/v1/exports/answers.csv", headers=bearer(session, clinician), buffered=True
+    )
+
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert list(rows[0])[-3:] == ["needle_sites", "retention_minutes", "needle_diameter_mm"]
+    assert [tuple(row[field] for field in DOSE) for row in rows] == [
+        ("8", "20", "0.25"),
+        ("", "", ""),
+    ]
+
+
+def test_fhir_carries_the_dose_as_extensions_with_ucum_units(session: Session) -> None:
+    clinician = make_clinician(session)
+    patient = make_patient(session, clinician)
+    make_treatment(session, clinician, patient, needle_sites=5, retention_minutes=0.1)
+    make_treatment(session, clinician, patient, treated_at=NOW_LATER)
+    base = "https://clinic.example"
+
+    bundle = export_fhir_bundle(session, clinician=clinician, base_url=base, now=NOW_LATER)
+    own = export_patient_bundle(
+        session, clinician=clinician, patient=patient, base_url=base, now=NOW_LATER
+    )
+
+    for exported in (bundle, own):
+        Bundle.parse_obj(exported)
+        dosed, undosed = [
+            e["resource"] for e in exported["entry"] if e["resource"]["resourceType"] == "Procedure"
+        ]
+        assert dosed["extension"] == [
+            {"url": f"{base}/StructureDefinition/needle-sites", "valueInteger": 5},
+            {
+                "url": f"{base}/StructureDefinition/needle-retention",
+                "valueQuantity": {"value": 0.1, "unit": "min", "system": UCUM, "code": "min"},
+            },
+        ]
+        assert "extension" not in undosed  # FHIR allows no empty lists
+
+
+def test_the_dose_goes_with_the_patients_erasure(session: Session) -> None:
+    admin = make_clinician(session, role="admin")
+    patient = make_patient(session, admin, code="ERASE-2")
+    make_treatment(session, admin, patient, needle_sites=37, needle_diameter_mm=0.18)
+
+    erase_patient(session, clinician=admin, patient=patient, confirm="ERASE-2", now=NOW_LATER)
+
+    assert session.scalar(select(Treatment.id).filter_by(needle_sites=37)) is None
 
 
 # --- the form and the pages --------------------------------------------------------------------

@@ -2,12 +2,13 @@
 clinic's figures become those of a clinic that never had them.
 
 The patient's row goes, and with it (the foreign keys cascade) their treatments with the
-points needled and the clinicians' notes, stored outcomes, check-ins and the delivery ledger,
-responses and answers with their free text, alerts with their acknowledgement notes and
-notices, device tokens, enrolment links and push subscriptions; link versions go with the
-row, so no link can open anything. The analytics read what is stored, so there is nothing
-else to recompute. What stays is one audit entry saying an erasure happened, by whom and
-when, with the bare id and counts; earlier entries keep only the bare id too.
+points needled, the dose and the clinicians' notes, stored outcomes, check-ins and the
+delivery ledger, responses and answers with their free text, alerts with their
+acknowledgement notes and notices, device tokens, enrolment links and push subscriptions;
+link versions go with the row, so no link can open anything. The analytics read what is
+stored, so there is nothing else to recompute. What stays is one audit entry saying an
+erasure happened, by whom and when, with the bare id and counts; earlier entries keep only
+the bare id too.
 """
 
 from __future__ import annotations

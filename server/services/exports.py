@@ -26,6 +26,9 @@ item_code                   the item bank code (= FHIR linkId)
 value                       readable: 0 to 10 as an integer, yes/no, the choice code, the text
 value_num                   as stored: scales as integers, yes/no as 1/0
 value_text                  as stored: choice codes and free text
+needle_sites                the treatment's dose: number of needle sites (empty: not recorded)
+retention_minutes           the dose: needle retention in minutes (IMS's seconds as fractions)
+needle_diameter_mm          the dose: needle diameter in mm
 ==========================  ===================================================================
 
 Text a patient or clinician typed (patient_code, value, value_text) that starts with ``=``,
@@ -67,6 +70,9 @@ CSV_COLUMNS = (
     "value",
     "value_num",
     "value_text",
+    "needle_sites",
+    "retention_minutes",
+    "needle_diameter_mm",
 )
 CSV_CHUNK_ROWS = 1000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -152,6 +158,9 @@ def _answer_rows(scope: ExportScope) -> Select[*tuple[Any, ...]]:
             Treatment.treated_at,
             Treatment.clinician_id,
             Treatment.regions,
+            Treatment.needle_sites,
+            Treatment.retention_minutes,
+            Treatment.needle_diameter_mm,
             Response.slot,
             CheckIn.nominal_hours,
             Response.id.label("response_id"),
@@ -201,6 +210,9 @@ def _csv_row(row: Row[Any]) -> list[str]:
         spreadsheet_safe(_readable(value)),
         _text(row.value_num),
         spreadsheet_safe(_text(row.value_text)),
+        _text(row.needle_sites),
+        "" if row.retention_minutes is None else f"{row.retention_minutes:g}",
+        "" if row.needle_diameter_mm is None else f"{row.needle_diameter_mm:g}",
     ]
 
 

@@ -40,6 +40,13 @@ LATERALITY = {
     "right": {"system": SNOMED, "code": "24028007", "display": "Right"},
     "both": {"system": SNOMED, "code": "51440002", "display": "Right and left"},
 }
+# the dose, on the Procedure: R4 has no element for how many sites were needled, how long the
+# needles stayed in or how thick they were, so each is an extension; the time and the length
+# are UCUM quantities
+NEEDLE_SITES_EXTENSION = "StructureDefinition/needle-sites"
+RETENTION_EXTENSION = "StructureDefinition/needle-retention"
+DIAMETER_EXTENSION = "StructureDefinition/needle-diameter"
+UCUM = "http://unitsofmeasure.org"
 FHIR_TYPES = {"scale": "integer", "boolean": "boolean", "choice": "choice", "text": "string"}
 
 
@@ -245,8 +252,8 @@ def _practitioner(clinician_id: int, names: FhirNames) -> Resource:
 
 def _procedure(treatment: Treatment, names: FhirNames, *, with_note: bool = False) -> Resource:
     """The needling session; T0 (the last needle out) is ``performedPeriod.end``; each region
-    and the points as written are a body site, with the side needled; ``with_note``: the
-    clinician's note too."""
+    and the points as written are a body site, with the side needled; the dose recorded is an
+    extension each; ``with_note``: the clinician's note too."""
     label = default_protocols()[treatment.modality].label
     modality = {"system": names.url(MODALITY_SYSTEM), "code": treatment.modality, "display": label}
     procedure: Resource = {
@@ -275,9 +282,28 @@ def _procedure(treatment: Treatment, names: FhirNames, *, with_note: bool = Fals
         sites = [{"extension": [laterality], **site} for site in sites]
     if sites:  # FHIR allows no empty lists
         procedure["bodySite"] = sites
+    if dose := _dose(treatment, names):  # FHIR allows no empty lists
+        procedure["extension"] = dose
     if with_note and treatment.note:
         procedure["note"] = [{"text": treatment.note}]
     return procedure
+
+
+def _dose(treatment: Treatment, names: FhirNames) -> list[Resource]:
+    """The dose recorded, as extensions: sites as an integer, retention and diameter as UCUM
+    quantities (minutes, millimetres)."""
+    dose: list[Resource] = []
+    if treatment.needle_sites is not None:
+        url = names.url(NEEDLE_SITES_EXTENSION)
+        dose.append({"url": url, "valueInteger": treatment.needle_sites})
+    for path, value, unit in (
+        (RETENTION_EXTENSION, treatment.retention_minutes, "min"),
+        (DIAMETER_EXTENSION, treatment.needle_diameter_mm, "mm"),
+    ):
+        if value is not None:
+            quantity = {"value": value, "unit": unit, "system": UCUM, "code": unit}
+            dose.append({"url": names.url(path), "valueQuantity": quantity})
+    return dose
 
 
 def _response(response: Response, names: FhirNames) -> Resource:
