@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from server.charts.course import OFFSET, course_figure
+from server.charts.layout import label_margin
 from server.charts.palette import MEASURE_COLOURS
 from server.services.course import CourseStep, LastAnswer, patient_course
 from tests.analytics_data import Cohort
@@ -94,7 +95,9 @@ def test_each_treatment_is_a_row_labelled_by_date_and_modality_newest_at_the_top
 
     assert list(figure.layout.yaxis.tickvals) == [0, 1, 2]  # y grows upwards: oldest lowest
     assert list(figure.layout.yaxis.ticktext) == LABELS
-    assert figure.layout.yaxis.automargin is True  # the labels get the room they need
+    # room for the labels worked out here, not by Plotly laying the chart out twice
+    assert figure.layout.yaxis.automargin is None
+    assert figure.layout.margin.l == label_margin(LABELS) > len("Acupuncture") * 14 * 0.5
     assert figure.layout.yaxis2.matches == "y"
     assert figure.layout.yaxis2.showticklabels is False
 

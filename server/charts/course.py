@@ -18,7 +18,14 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from server.charts.layout import AXIS_LINE, GRID, base_layout, hours_text, score_axis
+from server.charts.layout import (
+    AXIS_LINE,
+    GRID,
+    base_layout,
+    hours_text,
+    label_margin,
+    score_axis,
+)
 from server.charts.palette import MEASURE_COLOURS
 from server.charts.patient import (
     MEASURE_LABELS,
@@ -60,7 +67,9 @@ def course_figure(steps: Sequence[CourseStep], labels: Sequence[str]) -> go.Figu
     traces.append(legend_key("Before treatment", dash="dash", symbol="circle-open"))
     traces.append(legend_key("Last answer after it", dash="solid", symbol="circle"))
     height = FRAME_PX + ROW_PX * max(len(steps), 2)
-    return go.Figure(data=traces, layout={**base_layout(height=height), **layout})
+    base = base_layout(height=height)
+    margin = {**base["margin"], "l": label_margin(labels)}
+    return go.Figure(data=traces, layout={**base, "margin": margin, **layout})
 
 
 def _rows_axis(labels: Sequence[str], anchor: str, *, labelled: bool) -> dict[str, Any]:
@@ -77,7 +86,7 @@ def _rows_axis(labels: Sequence[str], anchor: str, *, labelled: bool) -> dict[st
         "linecolor": AXIS_LINE,
     }
     if labelled:
-        return {**rows, "ticktext": list(labels), "automargin": True}
+        return {**rows, "ticktext": list(labels)}
     return {**rows, "matches": "y", "showticklabels": False}
 
 

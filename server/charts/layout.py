@@ -34,6 +34,11 @@ GRID = "#E5E5E5"
 MINOR_GRID = "#F2F2F2"
 AXIS_LINE = "#595959"
 TIME_TITLE = "Time since treatment (log scale)"
+FONT_PX = 14
+# a character's width at most, in ems, in the sans-serif fonts pages fall back to (DejaVu Sans
+# is the widest of them): enough room for a label whichever of them the browser has
+CHAR_EM = 0.62
+TICK_PAD_PX = 12  # between the tick labels and the plot, and at the page's edge
 
 
 def position(hours: float) -> float:
@@ -88,11 +93,21 @@ def time_axis(
     }
 
 
+def label_margin(labels: Iterable[str]) -> int:
+    """The px a margin needs for these tick labels (lines split at "<br>"), worked out here so
+    that Plotly need not: its ``automargin`` measures the drawn labels and lays the whole chart
+    out again, which made the course chart's drawing take about 1.7 times the processor time
+    (issue 22 §5)."""
+    lines = [line for label in labels for line in label.split("<br>")]
+    longest = max((len(line) for line in lines), default=0)
+    return math.ceil(longest * CHAR_EM * FONT_PX) + 2 * TICK_PAD_PX
+
+
 def base_layout(*, height: int | None = None) -> dict[str, Any]:
     """The layout every chart starts from: our font, a white plot, the legend above it."""
     return {
         "template": "none",  # plotly's default template is 6 KB of JSON per chart; set what we use
-        "font": {"family": FONT, "size": 14},
+        "font": {"family": FONT, "size": FONT_PX},
         "hovermode": "closest",
         "showlegend": True,  # also for one series: the legend says what the marks are
         "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},

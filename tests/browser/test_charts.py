@@ -46,7 +46,8 @@ FAULTS = """(chart) => {
     }
   }
   const edge = box(chart.querySelector('.main-svg'));
-  for (const text of [...titles, ...chart.querySelectorAll('.legendtext, .xtick text')]) {
+  const labels = chart.querySelectorAll('.legendtext, .xtick text, .ytick text');
+  for (const text of [...titles, ...labels]) {
     const b = box(text);
     if (shown(text) && (b.left < edge.left - 1 || b.right > edge.right + 1)) {
       faults.push(`"${text.textContent}" cut off`);
