@@ -87,7 +87,11 @@ class Config:
     ENROLMENT_TTL_HOURS: int = 72
     # 64 KB: a check-in answer is a few hundred bytes; anything larger is a mistake or an attack
     MAX_CONTENT_LENGTH: int = 64 * 1024
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = field(default_factory=dict)
+    # a pooled connection is pinged before each use: after the database restarted (or a
+    # proxy dropped it), the first request gets a new connection instead of a 503
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = field(
+        default_factory=lambda: {"pool_pre_ping": True}
+    )
     # SQLite: how long a write waits for another writer before the request answers 503
     SQLITE_BUSY_MS: int = 5000
     # PostgreSQL: how long opening a connection may take (libpq's connect_timeout, 2 at least).

@@ -158,6 +158,21 @@ def test_answers_get_503_while_postgresql_is_down_and_201_once_it_is_back(
 
 
 @pytest.mark.postgresql
+def test_the_first_answer_after_a_restart_is_stored_on_a_new_connection(
+    restartable: Flask, cluster: PostgresCluster
+) -> None:
+    (first, second), headers = open_checkins(2)
+    client = restartable.test_client()
+    assert answer(client, first, headers, str(uuid.uuid4())).status_code == 201
+
+    cluster.stop()  # nothing asks while it is down: the pool still holds the dead connection
+    cluster.start()
+
+    assert answer(client, second, headers, str(uuid.uuid4())).status_code == 201
+    assert responses_stored(db.session()) == 2
+
+
+@pytest.mark.postgresql
 def test_the_worker_sends_again_after_a_restart_without_a_new_process(
     restartable: Flask, cluster: PostgresCluster, push: PushService
 ) -> None:
