@@ -176,6 +176,7 @@ def push(
     service.received.clear()
     service.delay_s = 0.0
     service.most_in_flight = 0
+    service.outage_status = None
     return service
 
 

@@ -38,6 +38,7 @@ class Received:
     plaintext_size: int
     jwt_claims: dict[str, Any]
     answered: int
+    at: float = field(default_factory=time.monotonic)  # when it arrived (time.monotonic())
 
 
 @dataclass
@@ -73,6 +74,8 @@ class PushService:
     received: list[Received] = field(default_factory=list)
     delay_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # while set, every message is answered with this status (an outage), whatever the scripts
+    outage_status: int | None = None
     in_flight: int = 0  # requests being answered now
     most_in_flight: int = 0  # the most ever answered at once
 
@@ -137,7 +140,11 @@ def _handler(service: PushService) -> type[BaseHTTPRequestHandler]:
             subscriber = service.subscribers.get(name)
             with service.lock:
                 script = service.scripts[name]
-                status, extra = script.popleft() if script else (201, {})
+                extra: dict[str, str]
+                if service.outage_status is not None:  # the scripts wait for the outage's end
+                    status, extra = service.outage_status, {}
+                else:
+                    status, extra = script.popleft() if script else (201, {})
             if subscriber is None:
                 status, extra = 404, {}
             else:
