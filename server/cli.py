@@ -1,13 +1,15 @@
-"""Command-line tasks: ``flask --app server create-clinic | create-token | demo``."""
+"""Command-line tasks: ``flask --app server create-clinic | create-token | demo | backup``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NoReturn
 
 import click
 from flask import Blueprint
 from sqlalchemy import select
 
+from server.backups import BackupFailed, back_up, restore
 from server.errors import DomainError
 from server.extensions import db
 from server.models import Clinic, utcnow
@@ -142,3 +144,36 @@ def demo_command(if_empty: bool) -> None:
     summary = load_demo(session, now=utcnow())
     session.commit()
     click.echo(summary)
+
+
+@bp.cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path: Path) -> None:
+    """Copy the whole database to PATH while the app runs (PostgreSQL: pg_dump's custom
+    format; SQLite: a database file)."""
+    if path.exists():
+        raise click.ClickException(f"{path} exists; a backup never overwrites a file")
+    try:
+        back_up(db.engine.url, path)
+    except BackupFailed as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Backed up {db.engine.url.render_as_string()} to {path}.")
+
+
+@bp.cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Replace the database without asking.")
+def restore_command(path: Path, yes: bool) -> None:
+    """Replace the database's tables and rows with those of a backup made by `backup`. Stop
+    the web and worker processes first; then run `flask db upgrade` if the backup is older."""
+    url = db.engine.url
+    if not yes:
+        click.confirm(f"Replace everything in {url.render_as_string()} with {path}?", abort=True)
+    db.session.remove()
+    db.engine.dispose()  # no pooled connection holds a lock the restore waits on
+    try:
+        restore(url, path)
+    except BackupFailed as error:
+        raise click.ClickException(str(error)) from error
+    db.engine.dispose()  # nor statements prepared against the tables dropped and made again
+    click.echo(f"Restored {path} into {url.render_as_string()}.")
