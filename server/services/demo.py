@@ -10,6 +10,7 @@ import math
 import random
 import uuid
 from datetime import datetime, time, timedelta
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -48,6 +49,15 @@ REGIONS = {
 }
 # expected soreness course above baseline: peak at T0 and decay time constant (hours)
 SORENESS_COURSE = {"ims": (4.2, 22.0), "dry_needling": (3.5, 16.0), "acupuncture": (1.5, 10.0)}
+# a plausible dose per modality (DESIGN.md's table): sites needled, minutes the needles stay in,
+# needle diameter in mm. IMS: several muscles, each needle in a few seconds, slightly thicker;
+# dry needling: fewer sites, short retention, fine; acupuncture: 6-12 points left in 15-30 min
+DOSES: dict[str, tuple[tuple[int, int], tuple[float, ...], tuple[float, ...]]] = {
+    "ims": ((4, 14), (0.05, 0.1, 0.1, 0.15), (0.30, 0.30, 0.25)),
+    "dry_needling": ((1, 8), (0.1, 0.5, 1.0, 2.0, 5.0), (0.25, 0.25, 0.30, 0.20)),
+    "acupuncture": ((6, 12), (15.0, 20.0, 20.0, 25.0, 30.0), (0.20, 0.22, 0.25, 0.25)),
+}
+DOSE_RECORDED = 0.9  # the share of sessions whose dose was written down
 PAIN_RELIEF_7D = {"ims": 0.42, "dry_needling": 0.36, "acupuncture": 0.30}
 ANSWER_RATE = 0.82
 PATIENTS = 90
@@ -279,6 +289,7 @@ def _treat_and_answer(
         now=treated_at,
         regions=rng.choice(REGIONS[modality]),
         baseline=baseline,
+        **_dose(modality, f"dose {patient.id} {treated_at.isoformat()}"),
     )
     for checkin in list(treatment.checkins):
         if checkin.due_at > now or rng.random() > ANSWER_RATE:
@@ -297,6 +308,28 @@ def _treat_and_answer(
         )
 
 
+class Dose(TypedDict, total=False):
+    """A session's dose as ``record_treatment`` takes it (left out: not recorded)."""
+
+    needle_sites: int
+    retention_minutes: float
+    needle_diameter_mm: float
+
+
+def _dose(modality: str, seed: str) -> Dose:
+    """A session's dose, or none recorded now and then; drawn from its own seed, so the rest
+    of the demo stays as it was before the dose was recorded."""
+    rng = random.Random(seed)
+    (fewest, most), minutes, diameters = DOSES[modality]
+    if rng.random() > DOSE_RECORDED:
+        return {}
+    return {
+        "needle_sites": rng.randint(fewest, most),
+        "retention_minutes": rng.choice(minutes),
+        "needle_diameter_mm": rng.choice(diameters),
+    }
+
+
 def _answers(
     rng: random.Random,
     treatment: Treatment,
@@ -306,6 +339,8 @@ def _answers(
 ) -> dict[str, object]:
     hours = hours_since(treatment, answered_at)
     peak, tau = SORENESS_COURSE[treatment.modality]
+    if treatment.needle_sites is not None:  # more sites needled, a little more soreness
+        peak *= 0.7 + 0.05 * treatment.needle_sites
     base_pain = int(str(baseline["pain"]))
     relief = PAIN_RELIEF_7D[treatment.modality] * min(1.0, hours / 168) * rng.uniform(0.3, 1.7)
     expected = {
