@@ -1,4 +1,5 @@
-"""Command-line tasks: ``flask --app server create-clinic | create-token | demo | backup``."""
+"""Command-line tasks: ``flask --app server create-clinic | create-token | demo | monitor |
+backup | restore``."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from server.services.clinics import (
 )
 from server.services.credentials import new_password
 from server.services.demo import load_demo
+from server.services.monitoring import service_figures
 
 bp = Blueprint("cli", __name__, cli_group=None)
 
@@ -177,3 +179,28 @@ def restore_command(path: Path, yes: bool) -> None:
         raise click.ClickException(str(error)) from error
     db.engine.dispose()  # nor statements prepared against the tables dropped and made again
     click.echo(f"Restored {path} into {url.render_as_string()}.")
+
+
+@bp.cli.command("monitor")
+def monitor_command() -> None:
+    """Print the service's queues and alert waits, one `name value` line each, in the text
+    format Prometheus reads (node_exporter's textfile collector); ages in seconds."""
+    figures = service_figures(db.session(), now=utcnow())
+    lines = [
+        ("needling_prompts_due", figures.prompts_due),
+        ("needling_prompt_oldest_wait_seconds", figures.oldest_prompt_wait_s),
+        ("needling_checkins_unreached", figures.checkins_unreached),
+        *(
+            (f'needling_delivery_failures_24h{{channel="{channel}"}}', count)
+            for channel, count in sorted(figures.delivery_failures.items())
+        ),
+        ("needling_alert_notices_due", figures.notices_due),
+        ("needling_alert_notice_oldest_wait_seconds", figures.oldest_notice_wait_s),
+        ("needling_alerts_unacknowledged", figures.alerts_unacknowledged),
+        ("needling_alert_oldest_unacknowledged_seconds", figures.oldest_alert_wait_s),
+        ("needling_alerts_acknowledged_24h", figures.alerts_acknowledged),
+        ("needling_alert_acknowledgement_mean_seconds_24h", figures.acknowledgement_mean_s),
+        ("needling_alert_acknowledgement_max_seconds_24h", figures.acknowledgement_max_s),
+    ]
+    for name, value in lines:
+        click.echo(f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}")
