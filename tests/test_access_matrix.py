@@ -386,6 +386,7 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
         STAFF_OF_A,
     ),
     ("GET", "/api/v1/analytics/answer-rates"): ("/api/v1/analytics/answer-rates", None, STAFF),
+    ("GET", "/api/v1/analytics/case-mix"): ("/api/v1/analytics/case-mix", None, STAFF),
     ("GET", "/api/v1/analytics/recovery"): ("/api/v1/analytics/recovery", None, STAFF),
     ("GET", "/api/v1/analytics/recovery/elapsed"): (
         "/api/v1/analytics/recovery/elapsed",
@@ -394,6 +395,7 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
     ),
     ("GET", "/api/v1/analytics/resolution"): ("/api/v1/analytics/resolution", None, STAFF),
     ("GET", "/api/v1/analytics/responders"): ("/api/v1/analytics/responders", None, STAFF),
+    ("GET", "/api/v1/analytics/significance"): ("/api/v1/analytics/significance", None, STAFF),
     ("GET", "/api/v1/auth/tokens"): ("/api/v1/auth/tokens", None, STAFF),
     ("DELETE", "/api/v1/auth/tokens/<int:token_id>"): (
         "/api/v1/auth/tokens/{spare_token_id}",

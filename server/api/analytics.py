@@ -1,5 +1,6 @@
 """Analytics: recovery curves, time to soreness resolution, responders and answer rates per
-modality, for the caller's clinic (split by clinician for admins, by clinic for a network)."""
+modality, for the caller's clinic (split by clinician for admins, by clinic for a network);
+case mix and the tests between modalities."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from .analytics_schemas import (
 )
 from .auth import clinician_required, current_clinician
 from .blueprint import Blueprint
+from .comparison_schemas import CaseMixSchema, ModalityQueryArgsSchema, SignificanceSchema
 
 blp = Blueprint(
     "analytics", __name__, url_prefix="/api/v1/analytics", description="Outcome analytics"
@@ -105,3 +107,29 @@ class AnswerRates(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Answered share of closed check-ins per modality and time point."""
         return {"series": analytics.answer_rates(db.session(), scope=_scope(args))}
+
+
+@blp.route("/case-mix")
+class CaseMix(MethodView):
+    """Case mix per modality."""
+
+    decorators = [clinician_required]
+
+    @blp.arguments(ModalityQueryArgsSchema, location="query")
+    @blp.response(200, CaseMixSchema)
+    def get(self, args: dict[str, Any]) -> analytics.CaseMix:
+        """Who each modality treated, with standardised differences between modalities."""
+        return analytics.case_mix(db.session(), scope=_scope(args))
+
+
+@blp.route("/significance")
+class Significance(MethodView):
+    """Tests between modalities."""
+
+    decorators = [clinician_required]
+
+    @blp.arguments(ModalityQueryArgsSchema, location="query")
+    @blp.response(200, SignificanceSchema)
+    def get(self, args: dict[str, Any]) -> analytics.Significance:
+        """Log-rank of time to soreness resolution and responder differences, with effects."""
+        return analytics.significance(db.session(), scope=_scope(args))

@@ -47,7 +47,7 @@ class AnalyticsQueryArgsSchema(InputSchema):
     @ma.post_load
     def make_filters(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         """Split into the Filters and the grouping."""
-        by = data.pop("by")
+        by = data.pop("by", "modality")  # a schema without ``by`` compares modalities
         extra = {key: data.pop(key) for key in ("measure",) if key in data}
         return {"filters": Filters(**data), "by": by, **extra}
 

@@ -26,11 +26,12 @@ from server.services import analytics
 from server.services.audit import record_event
 from server.services.exports import spreadsheet_safe
 
+from . import comparison_rows
 from .auth import current_clinician, login_required
 from .forms import form_errors
 
 MEASURES = ("soreness", "pain", "mobility")
-ANALYTICS = ("recovery", "resolution", "responders", "answer-rates")
+ANALYTICS = ("recovery", "resolution", "responders", "answer-rates", "case-mix", "significance")
 
 
 def _figures_of(scope: analytics.Scope, measure: str) -> dict[str, Any]:
@@ -175,6 +176,10 @@ def _group_fields(series: Any) -> dict[str, Any]:
 def _csv_rows(analytic: str, scope: analytics.Scope, measure: str) -> list[dict[str, Any]]:
     """Tidy rows of one analytic: one per time point (or per step of a survival curve)."""
     session = db.session()
+    if analytic == "case-mix":
+        return comparison_rows.case_mix_rows(analytics.case_mix(session, scope=scope))
+    if analytic == "significance":
+        return comparison_rows.significance_rows(analytics.significance(session, scope=scope))
     if analytic == "recovery":
         measures = list(dict.fromkeys((measure, *MEASURES)))
         curves = analytics.recovery(session, scope=scope, measures=measures)
