@@ -28,7 +28,7 @@ from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.orm import Session
 
 from server.extensions import db
-from server.models import CheckIn, Clinician, Patient, Treatment
+from server.models import CheckIn, Clinician, Patient, PatientToken, Treatment
 from tests.factories import enrolled_headers, make_clinician, make_open_checkin_now, make_patient
 
 OTHER_TREATMENTS = 2_000
@@ -53,7 +53,8 @@ TABLES = (
 
 
 def load_the_network(session: Session, clinician: Clinician) -> None:
-    """Other patients of the clinic, each treated once: one check-in open, the rest to come."""
+    """Other patients of the clinic, each enrolled and treated once: one check-in open, the
+    rest to come."""
     now = datetime.now(UTC)
     session.execute(
         insert(Patient),
@@ -63,6 +64,14 @@ def load_the_network(session: Session, clinician: Clinician) -> None:
         ],
     )
     patient_ids = session.scalars(select(Patient.id).where(Patient.code.like("N-%"))).all()
+    # each with an enrolled phone: the planner sees the tokens table as big as it gets
+    session.execute(
+        insert(PatientToken),
+        [
+            {"patient_id": patient_id, "token_hash": f"other-{patient_id}", "created_at": now}
+            for patient_id in patient_ids
+        ],
+    )
     session.execute(
         insert(Treatment),
         [

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import segno
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from server.errors import Conflict, Gone, NotFound, Unauthorized
 from server.models import Clinician, EnrolmentToken, Patient, PatientToken, PushSubscription
@@ -134,12 +134,20 @@ def enrol(session: Session, *, token: str, now: datetime) -> tuple[Patient, str]
 def patient_for_token(session: Session, *, token: str, now: datetime) -> Patient:
     """The patient a patient token belongs to, if it has not been revoked."""
     patient_token = session.scalar(
-        select(PatientToken).filter_by(token_hash=token_digest(token), revoked_at=None)
+        select(PatientToken)
+        .filter_by(token_hash=token_digest(token), revoked_at=None)
+        # the patient and their clinic in the same statement: every request of a patient's
+        # device reads both (the clinic for its name, its numbers and the advice)
+        .options(
+            joinedload(PatientToken.patient, innerjoin=True).joinedload(
+                Patient.clinic, innerjoin=True
+            )
+        )
     )
     if patient_token is None:
         raise Unauthorized("the token is not valid", field="authorization")
-    # the patient read first: the last use noted after would be flushed by that read, and on
-    # SQLite a write takes the one write lock for the rest of the request (it goes out with
+    # the patient read with the token: a read after the last use is noted would flush it, and
+    # on SQLite a write takes the one write lock for the rest of the request (it goes out with
     # the request's own writes, or at its commit)
     patient = patient_token.patient
     if patient_token.last_used_at is None or now - patient_token.last_used_at > timedelta(
