@@ -196,8 +196,14 @@ def monitor_command() -> None:
         ),
         ("needling_alert_notices_due", figures.notices_due),
         ("needling_alert_notice_oldest_wait_seconds", figures.oldest_notice_wait_s),
-        ("needling_alerts_unacknowledged", figures.alerts_unacknowledged),
-        ("needling_alert_oldest_unacknowledged_seconds", figures.oldest_alert_wait_s),
+        *(
+            (f'needling_alerts_unacknowledged{{severity="{severity}"}}', count)
+            for severity, count in figures.alerts_unacknowledged.items()
+        ),
+        *(
+            (f'needling_alert_oldest_unacknowledged_seconds{{severity="{severity}"}}', age)
+            for severity, age in figures.oldest_alert_wait_s.items()
+        ),
         ("needling_alerts_acknowledged_24h", figures.alerts_acknowledged),
         ("needling_alert_acknowledgement_mean_seconds_24h", figures.acknowledgement_mean_s),
         ("needling_alert_acknowledgement_max_seconds_24h", figures.acknowledgement_max_s),

@@ -86,8 +86,9 @@ def test_the_figures_count_what_waits_and_how_long(session: Session) -> None:
     assert figures.delivery_failures == {"push": 1}
     assert figures.notices_due == 1
     assert figures.oldest_notice_wait_s == pytest.approx(600, abs=1)
-    assert figures.alerts_unacknowledged == 1
-    assert figures.oldest_alert_wait_s == pytest.approx(1800, abs=1)
+    assert figures.alerts_unacknowledged == {"urgent": 1, "same_day": 0, "routine": 0}
+    assert figures.oldest_alert_wait_s["urgent"] == pytest.approx(1800, abs=1)
+    assert figures.oldest_alert_wait_s["routine"] == 0
     assert figures.alerts_acknowledged == 1
     assert figures.acknowledgement_mean_s == pytest.approx(3600, abs=1)
     assert figures.acknowledgement_max_s == pytest.approx(3600, abs=1)
@@ -109,7 +110,8 @@ def test_nothing_waits_in_an_empty_service(session: Session) -> None:
 
     assert (figures.prompts_due, figures.oldest_prompt_wait_s) == (0, 0)
     assert figures.delivery_failures == {}
-    assert (figures.alerts_unacknowledged, figures.acknowledgement_max_s) == (0, 0)
+    assert set(figures.alerts_unacknowledged.values()) == {0}
+    assert figures.acknowledgement_max_s == 0
 
 
 def test_flask_monitor_prints_one_line_per_figure(app: Flask, session: Session) -> None:
@@ -124,7 +126,7 @@ def test_flask_monitor_prints_one_line_per_figure(app: Flask, session: Session) 
     assert set(lines) >= {
         "needling_checkins_unreached",
         "needling_alert_notices_due",
-        "needling_alert_oldest_unacknowledged_seconds",
+        'needling_alert_oldest_unacknowledged_seconds{severity="urgent"}',
         "needling_alert_acknowledgement_mean_seconds_24h",
     }
     assert all(float(value) >= 0 for value in lines.values())

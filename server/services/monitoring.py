@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from server.models import Alert, AlertNotice, CheckIn, DeliveryEvent
+from server.models.responses import SEVERITIES
 from server.models.treatments import OPEN_STATUSES
 from server.services.sql import days_between, dialect_of
 
@@ -31,8 +32,9 @@ class ServiceFigures:
     delivery_failures: dict[str, int]  # failed attempts in the window, by channel
     notices_due: int  # red-flag notices to clinicians due now, not yet sent
     oldest_notice_wait_s: float
-    alerts_unacknowledged: int
-    oldest_alert_wait_s: float  # the oldest red flag nobody has acknowledged yet
+    # by severity (urgent, same_day, routine: each waits differently); 0 for none
+    alerts_unacknowledged: dict[str, int]
+    oldest_alert_wait_s: dict[str, float]  # the oldest red flag nobody has acknowledged yet
     alerts_acknowledged: int  # acknowledged in the window
     acknowledgement_mean_s: float  # from the alert to its acknowledgement, in the window
     acknowledgement_max_s: float
@@ -77,9 +79,14 @@ def service_figures(
             AlertNotice.status == "pending", AlertNotice.due_at <= now
         )
     ).one()
-    open_alerts = session.execute(
-        select(func.count(), age_s(Alert.created_at)).where(Alert.acknowledged_at.is_(None))
-    ).one()
+    open_alerts = {
+        severity: (count, float(age))
+        for severity, count, age in session.execute(
+            select(Alert.severity, func.count(), age_s(Alert.created_at))
+            .where(Alert.acknowledged_at.is_(None))
+            .group_by(Alert.severity)
+        )
+    }
     waited = days_between(dialect, Alert.acknowledged_at, Alert.created_at) * SECONDS_PER_DAY
     acknowledged = session.execute(
         select(
@@ -93,8 +100,8 @@ def service_figures(
         delivery_failures={channel or "unknown": count for channel, count in failures},
         notices_due=notices[0],
         oldest_notice_wait_s=float(notices[1]),
-        alerts_unacknowledged=open_alerts[0],
-        oldest_alert_wait_s=float(open_alerts[1]),
+        alerts_unacknowledged={level: open_alerts.get(level, (0, 0.0))[0] for level in SEVERITIES},
+        oldest_alert_wait_s={level: open_alerts.get(level, (0, 0.0))[1] for level in SEVERITIES},
         alerts_acknowledged=acknowledged[0],
         acknowledgement_mean_s=float(acknowledged[1]),
         acknowledgement_max_s=float(acknowledged[2]),
