@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from server.models import Alert, AlertNotice, CheckIn, DeliveryEvent
+from server.models.patients import CHANNELS
 from server.models.responses import SEVERITIES
 from server.models.treatments import OPEN_STATUSES
 from server.services.sql import days_between, dialect_of
@@ -29,7 +30,7 @@ class ServiceFigures:
     prompts_due: int  # first prompts and retries due now, not yet sent
     oldest_prompt_wait_s: float  # how long the longest-waiting of them has been due
     checkins_unreached: int  # open check-ins whose prompt gave up, with no e-mail or text sent
-    delivery_failures: dict[str, int]  # failed attempts in the window, by channel
+    delivery_failures: dict[str, int]  # failed attempts in the window, by channel (push, ...)
     notices_due: int  # red-flag notices to clinicians due now, not yet sent
     oldest_notice_wait_s: float
     # by severity (urgent, same_day, routine: each waits differently); 0 for none
@@ -97,7 +98,9 @@ def service_figures(
         prompts_due=prompts[0],
         oldest_prompt_wait_s=float(prompts[1]),
         checkins_unreached=unreached or 0,
-        delivery_failures={channel or "unknown": count for channel, count in failures},
+        # every channel named, 0 included: an alarm on a series that is absent never fires
+        delivery_failures=dict.fromkeys(CHANNELS, 0)
+        | {channel or "unknown": count for channel, count in failures},
         notices_due=notices[0],
         oldest_notice_wait_s=float(notices[1]),
         alerts_unacknowledged={level: open_alerts.get(level, (0, 0.0))[0] for level in SEVERITIES},
