@@ -44,6 +44,8 @@ def _figures_of(scope: analytics.Scope, measure: str) -> dict[str, Any]:
         "resolution": treatment_outcomes.resolution,
         "responders": treatment_outcomes.responders,
         "answer_rates": analytics.answer_rates(session, scope=scope),
+        "case_mix": analytics.case_mix(session, scope=scope),
+        "significance": analytics.significance(session, scope=scope),
     }
 
 
