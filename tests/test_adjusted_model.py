@@ -10,6 +10,8 @@ adjusted for the baseline, must find the truth: its 95 % interval covers +2 in a
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import statsmodels.api as sm
 
 from server.services.adjusted.model import (
     MeasureRows,
@@ -17,6 +19,7 @@ from server.services.adjusted.model import (
     fit_measure,
     fit_responders,
 )
+from server.services.adjusted.reml import fit_random_intercept
 
 TRUE_EFFECT = 2.0  # pain points, IMS against dry needling, at 1 day
 SLOTS = ("24h", "7d")
@@ -148,3 +151,22 @@ def test_responders_odds_ratio_finds_a_modality_that_responds_more() -> None:
     assert fit.patients == 150
     assert ims.ci_low > 1
     assert ims.ci_low < np.exp(1.2) < ims.ci_high
+
+
+def test_closed_form_reml_matches_statsmodels_mixedlm() -> None:
+    rows = simulated_pain(11)
+    y = np.asarray(rows.value)
+    x = np.column_stack(
+        [np.ones(y.size), np.asarray(rows.baseline), np.asarray(rows.modality) == "ims"]
+    ).astype(float)
+    groups = np.asarray(rows.patient, dtype=np.int64)
+
+    ours = fit_random_intercept(y, x, groups)
+    theirs = sm.MixedLM(y, x, groups=groups).fit(reml=True)
+
+    assert np.allclose(ours.params, theirs.fe_params, atol=1e-4)
+    # standard errors: ours are nlme's and lme4's, s2 (X'V^-1 X)^-1; MixedLM's come from the
+    # Hessian of the whole restricted likelihood and run about 1 % wider
+    assert np.allclose(np.sqrt(np.diag(ours.cov)), theirs.bse_fe, rtol=0.03)
+    assert ours.residual_var == pytest.approx(theirs.scale, rel=1e-3)
+    assert ours.patient_var == pytest.approx(float(theirs.cov_re[0][0]), rel=1e-2, abs=1e-4)
