@@ -20,6 +20,7 @@ from server.extensions import db
 from server.models import Clinic, PushSubscription, utcnow
 from server.push import PushSender, endpoint_policy
 from server.services import delivery
+from server.services.adjusted import store as adjusted
 from server.services.alerting.notices import urgent_route_problems
 from server.services.delivery import alerts
 from server.services.mail import Mailer
@@ -167,6 +168,16 @@ def disable_expired_subscriptions(worker: Worker, now: datetime | None = None) -
     return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult has rowcount
 
 
+def fit_adjusted_comparisons(worker: Worker, now: datetime | None = None) -> int:
+    """Fit again the adjusted comparisons whose clinic's answers changed (and new scopes a page
+    asked for); returns how many were fitted. Each commits as it is done."""
+    with worker.app.app_context():
+        fitted = adjusted.refit_stale(db.session(), now=now or utcnow())
+    if fitted:
+        worker.app.logger.info("fitted %d adjusted comparisons", fitted)
+    return fitted
+
+
 # every periodic job, in the order one pass (tick) runs them, with its interval setting
 JOBS = (
     (notify_clinicians, "ALERT_INTERVAL_S"),
@@ -175,4 +186,5 @@ JOBS = (
     (dispatch_due_checkins, "DISPATCH_INTERVAL_S"),
     (send_reminders, "DISPATCH_INTERVAL_S"),
     (send_email_fallbacks, "DISPATCH_INTERVAL_S"),
+    (fit_adjusted_comparisons, "ADJUSTED_INTERVAL_S"),  # last: seconds of model fits
 )

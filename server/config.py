@@ -122,6 +122,9 @@ class Config:
     # at most this long (plus the send) before its first notice goes out
     ALERT_INTERVAL_S: float = 2.0
     DISPATCH_BATCH: int = 1000
+    # how often the worker refits the adjusted comparisons whose answers changed (seconds): a
+    # new filter on Compare, or new answers, show their adjusted figures within this long
+    ADJUSTED_INTERVAL_S: int = 300
     CLAIM_LEASE_S: int = 120
     RETRY_MAX_ATTEMPTS: int = 5
     RETRY_BASE_S: float = 30.0
@@ -216,6 +219,7 @@ class Config:
             PUBLIC_BASE_URL=env.get("PUBLIC_BASE_URL", cls.PUBLIC_BASE_URL).rstrip("/"),
             ENROLMENT_TTL_HOURS=int(env.get("ENROLMENT_TTL_HOURS", cls.ENROLMENT_TTL_HOURS)),
             EXPIRE_INTERVAL_S=int(env.get("EXPIRE_INTERVAL_S", cls.EXPIRE_INTERVAL_S)),
+            ADJUSTED_INTERVAL_S=int(env.get("ADJUSTED_INTERVAL_S", cls.ADJUSTED_INTERVAL_S)),
             OFFLINE_ANSWER_GRACE_HOURS=int(
                 env.get("OFFLINE_ANSWER_GRACE_HOURS", cls.OFFLINE_ANSWER_GRACE_HOURS)
             ),

@@ -14,12 +14,14 @@ from server.models.clinics import (
     ProtocolOverride,
     RecoveryCode,
 )
+from server.models.fits import AdjustedFit
 from server.models.patients import EnrolmentToken, Patient, PatientToken, PushSubscription
 from server.models.responses import Alert, Answer, Response
 from server.models.treatments import CheckIn, DeliveryEvent, Treatment, TreatmentOutcome
 
 __all__ = [
     "AccountLink",
+    "AdjustedFit",
     "Alert",
     "AlertContact",
     "AlertNotice",

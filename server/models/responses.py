@@ -83,6 +83,8 @@ class Answer(Base):
             "ix_answers_by_treatment",
             *("treatment_id", "item_code", "modality", "slot", "value_num", "elapsed_hours"),
         ),
+        # a clinic's answer version, its count and highest id, from one range (services/adjusted)
+        Index(None, "clinic_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

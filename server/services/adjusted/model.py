@@ -20,9 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import statsmodels.api as sm
 from numpy.typing import NDArray
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from server.services.adjusted.reml import fit_random_intercept
 from server.services.statistics import Z_95
@@ -103,8 +101,11 @@ def fit_measure(rows: MeasureRows, *, reference: str, slots: Sequence[str]) -> F
         result = fit_random_intercept(value, design, patients)
     except np.linalg.LinAlgError as error:
         return Fit([], n, groups, False, adjusted_for, left_out, f"not fitted: {error}")
+    variances = np.diag(result.cov)
+    if not np.all(np.isfinite(variances) & (variances > 0)):  # nearly singular: too little data
+        return Fit([], n, groups, False, adjusted_for, left_out, "too few answers to fit")
     first = design.shape[1] - len(effects)
-    errors = np.sqrt(np.diag(result.cov))
+    errors = np.sqrt(variances)
     estimates = [
         _wald(name, at, float(result.params[first + i]), float(errors[first + i]))
         for i, (name, at) in enumerate(effects)
@@ -131,6 +132,11 @@ def fit_responders(rows: ResponderRows, *, reference: str) -> Fit:
     n, groups = int(outcome.size), int(np.unique(patients).size)
     if not others or n <= design.shape[1] or outcome.min(initial=0) == outcome.max(initial=0):
         return Fit([], n, groups, False, adjusted_for, left_out, "too few responders to fit")
+    # imported here, not at the top: only the worker fits, and statsmodels (with pandas) takes
+    # seconds and about 100 MB to import, which every web process would otherwise pay
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
     model = sm.GEE(
         outcome,
         design,
@@ -157,7 +163,9 @@ def fit_responders(rows: ResponderRows, *, reference: str) -> Fit:
                 _exp(log_odds.ci_high),
             )
         )
-    converged, note = _convergence(bool(getattr(result, "converged", True)), caught)
+    converged, note = _convergence(
+        bool(getattr(result, "converged", True)), caught, ConvergenceWarning
+    )
     return Fit(estimates, n, groups, converged, adjusted_for, left_out, note)
 
 
@@ -206,12 +214,14 @@ def _exp(log_value: float) -> float:
     return math.exp(min(log_value, 700.0))  # an odds ratio beyond e^700 is "infinite" anyway
 
 
-def _convergence(converged: bool, caught: list[warnings.WarningMessage]) -> tuple[bool, str | None]:
+def _convergence(
+    converged: bool, caught: list[warnings.WarningMessage], convergence: type[Warning]
+) -> tuple[bool, str | None]:
     """Whether a fit converged, and if not, the optimiser's own words."""
     troubles = [
         str(w.message).splitlines()[0]
         for w in caught
-        if issubclass(w.category, ConvergenceWarning | RuntimeWarning)
+        if issubclass(w.category, convergence | RuntimeWarning)
     ]
     if converged and not troubles:
         return True, None
