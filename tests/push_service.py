@@ -181,9 +181,16 @@ def _handler(service: PushService) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    # each message comes on a connection of its own (HTTP/1.0) and a sender opens up to its
+    # pool's size at once: socketserver's backlog of 5 dropped the rest's SYNs on a busy
+    # machine, and the retransmission a second later outlasted the tests' 1 s timeout
+    request_queue_size = 256
+
+
 def start(service: PushService) -> ThreadingHTTPServer:
     """Serve on an ephemeral port of 127.0.0.1 in a daemon thread."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(service))
+    server = _Server(("127.0.0.1", 0), _handler(service))
     server.daemon_threads = True
     service.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     threading.Thread(target=server.serve_forever, daemon=True).start()
