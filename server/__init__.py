@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import bench_floor, health, pages
 from server.api import (
+    adjusted,
     alerts,
     analytics,
     audit,
@@ -74,6 +75,7 @@ def create_app(config: Config | None = None) -> Flask:
         me.blp,
         push.blp,
         analytics.blp,
+        adjusted.blp,
         exports.blp,
         clinicians.blp,
         audit.blp,
