@@ -2,8 +2,10 @@
 channel reached, delivery failures, red-flag notices waiting, and how long alerts wait for a
 person. Read-only; ``flask monitor`` prints it (docs/production.md says what each means).
 
-Each count is bounded by what is open now, never by history: check-ins by status first (the
-dispatcher's indexes), the ledger only through the check-ins open now, notices by status.
+The check-in and ledger counts are bounded by what is open now, not by history: check-ins by
+status first (the dispatcher's indexes), the ledger only through the check-ins open now, notices
+by status. Alerts are the exception: they are scanned whole (their one index leads with the
+clinic), which stays cheap because a red flag is rare, one per rule per treatment at most.
 """
 
 from __future__ import annotations
