@@ -8,7 +8,7 @@ the question is whether the modalities treated alike cases. A modality with fewe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from server.models import Answer, Treatment
 from server.protocols import regions
+from server.services.analytics.curves import hidden_cells
 from server.services.analytics.scope import (
     BASELINE,
     Scope,
@@ -88,12 +89,10 @@ def case_mix(session: Session, *, scope: Scope) -> CaseMix:
     """Each modality's patients, treatments, baseline pain, soreness and mobility, first or
     repeat treatment, days since the patient's first treatment and regions treated, with the
     standardised difference of every pair of modalities."""
+    scope = replace(scope, by="modality")  # whatever splits the curves
     dialect = dialect_of(session)
     per_modality = {
         row.modality: row for row in aggregates(session, _treatments_query(scope, dialect))
-    }
-    baselines = {
-        (row.modality, row.item_code): row for row in aggregates(session, _baselines_query(scope))
     }
     modalities = sorted(per_modality, key=lambda modality: series_order((modality, None)))
     shown = {m for m in modalities if per_modality[m].patients >= scope.min_patients}
@@ -103,13 +102,7 @@ def case_mix(session: Session, *, scope: Scope) -> CaseMix:
         else ModalityCount(m, None, None, True)
         for m in modalities
     ]
-    rows: list[tuple[str, str, str, list[CaseMixCell]]] = []
-    for measure in BASELINE_MEASURES:
-        cells = [
-            _continuous(m, baselines.get((m, measure)), scope.min_patients, m in shown)
-            for m in modalities
-        ]
-        rows.append((f"baseline_{measure}", f"Baseline {measure} (0-10)", "continuous", cells))
+    rows = _baseline_rows(session, scope, modalities, shown)
     rows.append(
         (
             "repeat",
@@ -135,11 +128,37 @@ def case_mix(session: Session, *, scope: Scope) -> CaseMix:
     )
 
 
-def _continuous(modality: str, row: Any, min_patients: int, is_shown: bool) -> CaseMixCell:
-    if row is None:
-        return CaseMixCell(modality, 0 if is_shown else None, None, None, None, not is_shown)
-    if not is_shown or row.patients < min_patients:
+Row = tuple[str, str, str, list[CaseMixCell]]  # code, label, kind, a cell per modality
+
+
+def _baseline_rows(
+    session: Session, scope: Scope, modalities: list[str], shown: set[str]
+) -> list[Row]:
+    """Mean and SD of each baseline measure per modality; a cell of fewer patients hidden."""
+    cells = {
+        (row.modality, None, row.item_code, BASELINE): row
+        for row in aggregates(session, _baselines_query(scope))
+    }
+    hidden = hidden_cells(session, scope, cells)
+    rows: list[Row] = []
+    for measure in BASELINE_MEASURES:
+        row_cells = [
+            _continuous(
+                m,
+                cells.get((m, None, measure, BASELINE)),
+                m not in shown or (m, None, measure, BASELINE) in hidden,
+            )
+            for m in modalities
+        ]
+        rows.append((f"baseline_{measure}", f"Baseline {measure} (0-10)", "continuous", row_cells))
+    return rows
+
+
+def _continuous(modality: str, row: Any, is_hidden: bool) -> CaseMixCell:
+    if is_hidden:
         return CaseMixCell(modality, None, None, None, None, True)
+    if row is None:
+        return CaseMixCell(modality, 0, None, None, None, False)
     summary = summarise(int(row.n), float(row.total), float(row.total_sq))
     return CaseMixCell(modality, summary.n, None, summary.mean, summary.sd, False)
 
@@ -210,6 +229,8 @@ def _treatments_query(scope: Scope, dialect: str) -> Select[Any]:
 
 @built_once
 def _baselines_query(scope: Scope) -> Select[Any]:
+    # the answers alone when no filter needs their treatments: the clinic's index, one seek per
+    # modality and item; the patients are counted only for a cell in doubt (``hidden_cells``)
     return (
         scope.answers(
             Answer.modality,
@@ -217,8 +238,6 @@ def _baselines_query(scope: Scope) -> Select[Any]:
             func.count().label("n"),
             func.sum(Answer.value_num).label("total"),
             func.sum(Answer.value_num * Answer.value_num).label("total_sq"),
-            func.count(Treatment.patient_id.distinct()).label("patients"),
-            with_treatments=True,
         )
         .where(
             Answer.slot == BASELINE,

@@ -42,7 +42,7 @@ def recovery(
     # one statement for the same measures in any order (the page puts the chosen one first)
     rows = aggregates(session, _recovery_query(scope, tuple(sorted(set(measures)))))
     cells = {(row.modality, row.grp, row.item_code, row.slot): row for row in rows}
-    hidden = _hidden_cells(session, scope, cells)
+    hidden = hidden_cells(session, scope, cells)
     series_keys = sorted({(row.modality, row.grp) for row in rows}, key=series_order)
     labels = group_labels(session, scope)
     slots = protocol_slots(protocols or scope.protocols)
@@ -88,7 +88,7 @@ def _recovery_query(scope: Scope, measures: tuple[str, ...]) -> Select[Any]:
     )
 
 
-def _hidden_cells(
+def hidden_cells(
     session: Session, scope: Scope, cells: dict[tuple[str, Any, str, str], Any]
 ) -> set[tuple[str, Any, str, str]]:
     """The recovery cells (modality, group, item, slot) with fewer than ``min_patients``
