@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -79,32 +80,76 @@ def test_four_workers_at_once_send_every_prompt_exactly_once(
     assert sum(per_worker) == len(checkin_ids)
 
 
-def test_a_worker_killed_mid_batch_loses_nothing(
+def arrived(push: PushService) -> Counter[int]:
+    """How many messages of each check-in reached the push service whole (a message cut off
+    by its sender's death carries no check-in)."""
+    with push.lock:
+        return Counter(
+            message.payload["checkin_id"]
+            for message in push.received
+            if "checkin_id" in message.payload
+        )
+
+
+def unrecorded_claims(session: Session) -> dict[str, set[int]]:
+    """Each worker's claimed check-ins whose sending it has not recorded yet."""
+    held: dict[str, set[int]] = defaultdict(set)
+    for worker, checkin_id in session.execute(
+        select(CheckIn.claimed_by, CheckIn.id).filter_by(status="scheduled")
+    ):
+        if worker is not None:
+            held[worker].add(checkin_id)
+    session.rollback()  # no snapshot kept open while the workers write
+    return held
+
+
+def test_a_worker_killed_mid_batch_among_four_repeats_only_its_pushes_in_flight(
     app: Flask, session: Session, push: PushService, tmp_path: Path
 ) -> None:
-    checkin_ids = prompted_patients(session, push, 30)
-    push.delay_s = 0.3  # the batch takes seconds: time enough to kill it in the middle
-    victim = worker_process(
-        app, tmp_path, DUE.isoformat(), DISPATCH_BATCH="30", PUSH_POOL_SIZE="2", CLAIM_LEASE_S="60"
-    )
-    deadline = time.monotonic() + 30
-    while not push.received and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.communicate(timeout=10)
-    session.expire_all()
-    held = session.scalars(select(CheckIn).filter_by(slot="2h", status="scheduled")).all()
-    assert held, "the kill came after the batch was recorded: nothing was in flight"
-    assert all(checkin.claimed_by for checkin in held)
+    checkin_ids = prompted_patients(session, push, 120)
+    push.delay_s = 0.2  # each batch takes a second or so: every worker is mid-batch most of it
+    settings = {"DISPATCH_BATCH": "10", "PUSH_POOL_SIZE": "2", "CLAIM_LEASE_S": "60"}
+    workers = {
+        f"{socket.gethostname()}:{process.pid}": process
+        for process in (
+            worker_process(app, tmp_path, DUE.isoformat(), **settings) for _ in range(4)
+        )
+    }
+    # the victim: the first worker seen mid-batch, a push of a claim it has not recorded yet
+    # already at the service
+    deadline = time.monotonic() + 120
+    victim = None
+    while victim is None:
+        assert time.monotonic() < deadline, "no worker was ever seen with a push in flight"
+        arrivals = arrived(push).keys()
+        victim = next(
+            (w for w, held in unrecorded_claims(session).items() if held & arrivals), None
+        )
+    os.kill(workers[victim].pid, signal.SIGKILL)
+    workers.pop(victim).communicate(timeout=10)
+    requests_open_at_kill = push.in_flight
+    unrecorded = unrecorded_claims(session)[victim]  # claimed by the victim until DUE + 60 s
+    outputs = [process.communicate(timeout=120)[0] for process in workers.values()]
+    assert all(process.returncode == 0 for process in workers.values()), outputs
+    while push.in_flight:  # the service's threads still answering the dead worker's requests
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # the survivors cannot take the victim's claims before their lease ends: whatever of them
+    # reached the service came from the victim, sent and never recorded
+    in_flight = unrecorded & arrived(push).keys()
 
-    push.delay_s = 0.0
     after_lease = (DUE + timedelta(seconds=61)).isoformat()
     rescuer = worker_process(app, tmp_path, after_lease)
-    output = rescuer.communicate(timeout=120)[0]
-    assert rescuer.returncode == 0, output
+    assert rescuer.communicate(timeout=120)[0].count("dispatch_due_checkins=") == 1
+    sent = arrived(push)
+    assert sorted(sent) == sorted(checkin_ids)  # every prompt at least once
+    duplicates = {checkin_id for checkin_id, count in sent.items() if count > 1}
+    assert duplicates == in_flight  # repeated: exactly the victim's pushes in flight
+    assert {sent[checkin_id] for checkin_id in duplicates} <= {2}
+    assert 0 < len(in_flight) <= 2 * int(settings["DISPATCH_BATCH"])  # the batches it held
+    assert requests_open_at_kill <= int(settings["PUSH_POOL_SIZE"]) * 4
     session.expire_all()
     assert set(session.scalars(select(CheckIn.status).filter_by(slot="2h"))) == {"sent"}
-    assert {message.payload["checkin_id"] for message in push.received} == set(checkin_ids)
 
 
 def test_a_claim_still_within_its_lease_is_left_alone(
