@@ -18,11 +18,13 @@ from werkzeug.wrappers import Response
 
 from server.api.analytics_schemas import RecoveryQueryArgsSchema, scale_items
 from server.charts import outcomes
+from server.charts.dose import dose_figure, has_bars
 from server.errors import DomainError
 from server.extensions import db
 from server.models import Clinician, utcnow
 from server.protocols import default_protocols, item_bank, regions
 from server.services import analytics
+from server.services.analytics.dose import DOSE_SCALES, dose_response
 from server.services.audit import record_event
 from server.services.exports import spreadsheet_safe
 
@@ -31,7 +33,15 @@ from .auth import current_clinician, login_required
 from .forms import form_errors
 
 MEASURES = ("soreness", "pain", "mobility")
-ANALYTICS = ("recovery", "resolution", "responders", "answer-rates", "case-mix", "significance")
+ANALYTICS = (
+    "recovery",
+    "resolution",
+    "responders",
+    "answer-rates",
+    "case-mix",
+    "significance",
+    "dose",
+)
 
 
 def _figures_of(scope: analytics.Scope, measure: str) -> dict[str, Any]:
@@ -46,6 +56,7 @@ def _figures_of(scope: analytics.Scope, measure: str) -> dict[str, Any]:
         "answer_rates": analytics.answer_rates(session, scope=scope),
         "case_mix": analytics.case_mix(session, scope=scope),
         "significance": analytics.significance(session, scope=scope),
+        "dose": dose_response(session, scope=scope),
     }
 
 
@@ -114,6 +125,8 @@ def compare() -> ResponseReturnValue:
         "resolution": outcomes.resolution_figure(found["resolution"]),
         "responders": outcomes.responders_figure(found["responders"]),
         "answer_rates": outcomes.answer_rates_figure(found["answer_rates"], protocols=protocols),
+        # no chart when no dose is recorded: the table says how many answers lack one
+        "dose": dose_figure(found["dose"]) if has_bars(found["dose"]) else None,
     }
     return render_template(
         "compare.html",
@@ -127,6 +140,7 @@ def compare() -> ResponseReturnValue:
         slot_label=partial(outcomes.slot_label, protocols),
         is_asked=partial(outcomes.is_asked, protocols),
         query=request.query_string.decode(),
+        dose_scales=DOSE_SCALES,
         **_choices(current_clinician()),
     )
 
@@ -207,6 +221,12 @@ def _csv_rows(analytic: str, scope: analytics.Scope, measure: str) -> list[dict[
         return [
             _group_fields(series) | {k: v for k, v in asdict(series).items() if k != "group"}
             for series in analytics.responders(session, scope=scope)
+        ]
+    if analytic == "dose":  # pooled over clinicians and clinics: no group columns
+        return [
+            {"dose": series.dose, "modality": series.modality} | asdict(cell)
+            for series in dose_response(session, scope=scope)
+            for cell in series.cells
         ]
     return [
         _group_fields(series) | asdict(point)

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from server.services.demo import load_demo
-from tests.browser.conftest import resize, screenshot
+from tests.browser.conftest import OUTPUT, resize, screenshot
 from tests.browser.test_charts import sign_in
 from tests.browser.test_pages import charts_drawn
 
@@ -49,7 +49,7 @@ def open_compare(page: Page, session: Session) -> None:
     sign_in(page)
     page.goto("/clinic/compare")
     expect(page.get_by_role("heading", level=1)).to_have_text("Compare modalities")
-    charts_drawn(page, expected=5)
+    charts_drawn(page, expected=6)  # with soreness by dose
 
 
 def test_the_filters_are_one_bar_at_a_desk_and_two_columns_on_a_phone(
@@ -76,6 +76,11 @@ def test_the_filters_are_one_bar_at_a_desk_and_two_columns_on_a_phone(
     assert max(control["right"] for control in controls) <= 390
     assert bar.evaluate(CLIPPED_OPTIONS) == []
     screenshot(page, "compare", WIDTHS)
+    dose = page.locator("section", has=page.locator("#dose-title"))
+    for width in WIDTHS:  # the last section, soreness by dose, on its own to look at
+        resize(page, width)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        dose.screenshot(path=str(OUTPUT / f"compare-dose-{width}.png"))
 
 
 def test_each_chart_is_drawn_in_a_task_of_its_own(desk_page: Page, session: Session) -> None:
@@ -83,4 +88,4 @@ def test_each_chart_is_drawn_in_a_task_of_its_own(desk_page: Page, session: Sess
     page.add_init_script(COUNT_YIELDS)
     open_compare(page, session)
 
-    assert page.evaluate("window.__yields") == 5
+    assert page.evaluate("window.__yields") == 6  # with soreness by dose

@@ -140,7 +140,7 @@ def test_clinician_pages_on_the_demo_clinic(clinic_page: Page, session: Session)
 
     nav.get_by_role("link", name="Compare").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Compare modalities")
-    charts_drawn(page, expected=5)
+    charts_drawn(page, expected=6)  # with soreness by dose
     check_accessibility(page, "compare", problems)
     screenshot(page, "clinic-compare")
 
