@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from server.charts.layout import BEFORE_X, MIN_LABEL_GAP, position
+from server.charts.layout import BEFORE_X, MIN_LABEL_GAP, label_margin, position
 from server.charts.outcomes import (
     answer_rates_figure,
     measures_figure,
@@ -144,8 +144,46 @@ def test_answer_rates_list_time_points_in_protocol_order_with_their_labels() -> 
     slots = ["0h", "2h", "evening_d0", "6h", "12h", "24h", "48h", "72h", "7d"]
     assert list(axis.categoryarray) == slots
     labels = {p.slot: p.label for m in default_protocols().values() for p in m.timepoints}
-    assert list(axis.ticktext) == [labels[slot] for slot in slots]
+    assert [text.replace("<br>", " ") for text in axis.ticktext] == [labels[s] for s in slots]
     assert axis.autorange == "reversed"  # the first time point on top
+
+
+def test_split_answer_rates_name_each_panel_above_it_not_over_its_time_points() -> None:
+    sam, ada = Group("clinician", 1, "Sam"), Group("clinician", 2, "Ada")
+    series = [
+        AnswerRates(modality, group, rates_of(modality).points)
+        for modality in ("ims", "acupuncture")
+        for group in (sam, ada)
+    ]
+    figure = answer_rates_figure(series)
+
+    # a y title sat between the time points' labels and the edge, over "1 day" and "3 days"
+    assert not figure.layout.yaxis.title.text
+    assert not figure.layout.yaxis2.title.text
+    names = [(a.text, a.yref) for a in figure.layout.annotations]
+    assert names == [("<b>IMS</b>", "y domain"), ("<b>Acupuncture</b>", "y2 domain")]
+    assert all(a.xanchor == "right" and a.x == 0 for a in figure.layout.annotations)
+    # room for the longest time point's label, worked out without Plotly's automargin
+    assert "Evening of the<br>treatment day" in figure.layout.yaxis2.ticktext  # two even lines
+    assert figure.layout.margin.l == label_margin(["Evening of the", "treatment day"])
+    assert figure.layout.yaxis.automargin is None
+
+
+def test_split_responders_name_the_modality_over_the_clinician() -> None:
+    sam = Group("clinician", 1, "Sam Okafor")
+    series = [Responders("ims", sam, 10, 6, 0.6, 0.31, 0.83, 1, False)]
+    figure = responders_figure(series)
+    assert list(figure.data[0].y) == ["IMS<br>Sam Okafor"]
+    assert figure.layout.margin.l == label_margin(["IMS", "Sam Okafor"])
+
+
+def test_shares_label_their_ends_0_and_100_percent() -> None:
+    # Plotly's own ticks end at 0.999... and drop the "100%" label
+    series = [Responders("ims", None, 10, 6, 0.6, 0.31, 0.83, 1, False)]
+    for figure in (responders_figure(series), answer_rates_figure([rates_of("ims")])):
+        assert list(figure.layout.xaxis.tickvals) == [0, 0.5, 1]
+        assert figure.layout.xaxis.tickformat == ".0%"
+        assert figure.layout.margin.r >= 24  # half of "100%" fits right of the plot
 
 
 def test_answer_rate_hover_names_the_time_point() -> None:

@@ -18,6 +18,7 @@ the top margin and meets nothing there; a legend below it meets the axis title.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable
 from typing import Any
 
@@ -35,9 +36,12 @@ MINOR_GRID = "#F2F2F2"
 AXIS_LINE = "#595959"
 TIME_TITLE = "Time since treatment (log scale)"
 FONT_PX = 14
-# a character's width at most, in ems, in the sans-serif fonts pages fall back to (DejaVu Sans
+# characters' widths in ems, at most, in the sans-serif fonts pages fall back to (DejaVu Sans
 # is the widest of them): enough room for a label whichever of them the browser has
-CHAR_EM = 0.62
+NARROW_EM, WIDE_EM, CAPITAL_EM, OTHER_EM = 0.36, 1.0, 0.78, 0.64
+NARROW, WIDE = frozenset(" fijlrt.,:;'!|()-"), frozenset("mwMW")
+# a tick label longer than this many characters is wrapped onto two lines
+LABEL_CHARS = 16
 TICK_PAD_PX = 12  # between the tick labels and the plot, and at the page's edge
 
 
@@ -93,14 +97,40 @@ def time_axis(
     }
 
 
+def text_px(text: str) -> int:
+    """The px a line of text takes at most at the charts' font size."""
+    ems = sum(
+        NARROW_EM
+        if char in NARROW
+        else WIDE_EM
+        if char in WIDE
+        else CAPITAL_EM
+        if char.isupper()
+        else OTHER_EM
+        for char in text
+    )
+    return math.ceil(ems * FONT_PX)
+
+
+def wrapped(label: str) -> str:
+    """A tick label longer than ``LABEL_CHARS`` on two lines of about even length ("Evening of
+    the<br>treatment day"), so it leaves a phone's chart room to draw in."""
+    if len(label) <= LABEL_CHARS:
+        return label
+    for width in range(math.ceil(len(label) / 2), len(label)):
+        lines = textwrap.wrap(label, width, break_long_words=False)
+        if len(lines) <= 2:
+            return "<br>".join(lines)
+    return label
+
+
 def label_margin(labels: Iterable[str]) -> int:
     """The px a margin needs for these tick labels (lines split at "<br>"), worked out here so
     that Plotly need not: its ``automargin`` measures the drawn labels and lays the whole chart
     out again, which made the course chart's drawing take about 1.7 times the processor time
     (issue 22 §5)."""
     lines = [line for label in labels for line in label.split("<br>")]
-    longest = max((len(line) for line in lines), default=0)
-    return math.ceil(longest * CHAR_EM * FONT_PX) + 2 * TICK_PAD_PX
+    return max((text_px(line) for line in lines), default=0) + 2 * TICK_PAD_PX
 
 
 def base_layout(*, height: int | None = None) -> dict[str, Any]:

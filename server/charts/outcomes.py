@@ -17,12 +17,15 @@ from plotly.subplots import make_subplots
 from server.charts.layout import (
     BEFORE_X,
     GRID,
+    MINOR_GRID,
     TICK_HOURS,
     base_layout,
     hours_text,
+    label_margin,
     position,
     score_axis,
     time_axis,
+    wrapped,
 )
 from server.charts.palette import (
     EXTRA_COLOURS,
@@ -52,19 +55,31 @@ MEASURE_TITLES = {
 PANEL_HEIGHT = 220  # px per panel of a chart split into panels; a single panel takes the page's
 BAR_HEIGHT = 16  # px per bar of a bar chart lying along the page
 MIN_HEIGHT = 384  # px: the page's own chart height (pages.css .chart)
+# a share from 0 to 100 %: three labelled ticks fit a phone's narrow plot; quarters as grid.
+# The ticks are given: Plotly's own end at 0.99999... and dropped the 100 % label.
 SHARE_AXIS = {
     "range": [0, 1],
+    "tickvals": [0, 0.5, 1],
     "tickformat": ".0%",
     "showgrid": True,
     "gridcolor": GRID,
-    "automargin": True,
+    "minor": {"tickvals": [0.25, 0.75], "showgrid": True, "gridcolor": MINOR_GRID},
 }
+# room right of a share axis for half its "100%" label
+SHARE_MARGIN_R = 28
 
 
 def series_name(modality: str, group: Group | None) -> str:
     """The full name of a series: the modality, and its clinician or clinic if split."""
     label = MODALITY_LABELS.get(modality, modality)
     return f"{label} - {group.label}" if group else label
+
+
+def bar_name(modality: str, group: Group | None) -> str:
+    """A series' name beside its bar: split, the modality over its clinician or clinic, two
+    short lines that leave a phone's chart room to draw in."""
+    label = MODALITY_LABELS.get(modality, modality)
+    return f"{label}<br>{group.label}" if group else label
 
 
 def slot_label(protocols: Mapping[str, Protocol], modality: str, slot: str) -> str:
@@ -328,7 +343,7 @@ def responders_figure(series: Sequence[Responders]) -> go.Figure:
     ]
     figure = go.Figure(
         go.Bar(
-            y=[series_name(s.modality, s.group) for s in shown],
+            y=[bar_name(s.modality, s.group) for s in shown],
             x=[s.rate for s in shown],
             orientation="h",
             marker_color=colours,
@@ -344,9 +359,11 @@ def responders_figure(series: Sequence[Responders]) -> go.Figure:
     )
     height = max(BAR_HEIGHT * len(shown) + 140, MIN_HEIGHT)
     # one bar, named on its axis: no legend to read
-    figure.update_layout(base_layout(height=height), showlegend=False)
+    layout = base_layout(height=height)
+    margin = layout["margin"] | {"l": label_margin(figure.data[0].y), "r": SHARE_MARGIN_R}
+    figure.update_layout(layout, margin=margin, showlegend=False)
     figure.update_xaxes(title={"text": "Responders"}, **SHARE_AXIS)
-    figure.update_yaxes(autorange="reversed", automargin=True)
+    figure.update_yaxes(autorange="reversed")
     return figure
 
 
@@ -379,20 +396,31 @@ def answer_rates_figure(
             col=1,
         )
     bars = 0
+    labels: list[str] = []
     for row in range(1, panels.rows + 1):
         in_row = [item for item in series if panels.row(item.modality) == row]
         slots = _slots_in_order(in_row, protocols)
         bars += len(slots) * len(in_row)
+        labels += [wrapped(label) for _, label in slots]
+        if panels.is_split:  # the panel's modality above its time points, clear of them
+            panels.figure.add_annotation(
+                text=f"<b>{panels.y_title(row, '').removesuffix('<br>')}</b>",
+                xref="paper",
+                x=0,
+                xanchor="right",
+                yref=f"y{row if row > 1 else ''} domain",
+                y=1,
+                yanchor="bottom",
+                showarrow=False,
+            )
         panels.figure.update_yaxes(
             type="category",
             categoryorder="array",
             categoryarray=[slot for slot, _ in slots],
             tickmode="array",
             tickvals=[slot for slot, _ in slots],
-            ticktext=[label for _, label in slots],
+            ticktext=[wrapped(label) for _, label in slots],
             autorange="reversed",  # the first time point on top
-            title={"text": panels.y_title(row, "").removesuffix("<br>")},
-            automargin=True,
             row=row,
             col=1,
         )
@@ -400,7 +428,9 @@ def answer_rates_figure(
             title={"text": "Answered" if row == panels.rows else ""}, **SHARE_AXIS, row=row, col=1
         )
     height = BAR_HEIGHT * bars + 60 * panels.rows + 100
-    panels.figure.update_layout(barmode="group", height=max(height, MIN_HEIGHT))
+    margin = panels.figure.layout.margin.to_plotly_json()
+    margin |= {"l": label_margin(labels), "r": SHARE_MARGIN_R}
+    panels.figure.update_layout(barmode="group", height=max(height, MIN_HEIGHT), margin=margin)
     return panels.figure
 
 
