@@ -8,7 +8,10 @@ Patients, a patient page (the demo patient with the most treatments) and Compare
 - ms from navigation start until every chart is drawn (pages without charts: the load event),
   cold (cache off) and warm (cache filled by an earlier load), medians of ``--runs`` loads;
 - long tasks (the Performance API's ``longtask`` entries, main-thread tasks over 50 ms) of the
-  cold loads: count, total ms and the longest, medians.
+  cold loads: count, total ms and the longest, medians;
+- the longest of those tasks in processor time (the thread time Chromium's trace records for
+  it): on a shared 2-core machine a task's wall time grows with whatever else runs, its
+  processor time far less, so this is the figure to judge the 200 ms target by there.
 Targets (issue 22): Compare under 600 KB cold; no long task over 200 ms on any page; charts drawn
 under 1 s cold on loopback (an aim: printed, judged on a quiet machine). It prints; it never
 fails on time.
@@ -72,6 +75,8 @@ WATCH_JS = """
   document.addEventListener("DOMContentLoaded", note);
 })();
 """.replace("SELECTOR", json.dumps(CHART_SELECTOR))
+# the timeline's tasks with their thread (processor) time
+TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline"]
 LOAD_END_JS = "performance.getEntriesByType('navigation')[0].loadEventEnd"
 
 
@@ -84,6 +89,7 @@ class Load:
     ready_ms: float  # every chart drawn, or the load event on a page without charts
     charts: int
     long_tasks_ms: list[float]
+    longest_cpu_ms: float  # the longest main-thread task's processor time
 
 
 @contextmanager
@@ -136,8 +142,32 @@ def sign_in(context: BrowserContext, base_url: str) -> None:
     page.close()
 
 
+def longest_task_cpu_ms(trace: bytes) -> float:
+    """The longest task's processor time on a renderer's main thread, from a Chromium trace:
+    ``RunTask`` events carry ``tdur``, the thread's time in them, in microseconds."""
+    events = json.loads(trace)["traceEvents"]
+    main_threads = {
+        (event["pid"], event["tid"])
+        for event in events
+        if event.get("ph") == "M" and event.get("args", {}).get("name") == "CrRendererMain"
+    }
+    return max(
+        (
+            event["tdur"] / 1000
+            for event in events
+            if event.get("name") == "RunTask"
+            and "tdur" in event
+            and (event["pid"], event["tid"]) in main_threads
+        ),
+        default=0.0,
+    )
+
+
 def load(page: Page, url: str, *, cache: bool) -> Load:
     """Navigate ``page`` to ``url`` and measure until its charts are drawn."""
+    browser = page.context.browser
+    assert browser is not None  # noqa: S101 - a context of a launched browser
+    browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.setCacheDisabled", {"cacheDisabled": not cache})
@@ -164,12 +194,14 @@ def load(page: Page, url: str, *, cache: bool) -> Load:
     ready = drawn if charts else float(page.evaluate(LOAD_END_JS))
     long_tasks = [float(ms) for ms in page.evaluate("window.__longTasks")]
     cdp.detach()
+    longest_cpu = longest_task_cpu_ms(browser.stop_tracing())
     return Load(
         total_bytes=sum(sizes.values()),
         html_bytes=sum(size for rid, size in sizes.items() if rid in documents),
         ready_ms=ready,
         charts=charts,
         long_tasks_ms=long_tasks,
+        longest_cpu_ms=longest_cpu,
     )
 
 
@@ -197,6 +229,7 @@ def print_table(results: dict[str, tuple[list[Load], list[Load]]]) -> None:
     print(
         f"\n{'page':<10}{'charts':>7}{'KB cold':>9}{'of HTML':>9}{'drawn cold':>12}"
         f"{'warm':>7}   {'long tasks cold: n / total / max ms':<36}{'warm: n / max':>14}"
+        f"{'cpu max cold / warm':>22}"
     )
     for name, (cold, warm) in results.items():
         tasks = [load.long_tasks_ms for load in cold]
@@ -211,6 +244,8 @@ def print_table(results: dict[str, tuple[list[Load], list[Load]]]) -> None:
             f" / {median([max(t, default=0) for t in tasks]):>5,.0f}{'':17}"
             f"{median([len(t) for t in warm_tasks]):>4.0f} / "
             f"{median([max(t, default=0) for t in warm_tasks]):>5,.0f}"
+            f"{median([ld.longest_cpu_ms for ld in cold]):>15,.0f} / "
+            f"{median([ld.longest_cpu_ms for ld in warm]):>4,.0f}"
         )
     compare_kb = median([ld.total_bytes for ld in results["Compare"][0]]) / 1024
     longest = max(
@@ -219,6 +254,7 @@ def print_table(results: dict[str, tuple[list[Load], list[Load]]]) -> None:
         for ld in cold + warm
         for t in [max(ld.long_tasks_ms, default=0.0)]
     )
+    longest_cpu = max(median([ld.longest_cpu_ms for ld in cold]) for cold, _ in results.values())
     slowest = max(median([ld.ready_ms for ld in cold]) for cold, _ in results.values())
     print(
         f"\nCompare cold: {compare_kb:,.0f} KB, target < {COMPARE_TARGET_KB} KB: "
@@ -227,6 +263,11 @@ def print_table(results: dict[str, tuple[list[Load], list[Load]]]) -> None:
     print(
         f"longest task of any load: {longest:,.0f} ms, target <= {LONG_TASK_TARGET_MS} ms: "
         f"{verdict(longest <= LONG_TASK_TARGET_MS)}"
+    )
+    print(
+        f"longest task in processor time (the page whose cold loads' median is highest): "
+        f"{longest_cpu:,.0f} ms, target <= {LONG_TASK_TARGET_MS} ms: "
+        f"{verdict(longest_cpu <= LONG_TASK_TARGET_MS)}"
     )
     print(
         f"slowest page cold (median): {slowest:,.0f} ms to drawn, aim < {DRAWN_AIM_MS} ms: "
