@@ -172,6 +172,6 @@ def test_dose_is_adjusted_for_only_where_recorded_for_most_sessions(session: Ses
     soreness = compare(session, scope=Scope((clinic.id,))).measures[0]
 
     assert "needle sites" in soreness.adjusted_for
-    assert "needle retention (minutes): recorded for 22% of the answers, too few" in (
+    assert "needle retention (minutes) (recorded for 22% of the answers; 90% needed)" in (
         soreness.left_out
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import asdict, fields
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from server.api.analytics_schemas import RecoveryQueryArgsSchema, scale_items
+from server.charts import adjusted as adjusted_chart
 from server.charts import outcomes
 from server.charts.dose import dose_figure, has_bars
 from server.errors import DomainError
@@ -24,11 +26,12 @@ from server.extensions import db
 from server.models import Clinician, utcnow
 from server.protocols import default_protocols, item_bank, regions
 from server.services import analytics
+from server.services.adjusted import store as adjusted_store
 from server.services.analytics.dose import DOSE_SCALES, dose_response
 from server.services.audit import record_event
 from server.services.exports import spreadsheet_safe
 
-from . import comparison_rows
+from . import adjusted_words, comparison_rows
 from .auth import current_clinician, login_required
 from .forms import form_errors
 
@@ -57,6 +60,13 @@ def _figures_of(scope: analytics.Scope, measure: str) -> dict[str, Any]:
         "case_mix": analytics.case_mix(session, scope=scope),
         "significance": analytics.significance(session, scope=scope),
         "dose": dose_response(session, scope=scope),
+        # the worker's stored fit (never fitted here): it may be missing or outdated
+        "adjusted": adjusted_store.stored(
+            session,
+            scope=scope,
+            now=utcnow(),
+            refit_within=timedelta(seconds=current_app.config["ADJUSTED_INTERVAL_S"]),
+        ),
     }
 
 
@@ -128,6 +138,14 @@ def compare() -> ResponseReturnValue:
         # no chart when no dose is recorded: the table says how many answers lack one
         "dose": dose_figure(found["dose"]) if has_bars(found["dose"]) else None,
     }
+    comparison = found["adjusted"].comparison
+    shown = comparison and any(
+        d.estimate is not None for model in comparison.measures for d in model.differences
+    )
+    if comparison is not None and comparison.reference is not None and shown:
+        figures["adjusted"] = adjusted_chart.forest_figure(
+            comparison.measures, partial(outcomes.slot_label, protocols, comparison.reference)
+        )
     return render_template(
         "compare.html",
         errors={},
@@ -139,6 +157,10 @@ def compare() -> ResponseReturnValue:
         series_name=outcomes.series_name,
         slot_label=partial(outcomes.slot_label, protocols),
         is_asked=partial(outcomes.is_asked, protocols),
+        adjusted_freshness=adjusted_words.freshness(found["adjusted"], utcnow()),
+        adjusted_points=adjusted_words.shared_points(
+            comparison.measures if comparison else [], protocols
+        ),
         query=request.query_string.decode(),
         dose_scales=DOSE_SCALES,
         **_choices(current_clinician()),

@@ -8,6 +8,7 @@ per region of ``regions.toml``), first or repeat treatment, and the dose where r
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ MEASURES = ("soreness", "pain", "mobility")
 # fewer patients than this in a modality: its estimates are shown greyed, with the reason
 MIN_PATIENTS = 20
 REPEAT = "repeat treatment"
+REGION = "region: "
 # the dose fields (migration 0021), each optional, in the page's words
 DOSE = {
     "needle_sites": "needle sites",
@@ -41,6 +43,9 @@ DOSE = {
 # a dose field joins the adjustment when recorded for at least this share of the model's rows
 # (those without it are then left out); below, the model goes without it and says so
 DOSE_RECORDED_SHARE = 0.9
+# a region joins the adjustment when at least this many rows were treated there: fewer would
+# give an estimate of its own from a handful of sessions (and, for responders, often none)
+MIN_REGION_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -156,18 +161,29 @@ def _measure_model(
 
 
 def _responders_model(rows: Sequence[Any], reference: str, min_patients: int) -> MeasureModel:
+    """The responders' GEE; if it cannot be estimated with the region groups (a region whose
+    sessions all responded, or none did, has no finite odds), again without them, and said."""
     rows, dose, unused = _with_dose(rows)
-    fit = fit_responders(
-        ResponderRows(
-            responder=[bool(r.responder) for r in rows],
-            baseline=[float(r.baseline) for r in rows],
-            modality=[r.modality for r in rows],
-            patient=[r.patient_id for r in rows],
-            covariates=_covariates(rows, dose),
-        ),
-        reference=reference,
-    )
-    return _model("responders", [], reference, fit, rows, min_patients, unused)
+    covariates = _covariates(rows, dose)
+
+    def fit(chosen: dict[str, list[float]]) -> Fit:
+        return fit_responders(
+            ResponderRows(
+                responder=[bool(r.responder) for r in rows],
+                baseline=[float(r.baseline) for r in rows],
+                modality=[r.modality for r in rows],
+                patient=[r.patient_id for r in rows],
+                covariates=chosen,
+            ),
+            reference=reference,
+        )
+
+    fitted = fit(covariates)
+    regions_of = [name for name in covariates if name.startswith(REGION)]
+    if not fitted.estimates and regions_of:
+        fitted = fit({k: v for k, v in covariates.items() if k not in regions_of})
+        unused = [*unused, "the regions treated (the model could not be estimated with them)"]
+    return _model("responders", [], reference, fitted, rows, min_patients, unused)
 
 
 def _model(
@@ -224,18 +240,21 @@ def _with_dose(rows: Sequence[Any]) -> tuple[list[Any], list[str], list[str]]:
         if rows and recorded >= DOSE_RECORDED_SHARE * len(rows):
             used.append(column)
         elif recorded:
-            share = f"{recorded / len(rows):.0%}"
-            unused.append(f"{words}: recorded for {share} of the answers, too few")
+            share = math.floor(100 * recorded / len(rows))
+            needed = round(100 * DOSE_RECORDED_SHARE)
+            unused.append(f"{words} (recorded for {share}% of the answers; {needed}% needed)")
     kept = [row for row in rows if all(getattr(row, column) is not None for column in used)]
     return kept, used, unused
 
 
 def _covariates(rows: Sequence[Any], dose: Iterable[str]) -> dict[str, list[float]]:
-    """Region groups (one per region: treated there or not), repeat treatment and the dose
-    fields given, per row."""
+    """Region groups (one per region treated in at least MIN_REGION_ROWS rows: treated there
+    or not), repeat treatment and the dose fields given, per row."""
     covariates: dict[str, list[float]] = {}
     for code, region in regions().items():
-        covariates[f"region: {region.label}"] = [float(code in (r.regions or ())) for r in rows]
+        treated_there = [float(code in (r.regions or ())) for r in rows]
+        if sum(treated_there) >= MIN_REGION_ROWS:
+            covariates[f"{REGION}{region.label}"] = treated_there
     covariates[REPEAT] = [float(bool(r.is_repeat)) for r in rows]
     for column in dose:
         covariates[DOSE[column]] = [float(getattr(r, column)) for r in rows]

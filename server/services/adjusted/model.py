@@ -71,7 +71,7 @@ class Fit:
     patients: int
     converged: bool
     adjusted_for: list[str]  # covariates in the model, beside modality, time point, baseline
-    left_out: list[str]  # covariates given but left out: constant or collinear
+    left_out: list[str]  # covariates given but left out as collinear (constant ones: silently)
     note: str | None = None  # why it did not converge or could not be fitted
 
 
@@ -148,12 +148,15 @@ def fit_responders(rows: ResponderRows, *, reference: str) -> Fit:
         warnings.simplefilter("always")
         try:
             result = model.fit(maxiter=100)
+            params, variances = np.asarray(result.params), np.diag(result.cov_robust)
         except (np.linalg.LinAlgError, ValueError) as error:
             return Fit([], n, groups, False, adjusted_for, left_out, f"not fitted: {error}")
+    if not np.all(np.isfinite(variances) & (variances > 0)):  # e.g. a modality all responders
+        return Fit([], n, groups, False, adjusted_for, left_out, "too few responders to fit")
     first = design.shape[1] - len(others)
     estimates = []
     for i, name in enumerate(others):
-        log_odds = _wald(name, None, float(result.params[first + i]), float(result.bse[first + i]))
+        log_odds = _wald(name, None, float(params[first + i]), math.sqrt(variances[first + i]))
         estimates.append(
             Estimate(
                 name,
@@ -173,7 +176,8 @@ def _with_covariates(
     columns: dict[str, Floats], covariates: Mapping[str, Sequence[float]]
 ) -> tuple[Floats, list[str], list[str]]:
     """The design matrix: ``columns`` kept whole (the modality effects last), with each
-    covariate that varies and adds rank; returns it with the names kept and left out."""
+    covariate that varies and adds rank; returns it with the names kept and those left out
+    as collinear (a constant covariate is dropped without a word: it says nothing)."""
     core = list(columns.values())
     kept: list[Floats] = []
     adjusted_for, left_out = [], []
@@ -181,8 +185,7 @@ def _with_covariates(
     for name, values in covariates.items():
         column = np.asarray(values, dtype=float)
         if column.size == 0 or np.all(column == column[0]):
-            left_out.append(name)
-            continue
+            continue  # the same for everyone: nothing to adjust for, nothing to say
         with_it = _rank([*kept, column, *core])
         if with_it > rank + len(kept):
             kept.append(column)
