@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from flask.testing import FlaskClient
 from scipy import stats
 from sqlalchemy.orm import Session
 
 from server.services.analytics import Filters, Scope
 from server.services.analytics.dose import DOSE_SCALES, NOT_RECORDED, DoseCell, dose_response
 from tests.analytics_data import Cohort
-from tests.factories import make_clinic, make_clinician
+from tests.factories import bearer, make_clinic, make_clinician
+from tests.http import assert_rejected
 
 
 @pytest.fixture
@@ -126,3 +128,50 @@ def test_the_filters_apply(cohort: Cohort) -> None:
     scope = Scope((cohort.clinic.id,), filters=Filters(region="knee"))
 
     assert dose_response(cohort.session, scope=scope) == []
+
+
+# --- the API -----------------------------------------------------------------------------------
+
+
+def test_the_api_gives_the_figures_per_dose_and_modality(
+    client: FlaskClient, cohort: Cohort
+) -> None:
+    assert cohort.clinician is not None
+    treated(cohort, "ims", [2, 3, 5, 6, 9], dose={"needle_sites": 8})
+    treated(cohort, "ims", [1, 1, 1], dose={"needle_sites": 2})
+
+    response = client.get(
+        "/api/v1/analytics/dose", headers=bearer(cohort.session, cohort.clinician)
+    )
+
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert (body["measure"], body["slot"]) == ("soreness", "24h")
+    sites = body["series"][0]
+    assert (sites["dose"], sites["modality"]) == ("needle_sites", "ims")
+    few, _, many, _, unrecorded = sites["cells"]
+    assert few == {
+        "bin": "1-3 sites",
+        "low": 1,
+        "high": 4,
+        "n": None,
+        "mean": None,
+        "sd": None,
+        "ci_low": None,
+        "ci_high": None,
+        "suppressed": True,
+    }
+    assert (many["n"], many["mean"]) == (5, 5.0)
+    assert (unrecorded["bin"], unrecorded["low"], unrecorded["n"]) == ("not recorded", None, None)
+
+
+def test_the_api_refuses_bad_filters_naming_the_field(client: FlaskClient, cohort: Cohort) -> None:
+    assert cohort.clinician is not None
+    response = client.get(
+        "/api/v1/analytics/dose?region=elbow", headers=bearer(cohort.session, cohort.clinician)
+    )
+
+    assert_rejected(response, "region")
+    assert client.get("/api/v1/analytics/dose").status_code == 401
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert "/api/v1/analytics/dose" in paths

@@ -12,6 +12,7 @@ from flask.views import MethodView
 from server.extensions import db
 from server.services import analytics
 from server.services.analytics import Scope
+from server.services.analytics.dose import dose_response
 
 from .analytics_schemas import (
     AnalyticsQueryArgsSchema,
@@ -24,6 +25,7 @@ from .analytics_schemas import (
 from .auth import clinician_required, current_clinician
 from .blueprint import Blueprint
 from .comparison_schemas import CaseMixSchema, ModalityQueryArgsSchema, SignificanceSchema
+from .dose_schemas import DoseSchema
 
 blp = Blueprint(
     "analytics", __name__, url_prefix="/api/v1/analytics", description="Outcome analytics"
@@ -133,3 +135,16 @@ class Significance(MethodView):
     def get(self, args: dict[str, Any]) -> analytics.Significance:
         """Log-rank of time to soreness resolution and responder differences, with effects."""
         return analytics.significance(db.session(), scope=_scope(args))
+
+
+@blp.route("/dose")
+class Dose(MethodView):
+    """Soreness at 24 h by dose."""
+
+    decorators = [clinician_required]
+
+    @blp.arguments(ModalityQueryArgsSchema, location="query")
+    @blp.response(200, DoseSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Soreness at 24 h per modality in ranges of needle sites, retention and diameter."""
+        return {"series": dose_response(db.session(), scope=_scope(args))}
