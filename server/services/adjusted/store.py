@@ -3,8 +3,9 @@
 A scope's row is made the first time a page or the API asks for it (every clinic's unfiltered
 scope is made by the worker), and the worker fits it again whenever the scope's answer version
 moved. The answer version is the count and the highest id of the answers of the scope's
-clinics: one range of ``ix_answers_clinic_id`` to read, and it moves when an answer is stored
-and when one is erased. A filtered scope nobody asked for in ``FORGET_AFTER`` is dropped.
+clinics: one range of ``ix_answers_clinic_id_id`` to read, and it moves when an answer is stored
+and when one is erased (a page compares only the newest id: one probe). A filtered scope
+nobody asked for in ``FORGET_AFTER`` is dropped.
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ def answer_version(session: Session, clinic_ids: tuple[int, ...]) -> AnswerVersi
     return AnswerVersion(int(row[0]), row[1])
 
 
+def newest_answer_id(session: Session, clinic_ids: tuple[int, ...]) -> int | None:
+    """The highest answer id of the scope's clinics: one index probe per clinic, cheap enough
+    for every page load (the count, which notices erasures too, is the worker's to read)."""
+    return session.scalar(select(func.max(Answer.id)).where(Answer.clinic_id.in_(clinic_ids)))
+
+
 def stored(session: Session, *, scope: Scope, now: datetime, refit_within: timedelta) -> Stored:
     """The scope's stored comparison; asks the worker for it (a row) when there is none. Adds
     and flushes, never commits: the request owns the transaction."""
@@ -79,13 +86,13 @@ def stored(session: Session, *, scope: Scope, now: datetime, refit_within: timed
     if now - fit.wanted_at > WANTED_EVERY:
         fit.wanted_at = now
         session.flush()
-    version = answer_version(session, scope.clinic_ids)
     return Stored(
         comparison=None if fit.result is None else load_comparison(fit.result),
         fitted_at=fit.fitted_at,
         answers_up_to=fit.answers_up_to,
         fit_seconds=fit.fit_seconds,
-        is_current=(fit.answer_count, fit.last_answer_id) == (version.count, version.last_id),
+        # a new answer moves the newest id; an erasure does not, and the worker notices it
+        is_current=fit.last_answer_id == newest_answer_id(session, scope.clinic_ids),
         refit_within=refit_within,
     )
 
