@@ -251,11 +251,17 @@ def two_processes(database_url: str, tmp_path: Path, session: Session) -> Iterat
     finally:
         for process in processes:
             process.terminate()
-            process.wait(timeout=10)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # still booting: TERM waits for its worker
+                process.kill()
+                process.wait()
 
 
 def wait_until_serving(base: str) -> None:
-    deadline = time.monotonic() + 30
+    # a gunicorn's start took over 30 s on a loaded 2-core machine (the app's imports)
+    deadline = time.monotonic() + 180
     while True:
         try:
             urllib.request.urlopen(f"{base}/api/v1/push/key", timeout=2).close()  # noqa: S310

@@ -179,8 +179,11 @@ def test_sigterm_finishes_the_batches_in_hand_and_claims_no_more(
     session.commit()
     push.delay_s = 0.5
     env_worker = worker_process(app, tmp_path, "", DISPATCH_BATCH="3", PUSH_POOL_SIZE="1")
-    deadline = time.monotonic() + 30
-    while not push.received and time.monotonic() < deadline:
+    # the signal must come mid-batch: on a loaded machine the worker's start alone took over
+    # 30 s, and a SIGTERM before its first claim rightly sent nothing
+    deadline = time.monotonic() + 180
+    while not push.received:
+        assert time.monotonic() < deadline, "the worker never sent its first prompt"
         time.sleep(0.05)
     env_worker.send_signal(signal.SIGTERM)
     output = env_worker.communicate(timeout=60)[0]
