@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Select, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from server.models import Answer, Treatment
@@ -146,27 +146,43 @@ def _cell(row: Any, band: DoseBin, min_patients: int) -> DoseCell:
 @built_once
 def _dose_query(scope: Scope, item: str, slot: str) -> Select[Any]:
     """Per dose scale, modality and bin (NULL: not recorded): answers, patients, sum, sum of
-    squares; the three scales' GROUP BYs in one UNION ALL."""
-    parts = []
-    for scale in DOSE_SCALES:
-        column = getattr(Treatment, scale.field)
-        edges = [(band.high, index) for index, band in enumerate(scale.bins)]
-        bin_index = case(
-            *((column < high, index) for high, index in edges if high is not None),
-            else_=case((column.is_not(None), len(scale.bins) - 1), else_=None),
-        ).label("bin")
-        parts.append(
-            scope.answers(
-                literal(scale.field).label("dose"),
-                Answer.modality,
-                bin_index,
-                func.count().label("n"),
-                func.count(Treatment.patient_id.distinct()).label("patients"),
-                func.sum(Answer.value_num).label("total"),
-                func.sum(Answer.value_num * Answer.value_num).label("total_sq"),
-                with_treatments=True,
-            )
-            .where(Answer.item_code == item, Answer.slot == slot, Answer.value_num.is_not(None))
-            .group_by(Answer.modality, bin_index)
+    squares. The answers are read once, each with its three bins (a CTE both databases
+    materialise, as it is used three times); the scales' GROUP BYs follow in one UNION ALL."""
+    binned = (
+        scope.answers(
+            Answer.modality,
+            Treatment.patient_id,
+            Answer.value_num,
+            *(_bin_of(scale).label(scale.field) for scale in DOSE_SCALES),
+            with_treatments=True,
         )
+        .where(Answer.item_code == item, Answer.slot == slot, Answer.value_num.is_not(None))
+        .cte("binned")
+    )
+    parts = [
+        select(
+            literal(scale.field).label("dose"),
+            binned.c.modality,
+            binned.c[scale.field].label("bin"),
+            func.count().label("n"),
+            func.count(binned.c.patient_id.distinct()).label("patients"),
+            func.sum(binned.c.value_num).label("total"),
+            func.sum(binned.c.value_num * binned.c.value_num).label("total_sq"),
+        ).group_by(binned.c.modality, binned.c[scale.field])
+        for scale in DOSE_SCALES
+    ]
     return select(union_all(*parts).subquery())
+
+
+def _bin_of(scale: DoseScale) -> ColumnElement[Any]:
+    """The index of the treatment's bin on ``scale``; NULL when that dose is not recorded."""
+    column = getattr(Treatment, scale.field)
+    last = len(scale.bins) - 1
+    return case(
+        *(
+            (column < band.high, index)
+            for index, band in enumerate(scale.bins)
+            if band.high is not None
+        ),
+        else_=case((column.is_not(None), last), else_=None),
+    )
