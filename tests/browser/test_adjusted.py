@@ -23,7 +23,7 @@ def test_adjusted_comparison_is_drawn_and_fits_a_phone(desk_page: Page, session:
     refit_stale(session, now=datetime.now(UTC))
     sign_in(page)
     page.goto("/clinic/compare")
-    charts_drawn(page, expected=6)
+    charts_drawn(page, expected=7)  # the six without a fit, and the adjusted one
     section = page.locator("section", has=page.locator("#adjusted-title"))
     expect(section).to_contain_text("Fitted just now on answers up to")
     expect(section).to_contain_text("not a randomised trial")
