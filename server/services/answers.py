@@ -7,10 +7,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import BindParameter, ColumnExpressionArgument, Select, bindparam, func, select
+from sqlalchemy.orm import Session, aliased, contains_eager
 
 from server.errors import Conflict, DomainError, InvalidInput, NotFound
 from server.models import (
@@ -35,6 +37,8 @@ from server.services.red_flags import Flag, evaluate, flags_for, raise_alerts
 ENTRY_SOURCES = ("phone", "paper", "clinic")
 # a device clock a little fast is not an error; a time further ahead is a typo
 ENTRY_CLOCK_SKEW = timedelta(minutes=2)
+# whose check-in may be answered: the patient's own, or any of a clinician's clinic
+Owner = Literal["patient", "clinic"]
 
 
 @dataclass(frozen=True)
@@ -188,12 +192,13 @@ def answer_checkin(
     # write lock, held until the view commits. No autoflush meanwhile, so nothing pending (the
     # device token's last use, noted at sign-in) is written early and takes the lock with it
     with session.no_autoflush:
-        checkin = _locked_checkin(session, checkin_id, Treatment.patient_id == patient.id)
-        replay = _replay_of(
-            session, client_id=client_id, checkin=checkin, answers=answers, note=note
+        found = _locked_checkin(
+            session, checkin_id, owner=("patient", patient.id), client_id=client_id, now=now
         )
+        checkin = found.checkin
+        replay = _replay_of(session, found, answers=answers, note=note)
         if replay is not None:
-            return _result(session, replay, is_replay=True, now=now)
+            return _result(replay, found, is_replay=True)
         _check_window(
             checkin, patient, answered_at=answered_at, now=now, offline_grace=offline_grace
         )
@@ -210,7 +215,7 @@ def answer_checkin(
         note=note,
         now=now,
     )
-    return AnswerResult(response, prepared.flags, False, prepared.next_checkin_at)
+    return AnswerResult(response, prepared.flags, False, found.next_checkin_at)
 
 
 def enter_response(
@@ -228,12 +233,17 @@ def enter_response(
     """Back-enter answers a clinician collected another way (phone, paper, in clinic), even
     after the patient's window closed; the same client_id replays."""
     with session.no_autoflush:  # reads first, as answer_checkin does
-        checkin = _locked_checkin(session, checkin_id, Treatment.clinic_id == clinician.clinic_id)
-        replay = _replay_of(
-            session, client_id=client_id, checkin=checkin, answers=answers, note=note
+        found = _locked_checkin(
+            session,
+            checkin_id,
+            owner=("clinic", clinician.clinic_id),
+            client_id=client_id,
+            now=now,
         )
+        checkin = found.checkin
+        replay = _replay_of(session, found, answers=answers, note=note)
         if replay is not None:
-            return _result(session, replay, is_replay=True, now=now)
+            return _result(replay, found, is_replay=True)
         _check_entry(checkin, answered_at=answered_at, source=source, now=now)
         answered_at = answered_at.astimezone(UTC)
         prepared = _prepare(session, checkin, answers=answers, answered_at=answered_at, now=now)
@@ -258,7 +268,7 @@ def enter_response(
         details={"response_id": response.id, "source": source},
         patient_id=checkin.treatment.patient_id,
     )
-    return AnswerResult(response, prepared.flags, False, prepared.next_checkin_at)
+    return AnswerResult(response, prepared.flags, False, found.next_checkin_at)
 
 
 @dataclass(frozen=True)
@@ -307,40 +317,69 @@ def enter_responses(
     return results
 
 
+@dataclass(frozen=True)
+class _Found:
+    """The check-in to answer, with its treatment, and what the answer needs of the rows
+    around it, all read by one statement."""
+
+    checkin: CheckIn
+    replay_id: int | None  # the response already stored under this client_id, if any
+    next_checkin_at: datetime | None  # when the patient's next check-in (not this one) opens
+
+
 def _locked_checkin(
-    session: Session, checkin_id: int, *caller_owns: ColumnElement[bool]
-) -> CheckIn:
-    # locked: a concurrent replay of the same answer waits here and then finds the stored
-    # response instead of a check-in already answered
-    checkin = session.scalar(
-        select(CheckIn)
+    session: Session,
+    checkin_id: int,
+    *,
+    owner: tuple[Owner, int],
+    client_id: uuid.UUID,
+    now: datetime,
+) -> _Found:
+    """The check-in, if its treatment is the owner's (a patient's, or a clinic's)."""
+    kind, owner_id = owner
+    row = session.execute(
+        _locked_checkin_statement(kind),
+        {"checkin_id": checkin_id, "owner_id": owner_id, "client_id": client_id, "now": now},
+    ).first()
+    if row is None:
+        raise NotFound("no such check-in")
+    checkin, replay, next_due = row
+    return _Found(checkin, replay, next_due)
+
+
+@cache
+def _locked_checkin_statement(owner: Owner) -> Select[CheckIn, int | None, datetime | None]:
+    # one round trip: the check-in, its treatment, a response already stored under this
+    # client_id and the patient's next check-in. Locked: a concurrent replay of the same
+    # answer waits here and then finds the stored response instead of a check-in already
+    # answered. Built once per kind of owner, its values bound at each call: building it
+    # (aliases, subqueries) cost more than the database spends running it
+    checkin_id: BindParameter[int] = bindparam("checkin_id")
+    owned = {"patient": Treatment.patient_id, "clinic": Treatment.clinic_id}[owner]
+    replay_id = select(Response.id).where(Response.client_id == bindparam("client_id"))
+    upcoming = _next_due(Treatment.patient_id, now=bindparam("now"), besides=checkin_id)
+    return (
+        select(CheckIn, replay_id.scalar_subquery(), upcoming.scalar_subquery())
         .join(Treatment)
-        .where(CheckIn.id == checkin_id, *caller_owns)
+        .options(contains_eager(CheckIn.treatment))
+        .where(CheckIn.id == checkin_id, owned == bindparam("owner_id"))
         .with_for_update()
     )
-    if checkin is None:
-        raise NotFound("no such check-in")
-    return checkin
 
 
 def _replay_of(
-    session: Session,
-    *,
-    client_id: uuid.UUID,
-    checkin: CheckIn,
-    answers: dict[str, object],
-    note: str | None,
+    session: Session, found: _Found, *, answers: dict[str, object], note: str | None
 ) -> Response | None:
     """The response already stored under this client_id, when this request is a retry of it;
     the same client_id with other answers is a client's mistake, never silently dropped."""
-    replay = session.scalar(select(Response).filter_by(client_id=client_id))
-    if replay is None:
+    if found.replay_id is None:
         return None
-    if replay.checkin_id != checkin.id:
+    replay = session.get_one(Response, found.replay_id)
+    if replay.checkin_id != found.checkin.id:
         raise Conflict("this client_id was already used for another answer", field="client_id")
     stored = {code: value for code, value in answers_of(replay).items() if value is not None}
     try:
-        same = check_answers(answers, asked=checkin.items) == stored and note == replay.note
+        same = check_answers(answers, asked=found.checkin.items) == stored and note == replay.note
     except InvalidInput:
         same = False
     if not same:
@@ -362,7 +401,6 @@ class _Prepared:
     flags: list[Flag]
     is_new_alert: bool  # a flag whose rule has not yet fired for this treatment
     known: outcomes.Known
-    next_checkin_at: datetime | None
 
 
 def _prepare(
@@ -386,9 +424,6 @@ def _prepare(
         if flags
         else set()
     )
-    upcoming = next_checkin_at(
-        session, patient_id=treatment.patient_id, now=now, besides=checkin.id
-    )
     return _Prepared(
         checked,
         elapsed_h,
@@ -396,7 +431,6 @@ def _prepare(
         flags,
         is_new_alert=any(flag.rule not in fired for flag in flags),
         known=outcomes.known_readings(session, treatment),
-        next_checkin_at=upcoming,
     )
 
 
@@ -454,14 +488,11 @@ def _store_response(
     return response
 
 
-def _result(
-    session: Session, response: Response, *, is_replay: bool, now: datetime
-) -> AnswerResult:
+def _result(response: Response, found: _Found, *, is_replay: bool) -> AnswerResult:
     # the flags come from the stored rule ids, so a replay shows exactly the first advice
     patient = response.treatment.patient
     flags = flags_for(response.flagged_rules, emergency_number=emergency_words(patient))
-    upcoming = next_checkin_at(session, patient_id=patient.id, now=now)
-    return AnswerResult(response, flags, is_replay, upcoming)
+    return AnswerResult(response, flags, is_replay, found.next_checkin_at)
 
 
 def _check_entry(checkin: CheckIn, *, answered_at: datetime, source: str, now: datetime) -> None:
@@ -532,14 +563,32 @@ def next_checkin_at(
 ) -> datetime | None:
     """When the patient's next check-in opens, for the confirmation screen; ``besides``: one
     being answered, whose answer is not stored yet."""
-    query = select(func.min(CheckIn.due_at)).where(
-        CheckIn.treatment_id.in_(_treatments_of(patient_id)),
-        CheckIn.status == "scheduled",
-        CheckIn.due_at > now,
+    due: datetime | None = session.scalar(_next_due(patient_id, now=now, besides=besides))
+    return due
+
+
+def _next_due(
+    patient_id: int | ColumnExpressionArgument[int],
+    *,
+    now: datetime | ColumnExpressionArgument[datetime],
+    besides: int | ColumnExpressionArgument[int] | None,
+) -> Select[datetime]:
+    """``next_checkin_at``'s query; ``patient_id`` may be a column of an enclosing query (its
+    own tables are aliases, so they are never taken for that query's), the others parameters."""
+    checkin, treatment = aliased(CheckIn), aliased(Treatment)
+    query = select(func.min(checkin.due_at)).where(
+        checkin.treatment_id.in_(
+            # correlated, when given a column, to the enclosing query two levels up
+            select(treatment.id)
+            .where(treatment.patient_id == patient_id)
+            .correlate_except(treatment)
+        ),
+        checkin.status == "scheduled",
+        checkin.due_at > now,
     )
     if besides is not None:
-        query = query.where(CheckIn.id != besides)
-    return session.scalar(query)
+        query = query.where(checkin.id != besides)
+    return query
 
 
 def due_checkins(
