@@ -417,7 +417,8 @@ def _prepare(
     treatment = checkin.treatment
     # red flags depend on the time since T0 at which the patient answered, not was recorded
     elapsed_h = hours_since(treatment, answered_at)
-    rule_ids = evaluate(checked, baseline=baseline_of(session, treatment.id), elapsed_h=elapsed_h)
+    known = outcomes.known_readings(session, treatment)
+    rule_ids = evaluate(checked, baseline=known.baseline, elapsed_h=elapsed_h)
     flags = flags_for(rule_ids, emergency_number=emergency_words(treatment.patient))
     fired = (
         set(session.scalars(select(Alert.rule).filter_by(treatment_id=treatment.id)))
@@ -430,7 +431,7 @@ def _prepare(
         rule_ids,
         flags,
         is_new_alert=any(flag.rule not in fired for flag in flags),
-        known=outcomes.known_readings(session, treatment),
+        known=known,
     )
 
 

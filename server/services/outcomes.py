@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from server.models import Answer, Response, Treatment, TreatmentOutcome
+from server.protocols import Value, item_bank
 
 BASELINE = "baseline"
 ITEMS = ("soreness", "pain")
@@ -82,31 +83,49 @@ def refresh(session: Session, treatment_ids: Iterable[int]) -> None:
 
 @dataclass(frozen=True)
 class Known:
-    """A treatment's readings as read before an answer's writes, and how many responses
-    (baseline included) they were read from."""
+    """A treatment's answers as read before an answer's writes: its soreness and pain
+    readings, how many responses (baseline included) they were read from, and the baseline's
+    answers (which red flags compare with)."""
 
     responses: int
     readings: list[Reading]
+    baseline: dict[str, Value]
 
 
 def known_readings(session: Session, treatment: Treatment) -> Known:
-    """Read a treatment's soreness and pain readings so far (before an answer's writes)."""
-    responses = session.scalar(select(func.count()).where(Response.treatment_id == treatment.id))
+    """Read a treatment's responses and answers so far, in one statement (before an answer's
+    writes; a treatment has a few dozen answers at most)."""
     answered = session.execute(
-        select(Response.slot, Response.answered_at, Answer.item_code, Answer.value_num)
-        .join(Answer, Answer.response_id == Response.id)
-        .where(
-            Response.treatment_id == treatment.id,
-            Answer.item_code.in_(ITEMS),
-            Answer.value_num.is_not(None),
+        select(
+            Response.id,
+            Response.slot,
+            Response.answered_at,
+            Answer.item_code,
+            Answer.value_num,
+            Answer.value_text,
         )
+        .outerjoin(Answer, Answer.response_id == Response.id)
+        .where(Response.treatment_id == treatment.id)
     ).all()
-    hours = [(row.answered_at - treatment.treated_at).total_seconds() / 3600 for row in answered]
     readings = [
-        Reading(row.slot, row.item_code, row.value_num, at)
-        for row, at in zip(answered, hours, strict=True)
+        Reading(
+            row.slot,
+            row.item_code,
+            row.value_num,
+            (row.answered_at - treatment.treated_at).total_seconds() / 3600,
+        )
+        for row in answered
+        if row.item_code in ITEMS and row.value_num is not None
     ]
-    return Known(responses or 0, readings)
+    bank = item_bank()
+    baseline = {
+        row.item_code: value
+        for row in answered
+        if row.slot == BASELINE
+        and row.item_code is not None
+        and (value := bank[row.item_code].from_columns(row.value_num, row.value_text)) is not None
+    }
+    return Known(len({row.id for row in answered}), readings, baseline)
 
 
 def refresh_with(
