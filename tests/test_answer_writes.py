@@ -29,7 +29,7 @@ from tests.factories import (
 
 # what a patient's answer sends, from the device token to the outcome; each statement is a
 # round trip (on PostgreSQL to a server sharing the machine's cores): lower it, never raise it
-ANSWER_STATEMENTS = 9
+ANSWER_STATEMENTS = 8
 
 
 def test_an_answer_sends_no_read_after_its_first_write(session: Session) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.models import Answer, Response, Treatment, TreatmentOutcome
@@ -132,22 +132,22 @@ def refresh_with(
     session: Session, *, treatment: Treatment, known: Known, added: list[Reading]
 ) -> None:
     """Store the treatment's outcome from the readings read before (``known``) and those of
-    the one response just flushed (``added``), without reading again: the row is replaced only
+    the one response just flushed (``added``), without reading again: the row is updated only
     while the treatment still has exactly one response more than when ``known`` was read.
     Another answer to it stored meanwhile (a clinician's, a phone's outbox sent twice at once)
-    fails that test, and the outcome is worked out afresh from what is stored now."""
+    fails that test, and the outcome is worked out afresh from what is stored now (as it is
+    for a treatment that has no outcome row yet)."""
+    row = outcome(treatment.id, final_slot(treatment.protocol), known.readings + added)
+    del row["treatment_id"]
     stored = select(func.count()).where(Response.treatment_id == treatment.id).scalar_subquery()
-    replaced = session.execute(
-        delete(TreatmentOutcome)
+    updated = session.execute(
+        update(TreatmentOutcome)
         .where(TreatmentOutcome.treatment_id == treatment.id, stored == known.responses + 1)
+        .values(row)
         .execution_options(synchronize_session=False)
     )
-    if replaced.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
+    if updated.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
         refresh(session, [treatment.id])
-        return
-    final = final_slot(treatment.protocol)
-    row = outcome(treatment.id, final, known.readings + added)
-    session.execute(insert(TreatmentOutcome).values(row))
 
 
 def rebuild(session: Session) -> int:
