@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 import segno
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from server.errors import Conflict, Gone, NotFound, Unauthorized
@@ -133,17 +134,7 @@ def enrol(session: Session, *, token: str, now: datetime) -> tuple[Patient, str]
 
 def patient_for_token(session: Session, *, token: str, now: datetime) -> Patient:
     """The patient a patient token belongs to, if it has not been revoked."""
-    patient_token = session.scalar(
-        select(PatientToken)
-        .filter_by(token_hash=token_digest(token), revoked_at=None)
-        # the patient and their clinic in the same statement: every request of a patient's
-        # device reads both (the clinic for its name, its numbers and the advice)
-        .options(
-            joinedload(PatientToken.patient, innerjoin=True).joinedload(
-                Patient.clinic, innerjoin=True
-            )
-        )
-    )
+    patient_token = session.scalar(_token_statement(), {"token_hash": token_digest(token)})
     if patient_token is None:
         raise Unauthorized("the token is not valid", field="authorization")
     # the patient read with the token: a read after the last use is noted would flush it, and
@@ -155,6 +146,24 @@ def patient_for_token(session: Session, *, token: str, now: datetime) -> Patient
     ):
         patient_token.last_used_at = now
     return patient
+
+
+@cache
+def _token_statement() -> Select[PatientToken]:
+    """A live device token with its patient and their clinic, in one statement: every request
+    of a patient's phone reads all three (the clinic for its name, its numbers and the
+    advice). Built once, the hash bound at each call: building it cost more than running it."""
+    return (
+        select(PatientToken)
+        .where(
+            PatientToken.token_hash == bindparam("token_hash"), PatientToken.revoked_at.is_(None)
+        )
+        .options(
+            joinedload(PatientToken.patient, innerjoin=True).joinedload(
+                Patient.clinic, innerjoin=True
+            )
+        )
+    )
 
 
 def revoke_patient_tokens(
