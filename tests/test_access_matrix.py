@@ -387,6 +387,8 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[object, ...]]] = {
     ),
     ("GET", "/api/v1/analytics/answer-rates"): ("/api/v1/analytics/answer-rates", None, STAFF),
     ("GET", "/api/v1/analytics/case-mix"): ("/api/v1/analytics/case-mix", None, STAFF),
+    ("GET", "/api/v1/analytics/adjusted"): ("/api/v1/analytics/adjusted", None, STAFF),
+    ("GET", "/api/v1/analytics/dose"): ("/api/v1/analytics/dose", None, STAFF),
     ("GET", "/api/v1/analytics/recovery"): ("/api/v1/analytics/recovery", None, STAFF),
     ("GET", "/api/v1/analytics/recovery/elapsed"): (
         "/api/v1/analytics/recovery/elapsed",
