@@ -11,6 +11,7 @@ import contextvars
 import email
 import random
 import socket
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from http.server import ThreadingHTTPServer
@@ -254,3 +255,27 @@ def worker(app: Flask, session: Session, _smtp_server: tuple[Mailbox, int]) -> I
     job_worker = Worker(app=app, sender=sender, mailer=mailer, rng=random.Random(7))
     yield job_worker
     sender.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def migrated_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """An app on a new database of its own, built by the migrations up to their head, as an
+    operator's would be."""
+    from flask_migrate import upgrade
+
+    name = f"needling_migrated_{uuid.uuid4().hex[:12]}"
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    elif POSTGRES_UNAVAILABLE:
+        pytest.skip(POSTGRES_UNAVAILABLE)
+    else:
+        url = postgres_database(name)
+    app = create_app(Config.for_tests(url, tmp_path))
+    with app.app_context():
+        upgrade()
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    if request.param == "postgresql":
+        drop_postgres_database(name)

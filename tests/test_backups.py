@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import MetaData, delete, select, update
 
-from server import create_app
-from server.config import Config
 from server.extensions import db
 from server.models import Answer, Clinician, Patient
 from server.services.answers import answer_checkin
-from tests.databases import POSTGRES_UNAVAILABLE, drop_postgres_database, postgres_database
 from tests.factories import (
     NOW,
     checkin_for,
@@ -27,27 +21,6 @@ from tests.factories import (
     make_patient,
     make_treatment,
 )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def migrated_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """An app on a database of its own, built by the migrations, as an operator's would be."""
-    name = f"needling_backup_{uuid.uuid4().hex[:12]}"
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'live.db'}"
-    elif POSTGRES_UNAVAILABLE:
-        pytest.skip(POSTGRES_UNAVAILABLE)
-    else:
-        url = postgres_database(name)
-    app = create_app(Config.for_tests(url, tmp_path))
-    with app.app_context():
-        upgrade()
-        db.session.remove()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    if request.param == "postgresql":
-        drop_postgres_database(name)
 
 
 def every_row(app: Flask) -> dict[str, list[tuple[Any, ...]]]:

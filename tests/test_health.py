@@ -6,7 +6,6 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import downgrade, upgrade
+from flask_migrate import downgrade
 
 from server import create_app
 from server.config import Config
@@ -23,30 +22,7 @@ from server.health import migrations_head
 from tests.databases import (
     POSTGRES_UNAVAILABLE,
     POSTGRES_URL,
-    drop_postgres_database,
-    postgres_database,
 )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def migrated_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """An app on a new database of each kind, built by the migrations up to their head."""
-    name = f"needling_health_{id(request)}"
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'health.db'}"
-    elif POSTGRES_UNAVAILABLE:
-        pytest.skip(POSTGRES_UNAVAILABLE)
-    else:
-        url = postgres_database(name)
-    app = create_app(Config.for_tests(url, tmp_path))
-    with app.app_context():
-        upgrade()
-        db.session.remove()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    if request.param == "postgresql":
-        drop_postgres_database(name)
 
 
 def unreachable_app(tmp_path: Path, url: str) -> FlaskClient:
