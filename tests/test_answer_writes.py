@@ -4,19 +4,25 @@ same treatment is stored in between; and it sends few statements, each a round t
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.orm import Session
 
 from server.extensions import db
-from server.models import PatientToken, TreatmentOutcome
+from server.models import Patient, PatientToken, Response, TreatmentOutcome
 from server.services import outcomes
-from server.services.answers import answer_checkin
+from server.services.answers import AnswerResult, answer_checkin
+from server.transactions import commit_or_replay
 from tests.factories import (
     NOW,
     checkin_for,
@@ -168,3 +174,74 @@ def test_an_answer_sends_no_more_statements_than_counted(
 
     assert response.status_code == 201, response.json
     assert len(sent) == ANSWER_STATEMENTS, "\n".join(sent)
+
+
+def test_an_answer_sent_twice_at_once_is_stored_once_and_replayed(
+    app: Flask, session: Session
+) -> None:
+    # a phone back online sends its saved answer from the page and from the service worker at
+    # the same moment: the twin that loses the race gets the stored answer back, never a 409
+    clinician = make_clinician(session)
+    patient = make_patient(session, clinician, quiet_hours=None)
+    checkin_id = make_open_checkin_now(session, clinician, patient).id
+    session.commit()
+    client_id = uuid.uuid4()
+
+    def answer(into: Session) -> AnswerResult:
+        return answer_checkin(
+            into,
+            patient=into.get_one(Patient, patient.id),
+            checkin_id=checkin_id,
+            client_id=client_id,
+            answers={"soreness": 3},
+            note=None,
+            now=datetime.now(UTC),
+        )
+
+    first = answer(session)
+    session.flush()  # the first holds its locks (PostgreSQL: the check-in row; SQLite: the file)
+    twin_read = threading.Event()
+
+    def note_first_write(*execution: Any) -> None:  # connection, cursor, statement, ...
+        twin = threading.current_thread() is not threading.main_thread()
+        if twin and execution[2].lstrip().upper().startswith("INSERT"):
+            twin_read.set()
+
+    event.listen(db.engine, "before_cursor_execute", note_first_write)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+
+        def twin() -> tuple[bool, int]:
+            with app.app_context():
+                result = commit_or_replay(lambda: answer(db.session()))
+                return result.is_replay, result.response.id
+
+        second = pool.submit(twin)
+        if db.engine.dialect.name == "postgresql":
+            _wait_until(lambda: _waiting_on_a_lock(app) == 1)  # the twin waits for the row
+        else:
+            assert twin_read.wait(10)  # the twin read the check-in as still open
+        session.commit()
+        is_replay, response_id = second.result(timeout=30)
+    event.remove(db.engine, "before_cursor_execute", note_first_write)
+
+    assert is_replay
+    assert response_id == first.response.id
+    assert session.scalar(select(func.count(Response.id))) == 1
+
+
+def _waiting_on_a_lock(app: Flask) -> int:
+    with app.app_context(), db.engine.connect() as connection:
+        waiting = connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        )
+    return int(waiting or 0)
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true in time"
+        time.sleep(0.02)

@@ -344,6 +344,11 @@ def _locked_checkin(
     if row is None:
         raise NotFound("no such check-in")
     checkin, replay, next_due = row
+    if replay is None and checkin.status == "answered":
+        # PostgreSQL: when FOR UPDATE waited for a twin of this answer to commit, it returns the
+        # check-in as the twin left it but the subqueries as they were before it. Ask again: a
+        # new statement sees the twin's response, and this request becomes its replay
+        replay = session.scalar(select(Response.id).where(Response.client_id == client_id))
     return _Found(checkin, replay, next_due)
 
 
