@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from server.models import AuditEvent, Network
+from server.pages.formatting import number
 from server.protocols import default_protocols, dump_timepoints, item_bank
 from server.services.protocols import override_timepoints
 from tests.analytics_data import Cohort
@@ -306,3 +307,23 @@ def test_the_filters_are_one_bar_with_one_apply_button(client: FlaskClient, coho
     assert bar.count('<div class="field') == 6
     assert re.findall(r"<button[^>]*>(.*?)</button>", bar) == ["Apply"]
     assert html.index("</form>", start) < html.index('id="chart-recovery"')
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "signed", "text"),
+    [
+        (-0.04, 1, False, "0.0"),
+        (-0.04, 1, True, "0.0"),
+        (-0.004, 2, False, "0.00"),
+        (-0.4, 0, True, "0"),
+        (1.25, 1, True, "+1.2"),
+        (-0.26, 1, True, "-0.3"),
+        (9.4, 0, True, "+9"),
+        (3.0, 1, False, "3.0"),
+        (None, 1, False, "-"),
+    ],
+)
+def test_figures_never_read_minus_zero(
+    value: float | None, digits: int, signed: bool, text: str
+) -> None:
+    assert number(value, digits, signed=signed) == text

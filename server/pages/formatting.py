@@ -136,6 +136,15 @@ def hours(value: float | None) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
 
+def number(value: float | None, digits: int = 1, *, signed: bool = False) -> str:
+    """A figure to ``digits`` decimals, never "-0.0" (a mean of -0.04 reads 0.0); ``signed``
+    gives a difference its sign: '+1.5', '-0.3', and '0.0' for none. None -> '-'."""
+    if value is None:
+        return "-"
+    rounded = round(value, digits) + 0.0  # -0.0 + 0.0 is 0.0
+    return f"{rounded:+.{digits}f}" if signed and rounded else f"{rounded:.{digits}f}"
+
+
 def scalable_svg(svg: str) -> Markup:
     """An SVG (the enrolment QR code, from segno) with a viewBox, so CSS can size it whole, and
     role="img", so its <title> is read as its name."""
@@ -217,5 +226,6 @@ FILTERS: dict[str, Callable[..., str]] = {
     "modality_label": modality_label,
     "percent": percent,
     "hours": hours,
+    "number": number,
     "scalable_svg": scalable_svg,
 }
