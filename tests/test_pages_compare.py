@@ -309,6 +309,25 @@ def test_the_filters_are_one_bar_with_one_apply_button(client: FlaskClient, coho
     assert html.index("</form>", start) < html.index('id="chart-recovery"')
 
 
+def test_the_number_tables_fold_under_their_charts(client: FlaskClient, cohort: Cohort) -> None:
+    # on a phone each table row is a card: open, the tables made Compare ~24,000 px tall
+    assert cohort.clinician is not None
+    sign_in_pages(client, cohort.clinician)
+    html = client.get(PAGE).get_data(as_text=True)
+
+    folded = re.findall(
+        r'<details class="numbers">\s*<summary>(.*?)</summary>(.*?)</details>', html, re.S
+    )
+    captions = [re.findall(r'<caption id="([a-z_-]+)"', body) for _, body in folded]
+    assert captions[:2] == [["recovery-caption"], ["rates-caption"]]
+    assert captions[2]
+    assert all(caption.startswith("dose-") for caption in captions[2])
+    assert all(summary.startswith("The numbers: ") for summary, _ in folded)
+    # the small tables beside a chart stay open, and so does who each modality treated
+    assert re.search(r"<details[^>]*>(?:(?!</details>).)*resolution-caption", html, re.S) is None
+    assert re.search(r"<details[^>]*>(?:(?!</details>).)*Case mix per modality", html, re.S) is None
+
+
 @pytest.mark.parametrize(
     ("value", "digits", "signed", "text"),
     [
