@@ -89,4 +89,5 @@ def test_forest_figure_draws_each_shown_estimate_grey_when_too_few(session: Sess
     assert len(points) == 2 * 2 + 2 * 2 + 2  # two modalities at 1 and 7 days, 7 days mobility
     assert {trace.marker.color for trace in points} == {"white"}  # hollow: too few patients
     assert "Dry needling, 1 day" in {trace.y[0] for trace in points}
+    assert figure.layout.showlegend is False  # each row's label names its modality
     assert json.loads(figure.to_json())["layout"]["height"] > 200

@@ -1,7 +1,8 @@
 """The adjusted comparison as a forest plot: each modality's difference from the reference, in
 points, with its 95 % interval, one panel per measure on one shared axis (all are 0-10
 scales). A line at 0 is "no different from the reference"; estimates from fewer than 20
-patients are drawn grey and hollow, and hidden ones are not drawn.
+patients are drawn grey and hollow, and hidden ones are not drawn. No legend: each row's
+label names its modality, and a legend above the first panel crowded its title on a phone.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ def forest_figure(models: Sequence[MeasureModel], slot_label: Callable[[str], st
         vertical_spacing=PANEL_GAP / (sum(heights) + PANEL_GAP * len(shown)),
         subplot_titles=[MEASURE_WORDS[m.measure] for m in shown],
     )
-    legend_done: set[str] = set()
     for row, model in enumerate(shown, start=1):
         for difference in model.differences:
             if difference.estimate is None:
@@ -57,8 +57,6 @@ def forest_figure(models: Sequence[MeasureModel], slot_label: Callable[[str], st
                     y=[label],
                     mode="markers",
                     name=name,
-                    legendgroup=difference.modality,
-                    showlegend=difference.modality not in legend_done,
                     marker={
                         "color": "white" if difference.too_few else colour,
                         "size": 10,
@@ -84,7 +82,6 @@ def forest_figure(models: Sequence[MeasureModel], slot_label: Callable[[str], st
                 row=row,
                 col=1,
             )
-            legend_done.add(difference.modality)
         figure.add_vline(x=0, line={"color": AXIS_LINE, "width": 1}, row=row, col=1)
         figure.update_yaxes(autorange="reversed", automargin=True, row=row, col=1)
     figure.update_xaxes(showgrid=True, gridcolor=GRID, zeroline=False, linecolor=AXIS_LINE)
@@ -95,6 +92,7 @@ def forest_figure(models: Sequence[MeasureModel], slot_label: Callable[[str], st
     )
     layout = base_layout(height=sum(heights) + PANEL_GAP * len(shown) + 110)
     layout["margin"] = {"l": 16, "r": 16, "t": 40, "b": 56}
+    layout["showlegend"] = False
     figure.update_layout(**layout)
     figure.update_annotations(font={"size": 13}, xanchor="left", x=0)
     return figure
