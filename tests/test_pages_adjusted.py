@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from server.charts.adjusted import forest_figure
 from server.models import Clinician, utcnow
+from server.pages.formatting import covariates
 from server.services.adjusted.comparison import compare
 from server.services.adjusted.store import refit_stale
 from server.services.analytics import Scope
@@ -76,6 +77,26 @@ def test_fitted_comparison_shows_chart_table_and_plain_words(
     assert "not a randomised trial" in words
     assert "fewer than 20 patients: read with care" in words  # 6 patients a modality
     assert "Odds of being a pain responder against IMS" in words
+    assert "(the modality with most patients answering at these check-ins)" in words
+    assert "region: " not in words  # the region groups read as one phrase
+
+
+@pytest.mark.parametrize(
+    ("names", "words"),
+    [
+        (
+            ["region: Neck", "region: Knee", "repeat treatment"],
+            "the region treated (Neck, Knee), repeat treatment",
+        ),
+        (
+            ["repeat treatment", "region: Neck", "needle sites"],
+            "repeat treatment, the region treated (Neck), needle sites",
+        ),
+        (["repeat treatment"], "repeat treatment"),
+    ],
+)
+def test_what_a_model_adjusted_for_names_the_regions_once(names: list[str], words: str) -> None:
+    assert covariates(names) == words
 
 
 def test_forest_figure_draws_each_shown_estimate_grey_when_too_few(session: Session) -> None:

@@ -15,6 +15,7 @@ from server.charts.palette import MODALITY_LABELS
 from server.models.responses import SOURCE_LABELS
 from server.models.treatments import SIDE_LABELS
 from server.protocols import Value, item_bank, regions
+from server.services.adjusted.comparison import REGION
 
 # offered first when enrolling; any IANA zone is accepted (the browser's own is added by JS)
 COMMON_TIMEZONES = (
@@ -145,6 +146,17 @@ def number(value: float | None, digits: int = 1, *, signed: bool = False) -> str
     return f"{rounded:+.{digits}f}" if signed and rounded else f"{rounded:.{digits}f}"
 
 
+def covariates(names: list[str], separator: str = ", ") -> str:
+    """What a model adjusted for, in words: its region groups ('region: Neck', ...) as one
+    phrase, 'the region treated (Neck, Knee)', in their place among the others."""
+    regions = [name.removeprefix(REGION) for name in names if name.startswith(REGION)]
+    words = [name for name in names if not name.startswith(REGION)]
+    if regions:
+        first = next(i for i, name in enumerate(names) if name.startswith(REGION))
+        words.insert(first, f"the region treated ({', '.join(regions)})")
+    return separator.join(words)
+
+
 def scalable_svg(svg: str) -> Markup:
     """An SVG (the enrolment QR code, from segno) with a viewBox, so CSS can size it whole, and
     role="img", so its <title> is read as its name."""
@@ -227,5 +239,6 @@ FILTERS: dict[str, Callable[..., str]] = {
     "percent": percent,
     "hours": hours,
     "number": number,
+    "covariates": covariates,
     "scalable_svg": scalable_svg,
 }
