@@ -150,3 +150,18 @@ def test_the_course_has_each_treatments_baseline_and_latest_answer_after_it(
     assert (second.baseline, second.last) == ({}, {"soreness": LastAnswer(3, 24.0)})
     assert first.is_answered
     assert second.is_answered
+
+
+def test_row_labels_and_axis_titles_stand_apart_on_a_phone() -> None:
+    # at 390 px each two-line row label ("Wed 28 Oct" over "Dry needling") met its
+    # neighbour's, and the two-line axis titles touched the tick labels above them
+    steps = three_steps()
+    layout = course_figure(steps, LABELS).to_plotly_json()["layout"]
+    fewer = course_figure(steps[:2], LABELS[:2]).to_plotly_json()["layout"]
+
+    assert layout["height"] - fewer["height"] >= 56  # a row: two lines of 12 px text, and air
+    for axis in ("xaxis", "xaxis2"):
+        assert layout[axis]["title"]["standoff"] >= 10
+        assert layout[axis]["automargin"] is True
+    mobility = layout["xaxis2"]["domain"]
+    assert mobility[1] - mobility[0] >= 0.35  # room for "0 5 10" on a narrow plot

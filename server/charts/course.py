@@ -39,8 +39,8 @@ from server.services.course import CourseStep
 # axis units either side of a treatment's row: before above it, the last answer below
 OFFSET = 0.15
 # the panels side by side (soreness and pain wider: two measures), sharing the rows
-DOMAINS = ([0.0, 0.58], [0.68, 1.0])
-ROW_PX, FRAME_PX = 44, 170  # the chart's height: a row per treatment, legend and axes
+DOMAINS = ([0.0, 0.54], [0.64, 1.0])
+ROW_PX, FRAME_PX = 60, 170  # the chart's height: a row per treatment (two lines), legend, axes
 
 
 def course_figure(steps: Sequence[CourseStep], labels: Sequence[str]) -> go.Figure:
@@ -60,6 +60,9 @@ def course_figure(steps: Sequence[CourseStep], labels: Sequence[str]) -> go.Figu
             traces.append(_after_trace(code, steps, names, axes))
         layout[f"xaxis{suffix}"] = {
             **score_axis(title),
+            # the two-line title clear of the tick labels above it
+            "title": {"text": title, "standoff": 12},
+            "automargin": True,
             "anchor": f"y{suffix}",
             "domain": DOMAINS[panel - 1],
         }
