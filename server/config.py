@@ -214,6 +214,7 @@ class Config:
             DATABASE_CONNECT_TIMEOUT_S=int(
                 env.get("DATABASE_CONNECT_TIMEOUT_S", cls.DATABASE_CONNECT_TIMEOUT_S)
             ),
+            SQLITE_BUSY_MS=int(env.get("SQLITE_BUSY_MS", cls.SQLITE_BUSY_MS)),
             INSTANCE_PATH=str(instance),
             ENV_NAME=env_name,
             PUBLIC_BASE_URL=env.get("PUBLIC_BASE_URL", cls.PUBLIC_BASE_URL).rstrip("/"),

@@ -63,3 +63,17 @@ def test_sqlite_runs_with_wal_and_foreign_keys(tmp_path: Path) -> None:
     with app.app_context(), db.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_sqlites_wait_for_another_writer_is_set_from_the_environment(tmp_path: Path) -> None:
+    environ = {
+        "INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'busy.db'}",
+        "SQLITE_BUSY_MS": "1500",
+    }
+    default = Config.from_env({"INSTANCE_PATH": str(tmp_path)})
+    app: Flask = create_app(Config.from_env(environ))
+
+    assert default.SQLITE_BUSY_MS == 5000
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 1500
