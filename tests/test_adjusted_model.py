@@ -14,6 +14,7 @@ import pytest
 import statsmodels.api as sm
 
 from server.services.adjusted.model import (
+    SEPARATED,
     MeasureRows,
     ResponderRows,
     fit_measure,
@@ -151,6 +152,28 @@ def test_responders_odds_ratio_finds_a_modality_that_responds_more() -> None:
     assert fit.patients == 150
     assert ims.ci_low > 1
     assert ims.ci_low < np.exp(1.2) < ims.ci_high
+
+
+def test_responders_separated_by_a_region_give_no_odds_rather_than_absurd_ones() -> None:
+    # every session in the neck responded and none elsewhere: the region's odds are infinite,
+    # and the optimiser stops at some huge odds ratio the page would print (550,921,886)
+    rng = np.random.default_rng(4)
+    neck = [float(person % 2 == 0) for person in range(60)]
+    fit = fit_responders(
+        ResponderRows(
+            responder=[bool(region) for region in neck],
+            baseline=[float(rng.integers(4, 9)) for _ in neck],
+            modality=[
+                ("ims", "dry_needling", "acupuncture")[person % 3 - 1] for person in range(60)
+            ],
+            patient=list(range(60)),
+            covariates={"region: Neck": neck},
+        ),
+        reference="dry_needling",
+    )
+
+    assert fit.estimates == []
+    assert fit.note == SEPARATED
 
 
 def test_closed_form_reml_matches_statsmodels_mixedlm() -> None:

@@ -26,6 +26,11 @@ from server.services.adjusted.reml import fit_random_intercept
 from server.services.statistics import Z_95
 
 Floats = NDArray[np.float64]
+# a log odds ratio beyond this (an odds ratio above ~22,000) is no effect a treatment has: the
+# responders are separated perfectly by some term (a region whose sessions all responded), so
+# the likelihood has no maximum and the optimiser stopped at an arbitrary point
+MAX_LOG_ODDS = 10.0
+SEPARATED = "responders are separated perfectly by a term of the model: no finite odds"
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,8 @@ def fit_responders(rows: ResponderRows, *, reference: str) -> Fit:
             return Fit([], n, groups, False, adjusted_for, left_out, f"not fitted: {error}")
     if not np.all(np.isfinite(variances) & (variances > 0)):  # e.g. a modality all responders
         return Fit([], n, groups, False, adjusted_for, left_out, "too few responders to fit")
+    if np.any(np.abs(params) > MAX_LOG_ODDS):
+        return Fit([], n, groups, False, adjusted_for, left_out, SEPARATED)
     first = design.shape[1] - len(others)
     estimates = []
     for i, name in enumerate(others):
