@@ -51,14 +51,15 @@ def _figures_of(scope: analytics.Scope, measure: str) -> dict[str, Any]:
     """Every analytic the page shows, computed once for charts, tables and CSV alike."""
     session = db.session()
     measures = list(dict.fromkeys((measure, *MEASURES)))
-    treatment_outcomes = analytics.outcomes(session, scope=scope)
+    rows = analytics.outcome_rows(session, scope=scope)  # read once for both
+    treatment_outcomes = analytics.outcomes(session, scope=scope, rows=rows)
     return {
         "curves": analytics.recovery(session, scope=scope, measures=measures),
         "resolution": treatment_outcomes.resolution,
         "responders": treatment_outcomes.responders,
         "answer_rates": analytics.answer_rates(session, scope=scope),
         "case_mix": analytics.case_mix(session, scope=scope),
-        "significance": analytics.significance(session, scope=scope),
+        "significance": analytics.significance(session, scope=scope, rows=rows),
         "dose": dose_response(session, scope=scope),
         # the worker's stored fit (never fitted here): it may be missing or outdated
         "adjusted": adjusted_store.stored(

@@ -4,6 +4,7 @@ in one GROUP BY over the treatments."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,9 +77,10 @@ class Outcomes:
     responders: list[Responders]
 
 
-def outcomes(session: Session, *, scope: Scope) -> Outcomes:
-    """Time to soreness resolution and pain responders per modality (and group)."""
-    rows = outcome_rows(session, scope=scope)
+def outcomes(session: Session, *, scope: Scope, rows: Sequence[Any] | None = None) -> Outcomes:
+    """Time to soreness resolution and pain responders per modality (and group); ``rows``:
+    the scope's ``outcome_rows`` when the caller has read them already."""
+    rows = outcome_rows(session, scope=scope) if rows is None else rows
     labels = group_labels(session, scope)
     resolution_series, responders_series = [], []
     for row in rows:

@@ -8,8 +8,10 @@ rows as the Kaplan-Meier curves and the responder rates. A modality whose figure
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -86,9 +88,14 @@ class Significance:
     responders_left_out: list[str]
 
 
-def significance(session: Session, *, scope: Scope) -> Significance:
-    """The log-rank and responder comparisons of the modalities in scope."""
-    rows = outcome_rows(session, scope=replace(scope, by="modality"))
+def significance(
+    session: Session, *, scope: Scope, rows: Sequence[Any] | None = None
+) -> Significance:
+    """The log-rank and responder comparisons of the modalities in scope. ``rows``: the
+    scope's outcome rows by modality when the caller has read them already (Compare split by
+    modality reads them for its charts: at 1M answers the read is about 50 ms)."""
+    if rows is None or scope.by != "modality":
+        rows = outcome_rows(session, scope=replace(scope, by="modality"))
     timed, judged = [], []
     resolution_left_out, responders_left_out = [], []
     for row in rows:
