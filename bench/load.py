@@ -128,7 +128,13 @@ def add_patients(shape: Template, prefix: str, count: int) -> list[int]:
     return list(db.session.scalars(query))
 
 
-def add_treatments(shape: Template, patient_ids: list[int], treated_at: datetime) -> list[int]:
+def add_treatments(
+    shape: Template,
+    patient_ids: list[int],
+    treated_at: datetime,
+    per_patient: int = TREATMENTS_PER_PATIENT,
+) -> list[int]:
+    """``per_patient`` treatments of each patient, all at ``treated_at``: their ids, in order."""
     first = db.session.scalar(select(Treatment.id).order_by(Treatment.id.desc()).limit(1)) or 0
     bulk(
         (
@@ -143,7 +149,7 @@ def add_treatments(shape: Template, patient_ids: list[int], treated_at: datetime
                 "protocol": shape.protocol,
             }
             for patient_id in patient_ids
-            for _ in range(TREATMENTS_PER_PATIENT)
+            for _ in range(per_patient)
         ),
         Treatment,
     )

@@ -62,6 +62,7 @@ from bench.load import (
     Target,
     Template,
     add_patients,
+    add_treatments,
     bench_environment,
     bulk,
     load_history,
@@ -113,25 +114,7 @@ def load_patients(shape: Template, count: int, now: datetime) -> list[Target]:
         PatientToken,
     )
     treated_at = now - timedelta(hours=7)
-    before = db.session.scalar(select(Treatment.id).order_by(Treatment.id.desc()).limit(1)) or 0
-    bulk(
-        (
-            {
-                "clinic_id": shape.clinic_id,
-                "clinician_id": shape.clinician_id,
-                "patient_id": patient_id,
-                "modality": "dry_needling",
-                "treated_at": treated_at,
-                "regions": ["neck"],
-                "thoracic_region": False,
-                "protocol": shape.protocol,
-            }
-            for patient_id in patient_ids
-        ),
-        Treatment,
-    )
-    query = select(Treatment.id).where(Treatment.id > before).order_by(Treatment.id)
-    treatment_ids = list(db.session.scalars(query))
+    treatment_ids = add_treatments(shape, patient_ids, treated_at, per_patient=1)
     bulk(({"treatment_id": treatment_id} for treatment_id in treatment_ids), TreatmentOutcome)
 
     def checkins() -> Iterator[dict[str, Any]]:
