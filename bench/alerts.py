@@ -39,6 +39,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bench.dispatch import browser_keys, sink_count, start_sink
 from server import create_app
@@ -139,43 +141,49 @@ def set_up(app: Any, *, alerts: int, now: datetime) -> list[Flagger]:
         return flaggers
 
 
-def add_prompts(app: Any, *, prompts: int, sink: str, start: datetime, span_s: float) -> None:
-    """``prompts`` subscribed patients whose IMS 2 h check-in falls due in ten waves from
-    ``start`` over ``span_s`` seconds."""
+def add_prompts(
+    session: Session,
+    clinician: Clinician,
+    *,
+    count: int,
+    sink: str,
+    start: datetime,
+    span_s: float,
+    waves: int = 10,
+) -> None:
+    """``count`` patients subscribed to the push service at ``sink``, treated with IMS by
+    ``clinician`` so that their 2 h check-ins fall due in ``waves`` waves from ``start`` over
+    ``span_s`` seconds; committed."""
     p256dh, auth = browser_keys()
-    with app.app_context():
-        session = db.session()
-        treating = session.query(Clinician).filter_by(email=TREATING).one()
-        for number in range(prompts):
-            wave = number % 10
-            patient = create_patient(
-                session,
-                clinician=treating,
-                code=f"P-{number:05d}",
-                timezone="UTC",
-                quiet_hours=None,
-                now=start,
-            )
-            subscribe(
-                session,
-                patient=patient,
-                endpoint=f"{sink}/push/{number}",
-                p256dh=p256dh,
-                auth=auth,
-                expiration_ms=None,
-                now=start,
-                policy=EndpointPolicy(allow_local=True),
-            )
-            treated = start - timedelta(hours=2) + timedelta(seconds=span_s * wave / 10)
-            record_treatment(
-                session,
-                clinician=treating,
-                patient=patient,
-                modality="ims",
-                treated_at=treated,
-                now=start,
-            )
-        session.commit()
+    for number in range(count):
+        patient = create_patient(
+            session,
+            clinician=clinician,
+            code=f"P-{number:05d}",
+            timezone="UTC",
+            quiet_hours=None,
+            now=start,
+        )
+        subscribe(
+            session,
+            patient=patient,
+            endpoint=f"{sink}/push/{number}",
+            p256dh=p256dh,
+            auth=auth,
+            expiration_ms=None,
+            now=start,
+            policy=EndpointPolicy(allow_local=True),
+        )
+        wave = number % waves
+        record_treatment(
+            session,
+            clinician=clinician,
+            patient=patient,
+            modality="ims",
+            treated_at=start - timedelta(hours=2) + timedelta(seconds=span_s * wave / waves),
+            now=start,
+        )
+    session.commit()
 
 
 def environment(url: str, workdir: Path, config: Config, smtp_port: int) -> dict[str, str]:
@@ -297,7 +305,16 @@ def bench_database(name: str, args: argparse.Namespace, sink: str) -> None:
             print(f"{name}:")
             report("alone", run(base, alone[: args.alerts], inbox, args.spacing_ms / 1000))
             span = args.alerts * args.spacing_ms / 1000
-            add_prompts(app, prompts=args.prompts, sink=sink, start=datetime.now(UTC), span_s=span)
+            with app.app_context():
+                treating = db.session.scalars(select(Clinician).filter_by(email=TREATING)).one()
+                add_prompts(
+                    db.session(),
+                    treating,
+                    count=args.prompts,
+                    sink=sink,
+                    start=datetime.now(UTC),
+                    span_s=span,
+                )
             sent_before = sink_count(sink)
             busy = run(base, alone[args.alerts :], inbox, args.spacing_ms / 1000)
             meanwhile = sink_count(sink) - sent_before

@@ -34,24 +34,21 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
+from sqlalchemy import select
 
-from bench.alerts import free_port
-from bench.dispatch import browser_keys, sink_count, start_sink
+from bench.alerts import add_prompts, free_port
+from bench.dispatch import sink_count, start_sink
 from bench.load import ANSWER, Target, load_answerers, template
 from server import create_app
 from server.config import REPO_ROOT, Config
 from server.extensions import db
 from server.models import Clinician
-from server.push import EndpointPolicy
-from server.services.patients import create_patient
-from server.services.subscriptions import subscribe
-from server.services.treatments import record_treatment
 from tests.postgres_cluster import PostgresCluster, postgres_cluster
 
 DATABASE = "needling_bench_restart"
@@ -69,46 +66,18 @@ class Outcome:
     target: Target
 
 
-def add_prompts(config: Config, *, count: int, sink: str, start: datetime, span_s: float) -> None:
+def add_subscribed(
+    config: Config, *, count: int, sink: str, start: datetime, span_s: float
+) -> None:
     """``count`` subscribed patients whose IMS 2 h check-ins fall due in twenty waves from
     ``start`` over ``span_s`` seconds."""
-    p256dh, auth = browser_keys()
-    app = create_app(config)
-    with app.app_context():
-        session = db.session()
-        clinician = session.query(Clinician).first()
+    with create_app(config).app_context():
+        clinician = db.session.scalars(select(Clinician)).first()
         if clinician is None:
             raise RuntimeError("build() makes the clinic's clinician first")
-        for number in range(count):
-            patient = create_patient(
-                session,
-                clinician=clinician,
-                code=f"P-{number:05d}",
-                timezone="UTC",
-                quiet_hours=None,
-                now=start,
-            )
-            subscribe(
-                session,
-                patient=patient,
-                endpoint=f"{sink}/push/{number}",
-                p256dh=p256dh,
-                auth=auth,
-                expiration_ms=None,
-                now=start,
-                policy=EndpointPolicy(allow_local=True),
-            )
-            wave = number % 20
-            treated = start - timedelta(hours=2) + timedelta(seconds=span_s * wave / 20)
-            record_treatment(
-                session,
-                clinician=clinician,
-                patient=patient,
-                modality="ims",
-                treated_at=treated,
-                now=start,
-            )
-        session.commit()
+        add_prompts(
+            db.session(), clinician, count=count, sink=sink, start=start, span_s=span_s, waves=20
+        )
         db.engine.dispose()
 
 
@@ -300,7 +269,7 @@ def main() -> None:
             wait_for_worker(workdir / "worker.log")
             # the prompts fall due in waves from now to the end of the load
             start = datetime.now(UTC)
-            add_prompts(config, count=args.prompts, sink=sink_base, start=start, span_s=span)
+            add_subscribed(config, count=args.prompts, sink=sink_base, start=start, span_s=span)
             marks: dict[str, float] = {}
             began = time.monotonic()
             results: list[list[Outcome]] = []
