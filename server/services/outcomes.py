@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Select, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.models import Answer, Response, Treatment, TreatmentOutcome
 from server.protocols import Value, item_bank
+from server.services.sql import table_of
 
 BASELINE = "baseline"
 ITEMS = ("soreness", "pain")
@@ -95,18 +97,7 @@ class Known:
 def known_readings(session: Session, treatment: Treatment) -> Known:
     """Read a treatment's responses and answers so far, in one statement (before an answer's
     writes; a treatment has a few dozen answers at most)."""
-    answered = session.execute(
-        select(
-            Response.id,
-            Response.slot,
-            Response.answered_at,
-            Answer.item_code,
-            Answer.value_num,
-            Answer.value_text,
-        )
-        .outerjoin(Answer, Answer.response_id == Response.id)
-        .where(Response.treatment_id == treatment.id)
-    ).all()
+    answered = session.execute(_answered_statement(), {"treatment_id": treatment.id}).all()
     readings = [
         Reading(
             row.slot,
@@ -128,6 +119,23 @@ def known_readings(session: Session, treatment: Treatment) -> Known:
     return Known(len({row.id for row in answered}), readings, baseline)
 
 
+@cache
+def _answered_statement() -> Select[int, str, datetime, str | None, int | None, str | None]:
+    # built once, the treatment bound at each call: building it cost more than running it
+    return (
+        select(
+            Response.id,
+            Response.slot,
+            Response.answered_at,
+            Answer.item_code,
+            Answer.value_num,
+            Answer.value_text,
+        )
+        .outerjoin(Answer, Answer.response_id == Response.id)
+        .where(Response.treatment_id == bindparam("treatment_id"))
+    )
+
+
 def refresh_with(
     session: Session, *, treatment: Treatment, known: Known, added: list[Reading]
 ) -> None:
@@ -139,15 +147,26 @@ def refresh_with(
     for a treatment that has no outcome row yet)."""
     row = outcome(treatment.id, final_slot(treatment.protocol), known.readings + added)
     del row["treatment_id"]
-    stored = select(func.count()).where(Response.treatment_id == treatment.id).scalar_subquery()
     updated = session.execute(
-        update(TreatmentOutcome)
-        .where(TreatmentOutcome.treatment_id == treatment.id, stored == known.responses + 1)
-        .values(row)
-        .execution_options(synchronize_session=False)
+        _update_statement(), {**row, "outcome_of": treatment.id, "responses": known.responses + 1}
     )
     if updated.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
         refresh(session, [treatment.id])
+
+
+@cache
+def _update_statement() -> Update:
+    # built once, a Core UPDATE whose SET is the outcome's columns given at each call: building
+    # the ORM statement cost more than running it
+    outcomes, responses = table_of(TreatmentOutcome), table_of(Response)
+    stored = (
+        select(func.count())
+        .where(responses.c.treatment_id == bindparam("outcome_of"))
+        .scalar_subquery()
+    )
+    return update(outcomes).where(
+        outcomes.c.treatment_id == bindparam("outcome_of"), stored == bindparam("responses")
+    )
 
 
 def rebuild(session: Session) -> int:
