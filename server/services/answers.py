@@ -8,11 +8,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BindParameter, ColumnExpressionArgument, Select, bindparam, func, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnExpressionArgument,
+    Insert,
+    Select,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased, contains_eager
+from sqlalchemy.sql.dml import ReturningInsert
 
 from server.errors import Conflict, DomainError, InvalidInput, NotFound
 from server.models import (
@@ -32,6 +44,7 @@ from server.services.alerting.notices import schedule_notices
 from server.services.audit import record_event
 from server.services.contacts import emergency_words
 from server.services.red_flags import Flag, evaluate, flags_for, raise_alerts
+from server.services.sql import table_of
 
 # what a clinician may back-enter: answers collected by phone, on paper or in clinic
 ENTRY_SOURCES = ("phone", "paper", "clinic")
@@ -45,7 +58,7 @@ Owner = Literal["patient", "clinic"]
 class AnswerResult:
     """A stored response, the advice to show now, and whether it was a replay."""
 
-    response: Response
+    response: Response  # to read: a new one is stored already, outside the session
     flags: list[Flag]
     is_replay: bool
     next_checkin_at: datetime | None
@@ -80,23 +93,23 @@ def check_answers(answers: dict[str, object], *, asked: list[str]) -> dict[str, 
 
 def _answer_rows(
     checked: dict[str, Value], *, treatment: Treatment, slot: str, elapsed_hours: float
-) -> list[Answer]:
+) -> list[dict[str, Any]]:
     """The rows of checked answers, each with what the analytics group it by."""
     bank = item_bank()
     rows = []
     for code, value in checked.items():
         value_num, value_text = bank[code].to_columns(value)
         rows.append(
-            Answer(
-                item_code=code,
-                value_num=value_num,
-                value_text=value_text,
-                treatment_id=treatment.id,
-                clinic_id=treatment.clinic_id,
-                modality=treatment.modality,
-                slot=slot,
-                elapsed_hours=elapsed_hours,
-            )
+            {
+                "item_code": code,
+                "value_num": value_num,
+                "value_text": value_text,
+                "treatment_id": treatment.id,
+                "clinic_id": treatment.clinic_id,
+                "modality": treatment.modality,
+                "slot": slot,
+                "elapsed_hours": elapsed_hours,
+            }
         )
     return rows
 
@@ -152,12 +165,15 @@ def record_baseline(
         answered_at=answered_at,
         source="baseline",
         entered_by_id=entered_by_id,
-        answers=_answer_rows(
-            checked,
-            treatment=treatment,
-            slot="baseline",
-            elapsed_hours=hours_since(treatment, answered_at),
-        ),
+        answers=[
+            Answer(**row)
+            for row in _answer_rows(
+                checked,
+                treatment=treatment,
+                slot="baseline",
+                elapsed_hours=hours_since(treatment, answered_at),
+            )
+        ],
     )
     session.add(response)
     return response
@@ -456,34 +472,40 @@ def _store_response(
     its red flags: INSERTs and UPDATEs, with no read between them but on the rare paths (an
     alert to route, an answer to the same treatment stored meanwhile)."""
     treatment = checkin.treatment
+    stored = {
+        "client_id": client_id,
+        "treatment_id": treatment.id,
+        "checkin_id": checkin.id,
+        "slot": checkin.slot,
+        "answered_at": answered_at,
+        "source": source,
+        "entered_by_id": entered_by_id,
+        "note": note,
+        "flagged_rules": prepared.rule_ids,
+        "created_at": now,  # when it arrived, which answered_at may precede by days
+    }
+    rows = _answer_rows(
+        prepared.checked, treatment=treatment, slot=checkin.slot, elapsed_hours=prepared.elapsed_h
+    )
+    # Core statements built once, not the unit of work: its bookkeeping for these few rows
+    # cost more than the database spent storing them
+    response_id = session.execute(_insert_response(), stored).scalar_one()
+    session.execute(_insert_answers(), [{**row, "response_id": response_id} for row in rows])
+    session.execute(
+        _insert_delivery_event(),
+        {"checkin_id": checkin.id, "at": answered_at, "kind": "answered", "channel": source},
+    )
+    session.execute(_mark_answered(), {"checkin_id": checkin.id, "at": answered_at})
+    session.expire(checkin, ["status", "answered_at"])  # updated around it: read when asked
+    # what the reply and an audit event read, stored already and so kept out of the session;
+    # the treatment the object, not its id: the reply reads it without a query
     response = Response(
-        client_id=client_id,
-        treatment=treatment,  # the object, not its id: the reply reads it without a query
-        checkin_id=checkin.id,
-        slot=checkin.slot,
-        answered_at=answered_at,
-        source=source,
-        entered_by_id=entered_by_id,
-        note=note,
-        flagged_rules=prepared.rule_ids,
-        answers=_answer_rows(
-            prepared.checked,
-            treatment=treatment,
-            slot=checkin.slot,
-            elapsed_hours=prepared.elapsed_h,
-        ),
-        created_at=now,  # when it arrived, which answered_at may precede by days
+        id=response_id, treatment=treatment, answers=[Answer(**row) for row in rows], **stored
     )
-    session.add(response)
-    checkin.status, checkin.answered_at = "answered", answered_at
-    session.add(
-        DeliveryEvent(checkin_id=checkin.id, at=answered_at, kind="answered", channel=source)
-    )
-    session.flush()
     added = [
-        outcomes.Reading(checkin.slot, answer.item_code, answer.value_num, prepared.elapsed_h)
-        for answer in response.answers
-        if answer.item_code in outcomes.ITEMS and answer.value_num is not None
+        outcomes.Reading(checkin.slot, row["item_code"], row["value_num"], prepared.elapsed_h)
+        for row in rows
+        if row["item_code"] in outcomes.ITEMS and row["value_num"] is not None
     ]
     outcomes.refresh_with(session, treatment=treatment, known=prepared.known, added=added)
     if prepared.is_new_alert:  # raise_alerts reads the fired rules again, under the lock
@@ -492,6 +514,32 @@ def _store_response(
         )
         schedule_notices(session, alerts=alerts, treatment=treatment, now=now)
     return response
+
+
+@cache
+def _insert_response() -> ReturningInsert[tuple[int]]:
+    responses = table_of(Response)
+    return insert(responses).returning(responses.c.id)
+
+
+@cache
+def _insert_answers() -> Insert:
+    return insert(table_of(Answer))
+
+
+@cache
+def _insert_delivery_event() -> Insert:
+    return insert(table_of(DeliveryEvent))
+
+
+@cache
+def _mark_answered() -> Update:
+    checkins = table_of(CheckIn)
+    return (
+        update(checkins)
+        .where(checkins.c.id == bindparam("checkin_id"))
+        .values(status="answered", answered_at=bindparam("at"))
+    )
 
 
 def _result(response: Response, found: _Found, *, is_replay: bool) -> AnswerResult:
