@@ -4,8 +4,10 @@ For each size of history (``--sizes``, default 10,000 and 1,000,000 past check-i
 patients) and each database, the bench loads its own database (bulk INSERTs, executemany in
 chunks), runs ANALYZE, serves the app with gunicorn as the Procfile does (2 workers; on SQLite
 also 1, for the "two workers answer at least 1.2x as many as one" comparison) and drives it for
-``--duration`` seconds at each of ``--clients`` (default 8 and 32) keep-alive HTTP clients,
-threads with http.client (gunicorn's sync workers close each connection: a client reconnects):
+``--duration`` seconds at each of ``--clients`` (default 8 and 32) keep-alive HTTP clients
+(gunicorn's sync workers close each connection: a client reconnects), sent by wrk when it is
+installed (``bench/wrk.py``; ``--client python`` for threads with http.client, which on two
+cores take a core from the server they measure):
 - the trivial GET, ``GET /api/v1/push/key``;
 - the minimal write, ``POST /bench/write``: one INSERT, one commit, the floor for any write
   (registered only under ``BENCH_ENDPOINTS``, which the bench sets for its own servers);
@@ -16,7 +18,7 @@ against figures of the same run: answers / minimal write (>= 0.5), answers at th
 answers at the smallest (>= 0.8), SQLite 2 workers / 1 worker (>= 1.2).
 
     .venv/bin/python bench/load.py [--sizes 10000 1000000] [--duration 8] [--clients 8 32]
-        [--databases sqlite postgresql]
+        [--databases sqlite postgresql] [--client wrk|python]
 
 Uses (and drops) the PostgreSQL database ``needling_bench_load``; SQLite in a temporary
 directory ``bench-load-*``, removed at the end.
@@ -48,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, select, text
 
+from bench import wrk
 from bench.alerts import free_port
 from server import create_app
 from server.config import REPO_ROOT, Config
@@ -371,6 +374,29 @@ def requests_of(kind: str, targets: Iterator[Target]) -> Callable[[], Request]:
 
 
 KINDS = ("trivial GET", "minimal write", "answers")
+ANSWERS_PER_RUN = 3_000  # check-ins handed to one wrk run: more than it answers in a measure
+
+
+def drive_wrk(
+    port: int, clients: int, duration_s: float, kind: str, targets: Iterator[Target]
+) -> Measure:
+    """As ``drive``, with wrk sending: a second's run to warm up, then the measure."""
+    if kind == "answers":
+        script = wrk.answers_script(json.dumps(ANSWER))
+    else:
+        method, path, _, _ = requests_of(kind, iter(()))()
+        script = wrk.fixed_script(method, path)
+
+    def run(seconds: float, count: int) -> wrk.WrkResult:
+        listed = [f"{t.checkin_id} {t.authorization}" for t in itertools.islice(targets, count)]
+        if kind != "answers":
+            listed = []
+        return wrk.run_wrk(port, clients=clients, duration_s=seconds, script=script, targets=listed)
+
+    run(1.0, ANSWERS_PER_RUN // 5)
+    found = run(duration_s, ANSWERS_PER_RUN)
+    done = found.requests - found.failed
+    return Measure(done / found.duration_s, found.p50_ms, found.p99_ms, found.failed)
 
 
 def bench_size(
@@ -396,7 +422,11 @@ def bench_size(
             try:
                 for kind in KINDS:
                     for clients in args.clients:
-                        measure = drive(port, clients, args.duration, requests_of(kind, remaining))
+                        if args.client == "wrk":
+                            measure = drive_wrk(port, clients, args.duration, kind, remaining)
+                        else:
+                            sender = requests_of(kind, remaining)
+                            measure = drive(port, clients, args.duration, sender)
                         results[(database, size, workers, kind, clients)] = measure
                         print(
                             f"  {workers} worker{'s' if workers > 1 else ' '} {kind:<13} "
@@ -467,10 +497,17 @@ def main() -> None:
     parser.add_argument(
         "--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]
     )
+    parser.add_argument(
+        "--client",
+        choices=["wrk", "python"],
+        default="wrk" if wrk.WRK else "python",
+        help="the load generator: wrk (C, a few %% of a core) when installed, else Python threads",
+    )
     args = parser.parse_args()
     print(
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start; "
-        f"gunicorn as in the Procfile; {args.duration:g} s per measure after 1 s of warm-up"
+        f"gunicorn as in the Procfile; {args.duration:g} s per measure after 1 s of warm-up; "
+        f"load from {args.client}"
     )
     results: dict[tuple[Any, ...], Measure] = {}
     for size in sorted(args.sizes):
