@@ -388,9 +388,10 @@ def drive_wrk(
         script = wrk.fixed_script(method, path)
 
     def run(seconds: float, count: int) -> wrk.WrkResult:
-        listed = [f"{t.checkin_id} {t.authorization}" for t in itertools.islice(targets, count)]
-        if kind != "answers":
-            listed = []
+        answered = itertools.islice(targets, count if kind == "answers" else 0)
+        listed = [f"{t.checkin_id} {t.authorization}" for t in answered]
+        if kind == "answers" and len(listed) < count:
+            raise RuntimeError("the bench ran out of open check-ins: load more (OPEN_PER_SIZE)")
         return wrk.run_wrk(port, clients=clients, duration_s=seconds, script=script, targets=listed)
 
     run(1.0, ANSWERS_PER_RUN // 5)
