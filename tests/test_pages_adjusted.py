@@ -72,6 +72,8 @@ def test_fitted_comparison_shows_chart_table_and_plain_words(
     words = text_of(html)
 
     assert "Fitted 12 minutes ago on answers up to" in words
+    # on the clinic's clock (Vancouver), as every time on a clinician page
+    assert re.search(r"on answers up to \w{3} \d\d \w{3}(?: \d{4})?, \d\d:\d\d P[SD]T\.", words)
     assert 'id="chart-adjusted"' in html
     assert "1 day and 7 days for soreness; 1 day and 7 days for pain; 7 days for mobility" in words
     assert "not a randomised trial" in words

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from server.charts.outcomes import slot_label
+from server.pages.formatting import local_time
 from server.protocols import Protocol
 from server.services.adjusted.comparison import MeasureModel
 from server.services.adjusted.store import Stored
@@ -27,8 +28,9 @@ def within(interval: timedelta) -> str:
     return f"within {minutes} minute{'s' if minutes > 1 else ''}"
 
 
-def freshness(stored: Stored, now: datetime) -> str:
-    """How fresh the figures are, or when they will come."""
+def freshness(stored: Stored, now: datetime, zone: str) -> str:
+    """How fresh the figures are, or when they will come; times on the clinic's clock
+    (``zone``), as every clinician page shows them."""
     if stored.comparison is None or stored.fitted_at is None:
         return (
             "Not fitted yet for these filters: the worker fits the model "
@@ -36,7 +38,7 @@ def freshness(stored: Stored, now: datetime) -> str:
         )
     said = f"Fitted {ago(stored.fitted_at, now)}"
     if stored.answers_up_to is not None:
-        said += f" on answers up to {stored.answers_up_to:%d %b %Y, %H:%M} UTC"
+        said += f" on answers up to {local_time(stored.answers_up_to, zone)}"
     if not stored.is_current:
         said += f". Answers have come in since; the worker fits again {within(stored.refit_within)}"
     return said + "."

@@ -158,7 +158,9 @@ def compare() -> ResponseReturnValue:
         series_name=outcomes.series_name,
         slot_label=partial(outcomes.slot_label, protocols),
         is_asked=partial(outcomes.is_asked, protocols),
-        adjusted_freshness=adjusted_words.freshness(found["adjusted"], utcnow()),
+        adjusted_freshness=adjusted_words.freshness(
+            found["adjusted"], utcnow(), current_clinician().clinic.timezone
+        ),
         adjusted_points=adjusted_words.shared_points(
             comparison.measures if comparison else [], protocols
         ),
