@@ -4,6 +4,7 @@ it, and each rule of validation."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -191,3 +192,18 @@ def test_records_past_the_retention_period_are_listed_for_review(
     assert {row.code for row in listed} == {"OLD-1", "NEVER-1"}
     assert "Patient OLD-1" in page
     assert "Patient NEW-1" not in page
+
+
+def test_each_opening_time_keeps_its_label_when_the_row_wraps(
+    client: FlaskClient, admin: Clinician
+) -> None:
+    # at 390 px a day's two times do not fit one line: "Closes" was left at the end of the
+    # first line with its time below it; each label now wraps together with its time
+    html = client.get("/clinic/settings").get_data(as_text=True)
+
+    groups = re.findall(
+        r'<span class="day-hours__time"><label for="(\w+)-(opens|closes)">\w+</label>\s*'
+        r'<input id="\1-\2"',
+        html,
+    )
+    assert len(groups) == 14  # seven days, opens and closes
