@@ -262,3 +262,18 @@ def test_the_page_filters_by_patient_code_and_downloads_csv(
     assert rows[0]["who"] == "'=cmd"  # never a formula in a spreadsheet
     assert rows[0]["record"] == "patient =HYPERLINK"  # not a formula: it starts with a letter
     assert "audit.exported" in actions(session)
+
+
+def test_an_entry_made_outside_a_web_request_says_the_server_made_it(
+    client: FlaskClient, session: Session, admin: Clinician
+) -> None:
+    # a patient registered by a command (the demo's loading) or a change by the worker has no
+    # address; it read "the worker" for a command too
+    make_patient(session, admin, code="CLI-1")
+    session.commit()
+    sign_in_pages(client, admin)
+
+    html = client.get("/clinic/audit", query_string={"patient": "CLI-1"}).get_data(as_text=True)
+
+    assert '<td data-label="From">the server itself</td>' in html
+    assert "the worker" not in html
