@@ -56,6 +56,9 @@ def test_the_protocols_name_their_items_and_time_points_in_words(
     assert "rf_faint moves to" not in page
     # the reference table keeps the code an admin types, beside the words
     assert 'Fainted or nearly <span class="subtle">(rf_faint)</span>' in page
+    # dry needling's optional 12-hour check-in, off by default, says what that means
+    assert "Optional: not sent unless turned on." in page
+    assert "Off (optional)" not in page
 
 
 @pytest.mark.parametrize("role", ["admin", "network_admin"])
