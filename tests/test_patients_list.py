@@ -108,8 +108,9 @@ def test_a_row_shows_alerts_last_answer_treatment_and_next_checkin(
     row = row_of(client.get(URL).get_data(as_text=True), "KNEE-7")
 
     assert cell(row, "Name") == "Ann Lee"
-    assert cell(row, "Open alerts") == "1 urgent 2 open alerts for KNEE-7"
-    assert '<span class="severity severity--urgent">1 urgent</span>' in row
+    # "2 open, 1 urgent": of the open alerts, how many are urgent (not "1 urgent 2 open")
+    assert cell(row, "Open alerts").startswith("2 open alerts for KNEE-7")
+    assert '</span>, <span class="severity severity--urgent">1 urgent</span>' in row
     assert f'href="/clinic/patients/{patient.id}#open-alerts-title"' in row
     assert "soreness 6, pain 4" in cell(row, "Last answer")
     assert "<time datetime=" in cell_html(row, "Last answer")
