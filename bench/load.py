@@ -48,23 +48,32 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import JSON, func, insert, literal, select, text
 
 from bench import wrk
 from bench.alerts import free_port
 from server import create_app
 from server.config import REPO_ROOT, Config
 from server.extensions import db
-from server.models import CheckIn, Patient, PatientToken, Treatment, TreatmentOutcome
+from server.models import (
+    Answer,
+    CheckIn,
+    Patient,
+    PatientToken,
+    Response,
+    Treatment,
+    TreatmentOutcome,
+)
 from server.services.clinics import create_clinic, create_clinician
 from server.services.credentials import new_token, token_digest
 from server.services.patients import create_patient
+from server.services.sql import days_between, table_of
 from server.services.treatments import record_treatment
 from tests.databases import drop_postgres_database, postgres_database
 
 DATABASE_NAME = "needling_bench_load"  # named after the bench; dropped at its end
 CHUNK = 20_000  # rows per executemany
-OPEN_PER_SIZE = 24_000  # check-ins open to answer: more than any run answers
+OPEN_PER_SIZE = 36_000  # check-ins open to answer: more than any run answers
 TREATMENTS_PER_PATIENT = 4
 ANSWER = {"soreness": 3, "pain": 2}
 
@@ -193,6 +202,71 @@ def load_history(shape: Template, size: int, now: datetime) -> None:
                 }
 
     bulk(rows(), CheckIn)
+    add_past_answers(treatment_ids[0], now)
+
+
+def add_past_answers(first_treatment_id: int, now: datetime) -> None:
+    """A response with a soreness and a pain answer for each answered check-in of the history
+    (from ``first_treatment_id`` on), written by the database itself (INSERT … SELECT): the
+    tables an answer reads and writes then hold what a network's would, and are analyzed so."""
+    session = db.session()
+    dialect = session.get_bind().dialect.name
+    checkins, treatments = table_of(CheckIn), table_of(Treatment)
+    responses, answers = table_of(Response), table_of(Answer)
+    random_id = func.gen_random_uuid() if dialect == "postgresql" else func.hex(func.randomblob(16))
+    session.execute(
+        insert(responses).from_select(
+            [
+                "client_id",
+                "treatment_id",
+                "checkin_id",
+                "slot",
+                "answered_at",
+                "source",
+                "flagged_rules",
+                "created_at",
+            ],
+            select(
+                random_id,
+                checkins.c.treatment_id,
+                checkins.c.id,
+                checkins.c.slot,
+                checkins.c.answered_at,
+                literal("app"),
+                literal([], JSON),
+                checkins.c.answered_at,
+            ).where(checkins.c.status == "answered", checkins.c.treatment_id >= first_treatment_id),
+        )
+    )
+    hours = days_between(dialect, responses.c.answered_at, treatments.c.treated_at) * 24
+    for item, scale in (("soreness", 8), ("pain", 6)):
+        session.execute(
+            insert(answers).from_select(
+                [
+                    "response_id",
+                    "item_code",
+                    "value_num",
+                    "treatment_id",
+                    "clinic_id",
+                    "modality",
+                    "slot",
+                    "elapsed_hours",
+                ],
+                select(
+                    responses.c.id,
+                    literal(item),
+                    responses.c.id % scale,
+                    responses.c.treatment_id,
+                    treatments.c.clinic_id,
+                    treatments.c.modality,
+                    responses.c.slot,
+                    hours,
+                )
+                .join_from(responses, treatments, responses.c.treatment_id == treatments.c.id)
+                .where(responses.c.treatment_id >= first_treatment_id),
+            )
+        )
+    session.commit()
 
 
 def load_answerers(shape: Template, now: datetime) -> list[Target]:
@@ -374,7 +448,7 @@ def requests_of(kind: str, targets: Iterator[Target]) -> Callable[[], Request]:
 
 
 KINDS = ("trivial GET", "minimal write", "answers")
-ANSWERS_PER_RUN = 3_000  # check-ins handed to one wrk run: more than it answers in a measure
+ANSWERS_PER_RUN = 7_000  # check-ins handed to one wrk run: more than it answers in a measure
 
 
 def drive_wrk(

@@ -28,7 +28,15 @@ from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.orm import Session
 
 from server.extensions import db
-from server.models import CheckIn, Clinician, Patient, PatientToken, Treatment
+from server.models import (
+    Answer,
+    CheckIn,
+    Clinician,
+    Patient,
+    PatientToken,
+    Response,
+    Treatment,
+)
 from tests.factories import enrolled_headers, make_clinician, make_open_checkin_now, make_patient
 
 OTHER_TREATMENTS = 2_000
@@ -53,8 +61,8 @@ TABLES = (
 
 
 def load_the_network(session: Session, clinician: Clinician) -> None:
-    """Other patients of the clinic, each enrolled and treated once: one check-in open, the
-    rest to come."""
+    """Other patients of the clinic, each enrolled and treated once: one check-in answered,
+    one open, the rest to come."""
     now = datetime.now(UTC)
     session.execute(
         insert(Patient),
@@ -102,10 +110,45 @@ def load_the_network(session: Session, clinician: Clinician) -> None:
                 "due_at": now + timedelta(hours=6 * n - 1),
                 "expires_at": now + timedelta(hours=6 * n + 12),
                 "next_attempt_at": now + timedelta(hours=6 * n - 1),
-                "status": "sent" if n == 0 else "scheduled",
+                "status": ("answered", "sent")[n] if n < 2 else "scheduled",
             }
             for treatment_id in treatment_ids
             for n, slot in enumerate(SLOTS)
+        ],
+    )
+    answered = session.execute(
+        select(CheckIn.id, CheckIn.treatment_id).where(CheckIn.status == "answered")
+    ).all()
+    session.execute(
+        insert(Response),
+        [
+            {
+                "client_id": uuid.uuid4(),
+                "treatment_id": row.treatment_id,
+                "checkin_id": row.id,
+                "slot": SLOTS[0],
+                "answered_at": now,
+                "flagged_rules": [],
+            }
+            for row in answered
+        ],
+    )
+    responses = session.execute(select(Response.id, Response.treatment_id)).all()
+    session.execute(
+        insert(Answer),
+        [
+            {
+                "response_id": row.id,
+                "item_code": item,
+                "value_num": 3,
+                "treatment_id": row.treatment_id,
+                "clinic_id": clinician.clinic_id,
+                "modality": "dry_needling",
+                "slot": SLOTS[0],
+                "elapsed_hours": 6.0,
+            }
+            for row in responses
+            for item in ("soreness", "pain")
         ],
     )
     session.commit()

@@ -95,16 +95,16 @@ class Known:
 
 
 def known_readings(session: Session, treatment: Treatment) -> Known:
-    """Read a treatment's responses and answers so far, in one statement (before an answer's
-    writes; a treatment has a few dozen answers at most)."""
+    """Read a treatment's answers so far, in one statement (before an answer's writes; a
+    treatment has a few dozen answers at most).
+
+    From the answers alone, which carry their response's time point and hours since T0, by
+    their ``(treatment_id, …)`` index: joined to the responses, PostgreSQL planned a hash join
+    over every answer of every clinic whenever its statistics were older than the table (a
+    table analyzed while nearly empty), and the cost of an answer grew with the network's."""
     answered = session.execute(_answered_statement(), {"treatment_id": treatment.id}).all()
     readings = [
-        Reading(
-            row.slot,
-            row.item_code,
-            row.value_num,
-            (row.answered_at - treatment.treated_at).total_seconds() / 3600,
-        )
+        Reading(row.slot, row.item_code, row.value_num, row.elapsed_hours)
         for row in answered
         if row.item_code in ITEMS and row.value_num is not None
     ]
@@ -113,27 +113,24 @@ def known_readings(session: Session, treatment: Treatment) -> Known:
         row.item_code: value
         for row in answered
         if row.slot == BASELINE
-        and row.item_code is not None
         and (value := bank[row.item_code].from_columns(row.value_num, row.value_text)) is not None
     }
-    return Known(len({row.id for row in answered}), readings, baseline)
+    # every response holds an answer (at least one is required); one that held none would only
+    # make refresh_with's guard fail, and the outcome be worked out afresh
+    return Known(len({row.response_id for row in answered}), readings, baseline)
 
 
 @cache
-def _answered_statement() -> Select[int, str, datetime, str | None, int | None, str | None]:
+def _answered_statement() -> Select[int, str, float, str, int | None, str | None]:
     # built once, the treatment bound at each call: building it cost more than running it
-    return (
-        select(
-            Response.id,
-            Response.slot,
-            Response.answered_at,
-            Answer.item_code,
-            Answer.value_num,
-            Answer.value_text,
-        )
-        .outerjoin(Answer, Answer.response_id == Response.id)
-        .where(Response.treatment_id == bindparam("treatment_id"))
-    )
+    return select(
+        Answer.response_id,
+        Answer.slot,
+        Answer.elapsed_hours,
+        Answer.item_code,
+        Answer.value_num,
+        Answer.value_text,
+    ).where(Answer.treatment_id == bindparam("treatment_id"))
 
 
 def refresh_with(
